@@ -1,0 +1,38 @@
+# omnivoltaic-erm: every task starts from a plain `python3`; `install` makes the venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ERM_URL ?=
+
+.PHONY: install generate check-generated schema lint test demo bench soak clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,sandbox,cli,schema]'
+	@touch $(STAMP)
+
+generate: install
+	$(BIN)/python codegen/run.py generate
+
+check-generated: install
+	$(BIN)/python codegen/run.py check
+
+schema: install
+	@test -n "$(ERM_URL)" || { echo "usage: make schema ERM_URL=http://HOST:PORT/graphql" >&2; exit 2; }
+	$(BIN)/python -m omnivoltaic_erm.schema_tools pull "$(ERM_URL)" schema.graphql
+
+lint: install
+	$(BIN)/ruff check src tests codegen
+	$(BIN)/mypy --strict src tests/typing_consumer.py
+
+test: install
+	$(BIN)/python -m pytest -q
+
+demo: install
+	@echo "make demo: the demo flow arrives with the command line"
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,93 @@
+"""Generate the typed client into ``generated/``, or check that it is in sync.
+
+    python codegen/run.py generate          # regenerate generated/omnivoltaic_erm_gql
+    python codegen/run.py check             # regenerate into a temporary directory and diff
+
+The configuration is ``[tool.ariadne-codegen]`` in pyproject.toml; paths in it are
+relative to the repository root, so the output does not depend on where the clone is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_config() -> dict[str, object]:
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def generate(target_dir: Path) -> Path:
+    """Run the generator with its output under ``target_dir``; return the package path."""
+    import os
+
+    from ariadne_codegen.main import client
+
+    sys.path.insert(0, str(ROOT / "codegen"))
+    config = load_config()
+    tool = config["tool"]
+    assert isinstance(tool, dict)
+    settings = dict(tool["ariadne-codegen"])
+    settings["target_package_path"] = str(target_dir)
+    settings["files_to_include"] = ["codegen/py.typed"]
+    tool["ariadne-codegen"] = settings
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        client(config)
+    finally:
+        os.chdir(cwd)
+    return target_dir / str(settings["target_package_name"])
+
+
+def _tree(package: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(package)): p.read_text()
+        for p in sorted(package.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def check() -> int:
+    """Exit 0 when generated/ is exactly what schema.graphql and queries/ produce."""
+    committed = ROOT / "generated" / "omnivoltaic_erm_gql"
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = _tree(generate(Path(tmp)))
+    current = _tree(committed) if committed.exists() else {}
+    if fresh == current:
+        print("generated/ is in sync with schema.graphql and queries/")
+        return 0
+    for name in sorted(set(fresh) | set(current)):
+        old, new = current.get(name, ""), fresh.get(name, "")
+        if old != new:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    old.splitlines(keepends=True),
+                    new.splitlines(keepends=True),
+                    f"generated/omnivoltaic_erm_gql/{name}",
+                    f"regenerated/{name}",
+                )
+            )
+    print("\ngenerated/ is stale: run `make generate` and commit the result", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["generate"]:
+        generate(ROOT / "generated")
+        return 0
+    if argv == ["check"]:
+        return check()
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,54 @@
+"""Every default of the client and the sandbox, in one place.
+
+Durations are in seconds. The code-generation limits are the handbook's: at least 6 s
+between two code events of one item, at most 10 code events per item in any 24 hours and
+1096 in all, 1 to 1096 days per days code, and (from public schema descriptions) 5 free
+and 5 reset codes per item.
+"""
+
+from __future__ import annotations
+
+# Transport.
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_CONNECTION_LIMIT = 32
+USER_AGENT = "omnivoltaic-erm"
+
+# Retries.
+DEFAULT_MAX_RETRIES = 4
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+RETRY_JITTER = 0.25
+
+# Tokens.
+TOKEN_TTL = 86400.0
+TOKEN_REFRESH_MARGIN = 300.0
+
+# Code-generation limits, per item.
+CODE_INTERVAL = 6.0
+DAILY_CODE_LIMIT = 10
+DAILY_WINDOW = 86400.0
+TOTAL_CODE_LIMIT = 1096
+MIN_CODE_DAYS = 1
+MAX_CODE_DAYS = 1096
+FREE_CODE_LIMIT = 5
+RESET_CODE_LIMIT = 5
+
+# Client concurrency and pagination.
+MAX_CONCURRENCY = 16
+PAGE_SIZE = 100
+
+# Sandbox.
+SANDBOX_HOST = "127.0.0.1"
+SANDBOX_PORT = 8765
+SANDBOX_ITEMS = 50
+SANDBOX_EMAIL = "distributor@sandbox.test"
+SANDBOX_PASSWORD = "sandbox-password"
+SANDBOX_OTHER_EMAIL = "other@sandbox.test"
+SANDBOX_OTHER_PASSWORD = "other-password"
+
+# Environment variables read when an argument is not given.
+ENV_URL = "ERM_URL"
+ENV_EMAIL = "ERM_EMAIL"
+ENV_PASSWORD = "ERM_PASSWORD"

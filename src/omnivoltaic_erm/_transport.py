@@ -1,0 +1,321 @@
+"""The aiohttp transport under the generated client.
+
+One ``aiohttp.ClientSession`` per transport, opened on first use and reused for the
+transport's lifetime (connection pooling). Each call may carry its own headers and
+timeout. Typed calls validate the raw response bytes straight into the result model in
+one pass (``model_validate_json`` on an envelope model), instead of decoding JSON into
+dicts and then validating the dicts; the slow path below only runs for error responses.
+
+Nothing here retries: the retry policy lives in ``_retry`` and the client facade, which
+know whether an operation may be repeated.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import ssl as ssl_module
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self, TypeVar, cast
+
+import aiohttp
+from pydantic import BaseModel, ValidationError, create_model
+
+from ._constants import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_CONNECTION_LIMIT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+)
+from .errors import (
+    ErmError,
+    HttpStatusError,
+    InvalidResponseError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+    error_from_graphql,
+)
+
+log = logging.getLogger("omnivoltaic_erm.transport")
+
+T = TypeVar("T", bound=BaseModel)
+
+_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+_EXCERPT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """An HTTP answer as received: status, headers and the undecoded body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _is_unset(value: object) -> bool:
+    # The generated package marks omitted optional arguments with its own UNSET
+    # sentinel; importing that class here would import the generated package from
+    # inside its own base class, so it is recognised by name.
+    return type(value).__name__ == "UnsetType"
+
+
+def encode_request(
+    query: str, operation_name: str | None, variables: Mapping[str, Any] | None
+) -> bytes:
+    """Serialise a GraphQL request body; values travel only as variables."""
+    clean = {k: v for k, v in (variables or {}).items() if not _is_unset(v)}
+    payload = {"query": query, "operationName": operation_name, "variables": clean}
+    return json.dumps(payload, separators=(",", ":"), default=_json_default).encode()
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    iso = getattr(value, "isoformat", None)
+    if callable(iso):
+        return iso()
+    raise TypeError(f"cannot send a value of type {type(value).__name__}")
+
+
+_envelopes: dict[type[BaseModel], type[BaseModel]] = {}
+
+
+def envelope_for(result_type: type[T]) -> type[BaseModel]:
+    """The ``{data, errors}`` model around ``result_type``, built once per type."""
+    env = _envelopes.get(result_type)
+    if env is None:
+        env = create_model(
+            f"{result_type.__name__}Envelope",
+            data=(cast(Any, result_type | None), None),
+            errors=(list[Any] | None, None),
+        )
+        _envelopes[result_type] = env
+    return env
+
+
+def _excerpt(body: bytes) -> str:
+    text = body[:_EXCERPT].decode("utf-8", errors="replace")
+    return " ".join(text.split())
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> ErmError:
+    """Classify a response that did not validate as a successful result (pure)."""
+    try:
+        decoded = json.loads(body) if body else None
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, dict) and isinstance(decoded.get("errors"), list) and decoded["errors"]:
+        errors = [e if isinstance(e, dict) else {"message": str(e)} for e in decoded["errors"]]
+        return error_from_graphql(errors, decoded.get("data"), status)
+    if status == 429:
+        return RateLimitError("HTTP 429: too many requests", retry_after=_retry_after(headers))
+    if status >= 500:
+        return ServerError(status, _excerpt(body))
+    if not 200 <= status < 300:
+        return HttpStatusError(status, _excerpt(body))
+    if decoded is None:
+        what = "an empty body" if not body else f"a body that is not JSON ({_excerpt(body)!r})"
+        return InvalidResponseError(f"the ERM API returned {what}")
+    if not isinstance(decoded, dict) or ("data" not in decoded and "errors" not in decoded):
+        return InvalidResponseError("the ERM API returned JSON with neither 'data' nor 'errors'")
+    if decoded.get("data") is None:
+        return InvalidResponseError("the ERM API returned no data and no errors")
+    return InvalidResponseError("the ERM API returned data of an unexpected shape")
+
+
+def parse_result(result_type: type[T], status: int, headers: Mapping[str, str], body: bytes) -> T:
+    """Validate a response body into ``result_type``, or raise the typed error for it."""
+    if 200 <= status < 300:
+        try:
+            envelope = envelope_for(result_type).model_validate_json(body)
+        except ValidationError as exc:
+            err = error_from_response(status, headers, body)
+            if isinstance(err, InvalidResponseError) and "unexpected shape" in err.message:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                err = InvalidResponseError(
+                    f"the ERM API returned data of an unexpected shape at {where}: {first['msg']}"
+                )
+            raise err from None
+        data = getattr(envelope, "data", None)
+        if not getattr(envelope, "errors", None) and data is not None:
+            return cast(T, data)
+    raise error_from_response(status, headers, body)
+
+
+class GraphQLTransport:
+    """GraphQL over HTTP POST with aiohttp, as the generated client's base class.
+
+    ``url`` is the GraphQL endpoint. ``headers`` go with every request; per-call headers
+    (``headers=`` on any generated method) are added on top. ``timeout`` bounds a whole
+    request in seconds; ``max_response_bytes`` caps a response body.
+    """
+
+    def __init__(
+        self,
+        url: str = "",
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        ssl: bool | ssl_module.SSLContext = True,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.url = url
+        self.headers: dict[str, str] = {**_JSON_HEADERS, "User-Agent": USER_AGENT}
+        self.headers.update(headers or {})
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_response_bytes = max_response_bytes
+        self._ssl = ssl
+        self._connection_limit = connection_limit
+        self._session = session
+        self._owns_session = session is None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The open session, if any (for inspection: connection counts in tests)."""
+        return self._session
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._connection_limit, ssl=self._ssl)
+            self._session = aiohttp.ClientSession(connector=connector)
+            self._owns_session = True
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session and its pooled connections."""
+        if self._session is not None and self._owns_session and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        cap = self.max_response_bytes
+        length = response.content_length
+        if length is not None and length > cap:
+            raise InvalidResponseError(
+                f"the response body ({length} bytes) exceeds the {cap}-byte cap"
+            )
+        if length is not None:
+            return await response.read()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                raise InvalidResponseError(f"the response body exceeds the {cap}-byte cap")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def post(
+        self,
+        query: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> RawResponse:
+        """Send one GraphQL request and return the raw answer; raise on transport failure."""
+        body = encode_request(query, operation_name, variables)
+        all_headers = {**self.headers, **headers} if headers else self.headers
+        total = self.timeout if timeout is None else timeout
+        client_timeout = aiohttp.ClientTimeout(
+            total=total, sock_connect=min(self.connect_timeout, total)
+        )
+        session = self._get_session()
+        started = time.perf_counter()
+        try:
+            async with session.post(
+                self.url, data=body, headers=all_headers, timeout=client_timeout
+            ) as response:
+                raw = RawResponse(
+                    response.status, response.headers, await self._read_body(response)
+                )
+        except (builtins.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise TimeoutError(
+                f"{operation_name or 'request'}: no complete answer within {total:g} s"
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise TransportError(
+                f"{operation_name or 'request'}: cannot connect to {self.url} ({exc.os_error})",
+                sent=False,
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(
+                f"{operation_name or 'request'}: connection failed ({type(exc).__name__})"
+            ) from exc
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s -> HTTP %s in %.1f ms",
+                operation_name,
+                raw.status,
+                (time.perf_counter() - started) * 1000,
+            )
+        return raw
+
+    async def execute(
+        self,
+        query: str,
+        operation_name: str | None = None,
+        variables: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> RawResponse:
+        """Send a request; the generated client calls this, then ``get_data``."""
+        return await self.post(query, operation_name, variables, **kwargs)
+
+    def get_data(self, response: RawResponse) -> dict[str, Any]:
+        """Decode a response's ``data``, or raise the typed error for it."""
+        if 200 <= response.status < 300:
+            try:
+                decoded = json.loads(response.body)
+            except ValueError:
+                decoded = None
+            if (
+                isinstance(decoded, dict)
+                and not decoded.get("errors")
+                and isinstance(decoded.get("data"), dict)
+            ):
+                return cast(dict[str, Any], decoded["data"])
+        raise error_from_response(response.status, response.headers, response.body)
+
+    async def execute_typed(
+        self,
+        query: str,
+        operation_name: str,
+        variables: dict[str, Any],
+        result_type: type[T],
+        **kwargs: Any,
+    ) -> T:
+        """Send a request and validate the raw body into ``result_type`` in one pass."""
+        raw = await self.post(query, operation_name, variables, **kwargs)
+        return parse_result(result_type, raw.status, raw.headers, raw.body)

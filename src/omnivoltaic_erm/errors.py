@@ -1,0 +1,191 @@
+"""Typed errors of the ERM client.
+
+::
+
+    ErmError
+    ├── ConfigurationError        bad or missing settings (URL, credentials)
+    ├── InvalidInputError         rejected before sending, or BAD_USER_INPUT from the server
+    ├── TransportError            the request failed on the wire (.sent: it may have arrived)
+    │   └── TimeoutError          no complete answer in time
+    ├── HttpStatusError           a non-2xx answer that is not a GraphQL response
+    │   └── ServerError           5xx: gateway or server failure
+    ├── InvalidResponseError      not GraphQL JSON: HTML, truncated, too large, wrong shape
+    ├── RateLimitError            too fast; .retry_after says how long to wait
+    └── GraphQLError              the server answered with ``errors`` (.data keeps partial data)
+        ├── AuthenticationError   UNAUTHENTICATED, "Invalid Credentials"
+        ├── PermissionDeniedError FORBIDDEN
+        ├── NotFoundError         no such item for this distributor
+        └── CodeLimitError        an item's daily, total, free or reset allowance is used up
+
+No error text ever holds a password or a token: messages are built from server
+messages and codes only, and ``repr`` shows the class and message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+# Stable ``extensions.code`` values, shared by the client and the sandbox.
+CODE_UNAUTHENTICATED = "UNAUTHENTICATED"
+CODE_FORBIDDEN = "FORBIDDEN"
+CODE_BAD_USER_INPUT = "BAD_USER_INPUT"
+CODE_NOT_FOUND = "NOT_FOUND"
+CODE_INTERNAL = "INTERNAL_SERVER_ERROR"
+CODE_RATE_LIMITED = "CODE_INTERVAL"
+CODE_DAILY_LIMIT = "DAILY_CODE_LIMIT"
+CODE_TOTAL_LIMIT = "TOTAL_CODE_LIMIT"
+CODE_FREE_LIMIT = "FREE_CODE_LIMIT"
+CODE_RESET_LIMIT = "RESET_CODE_LIMIT"
+LIMIT_CODES = frozenset({CODE_DAILY_LIMIT, CODE_TOTAL_LIMIT, CODE_FREE_LIMIT, CODE_RESET_LIMIT})
+
+
+class ErmError(Exception):
+    """Base of every error this package raises."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ConfigurationError(ErmError):
+    """A setting is missing or unsafe; fix the arguments or environment."""
+
+
+class InvalidInputError(ErmError):
+    """The request is invalid; it was not issued. Fix the input and try again."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TransportError(ErmError):
+    """The request failed on the wire.
+
+    ``sent`` is False when the connection was never made, so the server cannot have
+    acted on the request; True when the outcome is unknown.
+    """
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class TimeoutError(TransportError):
+    """No complete answer arrived within the timeout; the outcome is unknown."""
+
+
+class HttpStatusError(ErmError):
+    """The server answered with a non-2xx status and no GraphQL body."""
+
+    def __init__(self, status: int, body_excerpt: str = "") -> None:
+        excerpt = f": {body_excerpt}" if body_excerpt else ""
+        super().__init__(f"HTTP {status} from the ERM API{excerpt}")
+        self.status = status
+        self.body_excerpt = body_excerpt
+
+
+class ServerError(HttpStatusError):
+    """A 5xx from the server or a gateway. For a code request the outcome is unknown."""
+
+
+class InvalidResponseError(ErmError):
+    """The response is not valid GraphQL JSON, is too large, or lacks required fields."""
+
+
+class RateLimitError(ErmError):
+    """The server refused because requests came too fast; wait ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GraphQLError(ErmError):
+    """The server answered with GraphQL ``errors``.
+
+    ``errors`` holds every error dict as received; ``message``, ``code``, ``path`` and
+    ``extensions`` describe the first; ``data`` keeps any partial data.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Sequence[Mapping[str, Any]] = (),
+        data: Any = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
+        self.data = data
+        self.status = status
+        first: Mapping[str, Any] = self.errors[0] if self.errors else {}
+        ext = first.get("extensions")
+        self.extensions: dict[str, Any] = dict(ext) if isinstance(ext, Mapping) else {}
+        path = first.get("path")
+        self.path: list[str | int] | None = list(path) if isinstance(path, list) else None
+        code = self.extensions.get("code")
+        self.code: str | None = code if isinstance(code, str) else None
+
+
+class AuthenticationError(GraphQLError):
+    """The credentials or the token were refused: check ERM_EMAIL / ERM_PASSWORD."""
+
+
+class PermissionDeniedError(GraphQLError):
+    """The signed-in distributor may not do this."""
+
+
+class NotFoundError(GraphQLError):
+    """No such item among the signed-in distributor's items."""
+
+
+class CodeLimitError(GraphQLError):
+    """An item's code allowance (daily, total, free or reset) is used up; nothing was issued."""
+
+    def __init__(self, message: str, *, limit: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.limit = limit
+
+
+def _first_message(errors: Sequence[Mapping[str, Any]]) -> str:
+    if errors:
+        message = errors[0].get("message")
+        if isinstance(message, str) and message:
+            return message
+    return "the ERM API returned an error"
+
+
+def error_from_graphql(
+    errors: Sequence[Mapping[str, Any]], data: Any = None, status: int | None = None
+) -> ErmError:
+    """Map a GraphQL ``errors`` list to the most specific error class (pure)."""
+    message = _first_message(errors)
+    base = GraphQLError(message, errors=errors, data=data, status=status)
+    code = base.code
+    if code == CODE_RATE_LIMITED:
+        retry = base.extensions.get("retryAfter")
+        wait = float(retry) if isinstance(retry, int | float) else None
+        err: ErmError = RateLimitError(message, retry_after=wait)
+        err.__cause__ = base
+        return err
+    if code == CODE_BAD_USER_INPUT:
+        err = InvalidInputError(message)
+        err.__cause__ = base
+        return err
+    kinds: dict[str | None, type[GraphQLError]] = {
+        CODE_UNAUTHENTICATED: AuthenticationError,
+        CODE_FORBIDDEN: PermissionDeniedError,
+        CODE_NOT_FOUND: NotFoundError,
+    }
+    if code in LIMIT_CODES:
+        return CodeLimitError(message, limit=code, errors=errors, data=data, status=status)
+    if code is None and message in ("Invalid Credentials", "Unauthorized"):
+        return AuthenticationError(message, errors=errors, data=data, status=status)
+    cls = kinds.get(code, GraphQLError)
+    return cls(message, errors=errors, data=data, status=status)

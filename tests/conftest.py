@@ -1,0 +1,34 @@
+"""Shared fixtures: snapshot extensions and repository paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class GraphQLSnapshotExtension(SingleFileSnapshotExtension):
+    """One ``.graphql`` file per snapshot, so a contract change reads as a plain diff."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "graphql"
+
+
+@pytest.fixture
+def graphql_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(GraphQLSnapshotExtension)
+
+
+@pytest.fixture
+def json_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT

@@ -1,0 +1,146 @@
+"""The query contracts: schema validity, operation validity, and snapshots of exactly
+what the client sends for each operation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import build_schema, parse, validate
+from graphql.utilities import find_breaking_changes
+from omnivoltaic_erm_gql import Client, QueryOrder
+
+from omnivoltaic_erm.schema_tools import normalise_sdl
+from tests.conftest import ROOT
+from tests.replay import Canned, ReplayServer
+
+OPERATIONS = [
+    "SignInUser",
+    "SignInClient",
+    "GetAllClientItems",
+    "GenerateDaysCode",
+    "GenerateFreeCode",
+    "GenerateResetCode",
+    "GetItemsForDownloadById",
+]
+
+
+def _operations_document() -> str:
+    return "\n".join(p.read_text() for p in sorted((ROOT / "queries").glob("*.graphql")))
+
+
+def test_schema_is_valid_and_committed_sorted() -> None:
+    sdl = (ROOT / "schema.graphql").read_text()
+    schema = build_schema(sdl)  # raises on an invalid schema
+    assert schema.query_type is not None and schema.mutation_type is not None
+    assert normalise_sdl(sdl) == sdl, "schema.graphql must be committed as sorted SDL"
+
+
+def test_every_operation_validates_against_the_schema() -> None:
+    schema = build_schema((ROOT / "schema.graphql").read_text())
+    document = parse(_operations_document())
+    assert validate(schema, document) == []
+    names = {d.name.value for d in document.definitions if d.kind == "operation_definition"}
+    assert names == set(OPERATIONS)
+
+
+def test_validation_catches_an_unknown_field() -> None:
+    schema = build_schema((ROOT / "schema.graphql").read_text())
+    bad = parse("query Q { getAllClientItems(queryorder: DESC) { nosuchfield } }")
+    assert validate(schema, bad), "a query selecting an unknown field must not validate"
+
+
+def test_sorted_sdl_snapshot(graphql_snapshot: Any) -> None:
+    sdl = (ROOT / "schema.graphql").read_text()
+    assert normalise_sdl(sdl) == graphql_snapshot
+
+
+def test_schema_change_shows_as_breaking() -> None:
+    sdl = (ROOT / "schema.graphql").read_text()
+    old = build_schema(sdl)
+    new = build_schema(sdl.replace("  codeHex: String!\n", "", 1))
+    assert find_breaking_changes(old, new), "removing CodeResponse.codeHex must be breaking"
+
+
+def _ok(data: dict[str, Any]) -> Canned:
+    return Canned(json.dumps({"data": data}).encode())
+
+
+CODE = {
+    "codeType": "DAYSCODE",
+    "codeHex": "0123456789ABCDEF",
+    "codeDec": "*001 002 003 004 005 006 007#",
+}
+ITEM = {"_id": "0" * 24}
+
+
+async def _call_each(client: Client) -> None:
+    await client.sign_in_user(email="someone@example.test", password="pw")
+    await client.sign_in_client(email="someone@example.test", password="pw")
+    await client.get_all_client_items(
+        queryorder=QueryOrder.DESC,
+        first=100,
+        after="YXJyYXljb25uZWN0aW9uOjk5",
+        search="DVAV",
+        assetaccount=False,
+    )
+    await client.generate_days_code(item_id="DVAV2501000001", code_days=7, description="week")
+    await client.generate_free_code(item_id="DVAV2501000001")
+    await client.generate_reset_code(item_id="DVAV2501000001", description="reset-note-42")
+    await client.get_items_for_download_by_id(ids=["DVAV2501000001"])
+
+
+@pytest.fixture(scope="module")
+def sent_requests() -> dict[str, dict[str, Any]]:
+    replay = ReplayServer(
+        answers={
+            "SignInUser": _ok({"signInUser": {"accessToken": "t", "_id": "1"}}),
+            "SignInClient": _ok({"signInClient": {"accessToken": "t", "_id": "1"}}),
+            "GetAllClientItems": _ok({"getAllClientItems": {"page": {"edges": []}}}),
+            "GenerateDaysCode": _ok({"generateDaysCode": CODE}),
+            "GenerateFreeCode": _ok({"generateFreeCode": {**CODE, "codeType": "FREECODE"}}),
+            "GenerateResetCode": _ok({"generateResetCode": {**CODE, "codeType": "RESETCODE"}}),
+            "GetItemsForDownloadById": _ok(
+                {"getItemsForDownloadById": [{"item": ITEM, "codeHistory": []}]}
+            ),
+        }
+    )
+    with replay.serve() as server:
+
+        async def run() -> None:
+            async with Client(url=f"{server.base_url}/graphql") as client:
+                await _call_each(client)
+
+        asyncio.run(run())
+    return {r["operationName"]: r for r in replay.requests}
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_operation_document_snapshot(
+    operation: str, sent_requests: dict[str, dict[str, Any]], graphql_snapshot: Any
+) -> None:
+    assert sent_requests[operation]["query"] == graphql_snapshot
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_request_body_snapshot(
+    operation: str, sent_requests: dict[str, dict[str, Any]], json_snapshot: Any
+) -> None:
+    assert sent_requests[operation] == json_snapshot
+
+
+def test_values_travel_only_as_variables(sent_requests: dict[str, dict[str, Any]]) -> None:
+    for request in sent_requests.values():
+        for value in request["variables"].values():
+            if isinstance(value, str):
+                assert value not in request["query"]
+
+
+def test_every_query_file_is_named(root: Path) -> None:
+    for path in (root / "queries").glob("*.graphql"):
+        for definition in parse(path.read_text()).definitions:
+            if definition.kind == "operation_definition":
+                assert definition.name is not None, f"anonymous operation in {path.name}"
