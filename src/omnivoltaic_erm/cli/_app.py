@@ -1,0 +1,61 @@
+"""The ``erm`` group and its global options."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import click
+
+from .._constants import ENV_EMAIL, ENV_PASSWORD, ENV_URL
+
+
+@dataclass
+class Settings:
+    """Global options, passed to every command as ``ctx.obj``."""
+
+    url: str | None
+    email: str | None
+    as_json: bool
+    debug: bool
+    insecure: bool
+
+    def password(self) -> str | None:
+        """ERM_PASSWORD, or a prompt when a terminal is attached; never an argument."""
+        value = os.environ.get(ENV_PASSWORD)
+        if value:
+            return value
+        if click.get_text_stream("stdin").isatty():
+            return str(click.prompt("ERM password", hide_input=True))
+        return None
+
+    def __repr__(self) -> str:
+        return f"Settings(url={self.url!r}, email={self.email!r})"
+
+
+@click.group(
+    name="erm",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option("--url", envvar=ENV_URL, help=f"GraphQL endpoint (env {ENV_URL}).")
+@click.option("--email", envvar=ENV_EMAIL, help=f"Distributor e-mail (env {ENV_EMAIL}).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.option(
+    "--insecure", is_flag=True, help="Allow a plain http:// URL to a host that is not loopback."
+)
+@click.version_option(package_name="omnivoltaic-erm", prog_name="erm")
+@click.pass_context
+def erm(
+    ctx: click.Context,
+    url: str | None,
+    email: str | None,
+    as_json: bool,
+    debug: bool,
+    insecure: bool,
+) -> None:
+    """Typed client for the Omnivoltaic ERM API: items, unlock codes and code history.
+
+    The password comes from ERM_PASSWORD, or a prompt when a terminal is attached.
+    """
+    ctx.obj = Settings(url=url, email=email, as_json=as_json, debug=debug, insecure=insecure)
