@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import click
@@ -25,7 +26,7 @@ class Settings:
         value = os.environ.get(ENV_PASSWORD)
         if value:
             return value
-        if click.get_text_stream("stdin").isatty():
+        if sys.stdin is not None and sys.stdin.isatty():
             return str(click.prompt("ERM password", hide_input=True))
         return None
 
