@@ -3,12 +3,51 @@ under mypy --strict to prove that the packages' types reach their users."""
 
 from __future__ import annotations
 
-from omnivoltaic_erm_gql import Client, CodeTypes, GenerateDaysCode, QueryOrder
+from omnivoltaic_erm_gql import Client, GenerateDaysCode, QueryOrder
 
-from omnivoltaic_erm import ErmError, GraphQLError
+from omnivoltaic_erm import (
+    AsyncErmClient,
+    CodeEvent,
+    CodeLimitError,
+    CodeTypes,
+    ErmClient,
+    ErmError,
+    GraphQLError,
+    IssuedCode,
+    Item,
+    Limits,
+)
 
 
-async def first_code(url: str, item_id: str) -> tuple[CodeTypes, str] | None:
+async def issue_week(erm: AsyncErmClient, item_id: str) -> IssuedCode | None:
+    item: Item = await erm.find_item(item_id)
+    try:
+        code = await erm.generate_days_code(item, days=7, description="weekly")
+    except CodeLimitError as exc:
+        print(exc.limit)
+        return None
+    kind: CodeTypes | str = code.code_type
+    print(kind, code.code_dec, code.recovered)
+    return code
+
+
+async def history_days(erm: AsyncErmClient, item_id: str) -> int:
+    events: list[CodeEvent] = await erm.code_history(item_id)
+    return sum(e.code_days for e in events if e.code_type == CodeTypes.DAYSCODE)
+
+
+async def count_items(url: str) -> int:
+    async with AsyncErmClient(url, "ops@example.com", "pw", limits=Limits(daily_limit=5)) as erm:
+        return len([i.oem_item_id async for i in erm.iter_items(search="DVAV")])
+
+
+def sync_flow(url: str) -> str:
+    with ErmClient(url, "ops@example.com", "pw") as erm:
+        item = erm.find_item("DVAV2501000001")
+        return erm.generate_free_code(item).code_hex
+
+
+async def first_code(url: str, item_id: str) -> tuple[CodeTypes | str, str] | None:
     async with Client(url=url) as client:
         try:
             page = await client.get_all_client_items(queryorder=QueryOrder.DESC, first=1)

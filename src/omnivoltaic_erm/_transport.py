@@ -31,6 +31,7 @@ from ._constants import (
     DEFAULT_TIMEOUT,
     USER_AGENT,
 )
+from ._logging import get_logger
 from .errors import (
     ErmError,
     HttpStatusError,
@@ -42,7 +43,7 @@ from .errors import (
     error_from_graphql,
 )
 
-log = logging.getLogger("omnivoltaic_erm.transport")
+log = get_logger("omnivoltaic_erm.transport")
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -1,0 +1,168 @@
+"""Access tokens: sign in lazily, refresh ahead of expiry, one sign-in in flight.
+
+``TokenManager.token()`` returns a valid token, signing in when there is none or when
+the current one is within the refresh margin of its ``exp``. Concurrent callers share a
+single sign-in. ``invalidate(token)`` drops a token the server rejected. An optional
+on-disk cache (a 0600 file) lets a command line reuse a token across runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AuthenticationError
+
+SignIn = Callable[[], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An access token and the epoch second it expires at."""
+
+    value: str
+    expires_at: float
+
+    def __repr__(self) -> str:
+        return f"Token(expires_at={self.expires_at:.0f}, value=<redacted>)"
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT, read without verifying it (the server verifies)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) else None
+
+
+def refresh_due(token: Token, now: float, margin: float, lifetime: float | None) -> bool:
+    """Whether ``token`` should be replaced now (pure).
+
+    The margin shrinks for short-lived tokens, to a quarter of their lifetime, so that a
+    token is never refreshed on every call.
+    """
+    effective = margin if lifetime is None else min(margin, lifetime / 4)
+    return now >= token.expires_at - effective
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/omnivoltaic-erm``, else ``~/.cache/omnivoltaic-erm``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "omnivoltaic-erm"
+
+
+class TokenCache:
+    """One token per (url, email) in a 0600 JSON file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def for_account(cls, url: str, email: str, directory: Path | None = None) -> TokenCache:
+        """The cache file for this endpoint and account."""
+        key = hashlib.sha256(f"{url}\n{email}".encode()).hexdigest()[:20]
+        return cls((directory or default_cache_dir()) / f"token-{key}.json")
+
+    def __repr__(self) -> str:
+        return f"TokenCache({str(self.path)!r})"
+
+    def load(self) -> Token | None:
+        """The cached token, or None when absent or unreadable."""
+        try:
+            data = json.loads(self.path.read_text())
+            return Token(str(data["token"]), float(data["expires_at"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save(self, token: Token) -> None:
+        """Write the token; the file is created with mode 0600, its folder 0700."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"token": token.value, "expires_at": token.expires_at}, fh)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        """Remove the cached token."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class TokenManager:
+    """Hands out a valid token; one sign-in at a time, whatever the concurrency."""
+
+    def __init__(
+        self,
+        sign_in: SignIn,
+        *,
+        refresh_margin: float,
+        cache: TokenCache | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sign_in = sign_in
+        self._margin = refresh_margin
+        self._cache = cache
+        self._clock = clock
+        self._token: Token | None = cache.load() if cache else None
+        self._lifetime: float | None = None
+        self._lock = asyncio.Lock()
+        self.sign_ins = 0
+
+    def __repr__(self) -> str:
+        return f"TokenManager(sign_ins={self.sign_ins}, token={self._token!r})"
+
+    def _usable(self, token: Token | None) -> bool:
+        return token is not None and not refresh_due(
+            token, self._clock(), self._margin, self._lifetime
+        )
+
+    async def token(self) -> str:
+        """A token valid for at least the refresh margin; signs in if needed."""
+        token = self._token
+        if token is not None and self._usable(token):
+            return token.value
+        async with self._lock:
+            token = self._token
+            if token is not None and self._usable(token):
+                return token.value
+            token = await self._fresh()
+            return token.value
+
+    async def _fresh(self) -> Token:
+        issued = self._clock()
+        value = await self._sign_in()
+        self.sign_ins += 1
+        if not value:
+            raise AuthenticationError("sign-in returned no access token")
+        exp = jwt_expiry(value)
+        expires_at = exp if exp is not None else issued + 3600.0
+        self._lifetime = max(0.0, expires_at - issued)
+        token = Token(value, expires_at)
+        self._token = token
+        if self._cache is not None:
+            self._cache.save(token)
+        return token
+
+    def invalidate(self, value: str) -> None:
+        """Forget ``value`` if it is the current token (the server rejected it)."""
+        if self._token is not None and self._token.value == value:
+            self._token = None
+            if self._cache is not None:
+                self._cache.clear()

@@ -1,0 +1,112 @@
+"""Client-side code-generation limits, so that the server never has to refuse.
+
+``check_code_request`` is pure: given what is known of an item's code events (its
+``ItemLedger``), the limits and the time, it raises for a request that must not be sent
+and otherwise returns how long to wait for the item's minimum interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .config import Limits
+from .errors import (
+    CODE_DAILY_LIMIT,
+    CODE_FREE_LIMIT,
+    CODE_RESET_LIMIT,
+    CODE_TOTAL_LIMIT,
+    CodeLimitError,
+    InvalidInputError,
+)
+
+DAYS = "DAYSCODE"
+FREE = "FREECODE"
+RESET = "RESETCODE"
+
+
+@dataclass
+class ItemLedger:
+    """What this process knows of one item's code events (epoch seconds, oldest first)."""
+
+    times: list[float] = field(default_factory=list)
+    total: int = 0
+    free: int = 0
+    reset: int = 0
+
+    @classmethod
+    def from_history(cls, events: Iterable[tuple[str, datetime | None]]) -> ItemLedger:
+        """Build from ``(code_type, created_at)`` pairs of the item's code history."""
+        ledger = cls()
+        for kind, created in events:
+            ledger.record(
+                str(getattr(kind, "value", kind)), created.timestamp() if created else 0.0
+            )
+        ledger.times.sort()
+        return ledger
+
+    def record(self, kind: str, at: float) -> None:
+        """Count one code event of ``kind`` at ``at``."""
+        self.times.append(at)
+        self.total += 1
+        if kind == FREE:
+            self.free += 1
+        elif kind == RESET:
+            self.reset += 1
+
+    @property
+    def last(self) -> float | None:
+        """Time of the latest known event."""
+        return self.times[-1] if self.times else None
+
+
+def validate_days(days: object, limits: Limits) -> int:
+    """``days`` as an int within the limits, or InvalidInputError."""
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise InvalidInputError(
+            f"days must be a whole number from {limits.min_days} to {limits.max_days}, "
+            f"not {type(days).__name__} {days!r:.40}",
+            field="days",
+        )
+    if not limits.min_days <= days <= limits.max_days:
+        raise InvalidInputError(
+            f"days must be from {limits.min_days} to {limits.max_days}; got {days}",
+            field="days",
+        )
+    return days
+
+
+def check_code_request(kind: str, ledger: ItemLedger, limits: Limits, now: float) -> float:
+    """Raise CodeLimitError if a ``kind`` code must not be requested now; else the wait.
+
+    The wait is the time left of the item's minimum interval since its last event.
+    """
+    if ledger.total >= limits.total_limit:
+        raise CodeLimitError(
+            f"this item has used all {limits.total_limit} code events; nothing was issued",
+            limit=CODE_TOTAL_LIMIT,
+        )
+    if kind == FREE and ledger.free >= limits.free_limit:
+        raise CodeLimitError(
+            f"this item has used all {limits.free_limit} free codes; nothing was issued",
+            limit=CODE_FREE_LIMIT,
+        )
+    if kind == RESET and ledger.reset >= limits.reset_limit:
+        raise CodeLimitError(
+            f"this item has used all {limits.reset_limit} reset codes; nothing was issued",
+            limit=CODE_RESET_LIMIT,
+        )
+    window_start = now - limits.daily_window
+    recent = [t for t in ledger.times if t > window_start]
+    if len(recent) >= limits.daily_limit:
+        free_at = recent[-limits.daily_limit] + limits.daily_window
+        raise CodeLimitError(
+            f"this item had {len(recent)} code events in the last "
+            f"{limits.daily_window / 3600:g} h (limit {limits.daily_limit}); "
+            f"try again in {max(0.0, free_at - now) / 60:.0f} min",
+            limit=CODE_DAILY_LIMIT,
+        )
+    if ledger.last is None:
+        return 0.0
+    return max(0.0, ledger.last + limits.code_interval + limits.interval_margin - now)

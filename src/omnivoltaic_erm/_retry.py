@@ -1,0 +1,68 @@
+"""Retry policy: two small pure functions, and the table of what is retried.
+
+``should_retry`` decides whether a failed call may be sent again; ``retry_delay`` says how
+long to wait first: exponential backoff with jitter, capped, honouring a server's hint.
+A code request is never passed through ``should_retry`` after an unknown outcome: the
+client settles that from the item's code history first (see ``client``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from .config import RetryPolicy
+from .errors import (
+    ErmError,
+    HttpStatusError,
+    InvalidResponseError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+
+
+def should_retry(error: BaseException, attempt: int, policy: RetryPolicy) -> bool:
+    """Whether a query (safe to repeat) that failed with ``error`` may be tried again.
+
+    ``attempt`` counts the attempts made so far, from 1.
+    """
+    if attempt > policy.max_retries:
+        return False
+    if isinstance(error, TransportError | RateLimitError | ServerError):
+        return True
+    if isinstance(error, HttpStatusError):
+        return error.status in (408, 429)
+    return isinstance(error, InvalidResponseError) and "cap" not in error.message
+
+
+def outcome_unknown(error: ErmError) -> bool:
+    """Whether a code request that failed with ``error`` may have been executed.
+
+    A refusal (a GraphQL error other than an internal one, a 4xx, a connection that was
+    never made) means nothing was issued; a dropped connection, a timeout, a 5xx or an
+    unreadable answer leave the outcome unknown.
+    """
+    if isinstance(error, TransportError):
+        return error.sent
+    if isinstance(error, ServerError | InvalidResponseError):
+        return True
+    return getattr(error, "code", None) == "INTERNAL_SERVER_ERROR"
+
+
+def retry_delay(
+    attempt: int,
+    policy: RetryPolicy,
+    retry_after: float | None = None,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait before attempt ``attempt + 1``.
+
+    A server hint (``retry_after``) wins, plus a little jitter so that waiters do not
+    stampede; otherwise ``initial_delay * 2**(attempt-1)``, capped at ``max_delay``, minus
+    up to ``jitter`` of itself.
+    """
+    if retry_after is not None and retry_after >= 0:
+        return float(retry_after + policy.jitter * policy.initial_delay * rand())
+    base = min(policy.max_delay, policy.initial_delay * 2.0 ** max(0, attempt - 1))
+    return float(base * (1 - policy.jitter * rand()))

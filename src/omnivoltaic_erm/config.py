@@ -1,0 +1,56 @@
+"""Settings objects of the client: one place to override any default.
+
+Every field's default comes from ``_constants``. A distributor whose limits differ sets
+them once, in ``Limits``, and passes it to the client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import _constants as c
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-item code-generation limits, enforced before a code request is sent."""
+
+    code_interval: float = c.CODE_INTERVAL
+    daily_limit: int = c.DAILY_CODE_LIMIT
+    daily_window: float = c.DAILY_WINDOW
+    total_limit: int = c.TOTAL_CODE_LIMIT
+    min_days: int = c.MIN_CODE_DAYS
+    max_days: int = c.MAX_CODE_DAYS
+    free_limit: int = c.FREE_CODE_LIMIT
+    reset_limit: int = c.RESET_CODE_LIMIT
+    # Added to every interval wait, so that clock granularity never makes the server
+    # see a request a hair too early.
+    interval_margin: float = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently failed calls are tried again."""
+
+    max_retries: int = c.DEFAULT_MAX_RETRIES
+    initial_delay: float = c.INITIAL_RETRY_DELAY
+    max_delay: float = c.MAX_RETRY_DELAY
+    jitter: float = c.RETRY_JITTER
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Everything a client can be tuned with; pass ``config=`` or keyword overrides."""
+
+    timeout: float = c.DEFAULT_TIMEOUT
+    connect_timeout: float = c.DEFAULT_CONNECT_TIMEOUT
+    max_response_bytes: int = c.DEFAULT_MAX_RESPONSE_BYTES
+    token_refresh_margin: float = c.TOKEN_REFRESH_MARGIN
+    max_concurrency: int = c.MAX_CONCURRENCY
+    page_size: int = c.PAGE_SIZE
+    limits: Limits = field(default_factory=Limits)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # False: no cache; True: the default file under the user's cache directory; a path.
+    token_cache: bool | str | Path = False
+    allow_insecure: bool = False

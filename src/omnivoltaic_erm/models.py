@@ -1,0 +1,64 @@
+"""Result types of the client, for annotations in services.
+
+``Item`` and ``CodeEvent`` are the generated pydantic models themselves; ``IssuedCode``
+is a thin wrapper that adds what the client knows of the request behind a code.
+"""
+
+from __future__ import annotations
+
+from omnivoltaic_erm_gql import CodeEventFields as CodeEvent
+from omnivoltaic_erm_gql import CodeFields, CodeTypes, QueryOrder
+from omnivoltaic_erm_gql import ItemFields as Item
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["CodeEvent", "CodeTypes", "IssuedCode", "Item", "QueryOrder"]
+
+
+class IssuedCode(BaseModel):
+    """A code issued for an item.
+
+    ``recovered`` is True when the answer to the request was lost (a timeout or a dropped
+    connection) and the code was found in the item's code history by its ``request_id``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    item_id: str
+    code_type: CodeTypes | str
+    code_hex: str
+    code_dec: str
+    code_days: int
+    description: str | None
+    request_id: str
+    recovered: bool = False
+
+    @classmethod
+    def from_response(
+        cls, item_id: str, code: CodeFields, days: int, description: str | None, request_id: str
+    ) -> IssuedCode:
+        """From a ``generate*Code`` answer."""
+        return cls(
+            item_id=item_id,
+            code_type=code.code_type,
+            code_hex=code.code_hex,
+            code_dec=code.code_dec,
+            code_days=days,
+            description=description,
+            request_id=request_id,
+        )
+
+    @classmethod
+    def from_event(
+        cls, item_id: str, event: CodeEvent, description: str | None, request_id: str
+    ) -> IssuedCode:
+        """From the code-history event that carries ``request_id``."""
+        return cls(
+            item_id=item_id,
+            code_type=event.code_type,
+            code_hex=event.code_hex_string,
+            code_dec=event.code_dec_string,
+            code_days=event.code_days,
+            description=description,
+            request_id=request_id,
+            recovered=True,
+        )

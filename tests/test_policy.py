@@ -1,0 +1,284 @@
+"""Pure policy functions, tested from tables: retry decision and delay, rate-limit
+arithmetic, token refresh, URL and id validation, request tags."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from omnivoltaic_erm._auth import Token, jwt_expiry, refresh_due
+from omnivoltaic_erm._ratelimit import (
+    DAYS,
+    FREE,
+    RESET,
+    ItemLedger,
+    check_code_request,
+    validate_days,
+)
+from omnivoltaic_erm._retry import outcome_unknown, retry_delay, should_retry
+from omnivoltaic_erm.client import (
+    request_id_of,
+    tag_description,
+    validate_item_id,
+    validate_url,
+)
+from omnivoltaic_erm.config import Limits, RetryPolicy
+from omnivoltaic_erm.errors import (
+    CODE_DAILY_LIMIT,
+    CODE_FREE_LIMIT,
+    CODE_RESET_LIMIT,
+    CODE_TOTAL_LIMIT,
+    AuthenticationError,
+    CodeLimitError,
+    ConfigurationError,
+    ErmError,
+    GraphQLError,
+    HttpStatusError,
+    InvalidInputError,
+    InvalidResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+    error_from_graphql,
+)
+
+POLICY = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=4.0, jitter=0.25)
+
+
+@pytest.mark.parametrize(
+    ("error", "attempt", "expected"),
+    [
+        (TransportError("reset"), 1, True),
+        (TransportError("refused", sent=False), 1, True),
+        (TimeoutError("slow"), 2, True),
+        (ServerError(502), 1, True),
+        (ServerError(503), 3, True),
+        (ServerError(502), 4, False),  # attempts used up
+        (RateLimitError("slow down", retry_after=1), 1, True),
+        (HttpStatusError(429), 1, True),
+        (HttpStatusError(404), 1, False),
+        (HttpStatusError(400), 1, False),
+        (InvalidResponseError("truncated"), 1, True),
+        (InvalidResponseError("the response body exceeds the 10-byte cap"), 1, False),
+        (AuthenticationError("Unauthorized"), 1, False),
+        (NotFoundError("no item"), 1, False),
+        (InvalidInputError("bad days"), 1, False),
+        (CodeLimitError("used up"), 1, False),
+        (GraphQLError("boom"), 1, False),
+    ],
+)
+def test_should_retry(error: ErmError, attempt: int, expected: bool) -> None:
+    assert should_retry(error, attempt, POLICY) is expected
+
+
+@pytest.mark.parametrize(
+    ("error", "unknown"),
+    [
+        (TransportError("dropped"), True),
+        (TransportError("refused", sent=False), False),
+        (TimeoutError("slow"), True),
+        (ServerError(502), True),
+        (ServerError(504), True),
+        (InvalidResponseError("garbage"), True),
+        (HttpStatusError(400), False),
+        (RateLimitError("too fast"), False),
+        (AuthenticationError("Unauthorized"), False),
+        (CodeLimitError("used up"), False),
+        (GraphQLError("x", errors=[{"extensions": {"code": "INTERNAL_SERVER_ERROR"}}]), True),
+        (GraphQLError("x", errors=[{"extensions": {"code": "BAD_USER_INPUT"}}]), False),
+    ],
+)
+def test_outcome_unknown(error: ErmError, unknown: bool) -> None:
+    assert outcome_unknown(error) is unknown
+
+
+@pytest.mark.parametrize(
+    ("attempt", "rand", "expected"),
+    [
+        (1, 0.0, 0.5),
+        (2, 0.0, 1.0),
+        (3, 0.0, 2.0),
+        (4, 0.0, 4.0),
+        (9, 0.0, 4.0),  # capped
+        (1, 1.0, 0.375),  # full jitter takes off a quarter
+        (4, 1.0, 3.0),
+    ],
+)
+def test_retry_delay_backoff(attempt: int, rand: float, expected: float) -> None:
+    assert retry_delay(attempt, POLICY, rand=lambda: rand) == pytest.approx(expected)
+
+
+def test_retry_delay_honours_server_hint() -> None:
+    assert retry_delay(1, POLICY, retry_after=3.0, rand=lambda: 0.0) == pytest.approx(3.0)
+    assert retry_delay(5, POLICY, retry_after=0.2, rand=lambda: 1.0) == pytest.approx(0.325)
+
+
+LIMITS = Limits(code_interval=6.0, daily_limit=3, total_limit=5, free_limit=1, reset_limit=1)
+
+
+def _ledger(*events: tuple[str, float]) -> ItemLedger:
+    ledger = ItemLedger()
+    for kind, at in events:
+        ledger.record(kind, at)
+    return ledger
+
+
+@pytest.mark.parametrize(
+    ("ledger", "kind", "now", "wait"),
+    [
+        (_ledger(), DAYS, 1000.0, 0.0),
+        (_ledger((DAYS, 1000.0)), DAYS, 1001.0, 5.05),
+        (_ledger((DAYS, 1000.0)), DAYS, 1006.05, 0.0),
+        (_ledger((DAYS, 1000.0)), DAYS, 1100.0, 0.0),
+        (_ledger((DAYS, 0.0), (DAYS, 10.0)), RESET, 12.0, 4.05),
+        # events older than the daily window do not count towards the daily limit
+        (_ledger((DAYS, 0.0), (DAYS, 10.0), (DAYS, 20.0)), DAYS, 86400.0 + 1, 0.0),
+    ],
+)
+def test_check_code_request_waits_for_the_interval(
+    ledger: ItemLedger, kind: str, now: float, wait: float
+) -> None:
+    assert check_code_request(kind, ledger, LIMITS, now) == pytest.approx(wait)
+
+
+@pytest.mark.parametrize(
+    ("ledger", "kind", "limit"),
+    [
+        (_ledger((DAYS, 0.0), (DAYS, 10.0), (DAYS, 20.0)), DAYS, CODE_DAILY_LIMIT),
+        (_ledger(*[(DAYS, float(i * 86400 * 2)) for i in range(5)]), DAYS, CODE_TOTAL_LIMIT),
+        (_ledger((FREE, 0.0)), FREE, CODE_FREE_LIMIT),
+        (_ledger((RESET, 0.0)), RESET, CODE_RESET_LIMIT),
+    ],
+)
+def test_check_code_request_refuses_past_a_limit(ledger: ItemLedger, kind: str, limit: str) -> None:
+    with pytest.raises(CodeLimitError) as info:
+        check_code_request(kind, ledger, LIMITS, 30.0 if limit == CODE_DAILY_LIMIT else 1e7)
+    assert info.value.limit == limit
+
+
+def test_free_code_allowance_does_not_block_days_codes() -> None:
+    assert check_code_request(DAYS, _ledger((FREE, 0.0)), LIMITS, 100.0) == 0.0
+
+
+def test_ledger_from_history() -> None:
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    ledger = ItemLedger.from_history([("FREECODE", t0), ("DAYSCODE", t0), ("RESETCODE", None)])
+    assert (ledger.total, ledger.free, ledger.reset) == (3, 1, 1)
+    assert ledger.last == t0.timestamp()
+
+
+@pytest.mark.parametrize("days", [1, 7, 1096])
+def test_validate_days_accepts(days: int) -> None:
+    assert validate_days(days, Limits()) == days
+
+
+@pytest.mark.parametrize("days", [0, -1, 1097, 10**12, "7", 7.5, True, None])
+def test_validate_days_rejects(days: object) -> None:
+    with pytest.raises(InvalidInputError):
+        validate_days(days, Limits())
+
+
+def _jwt(claims: dict[str, object]) -> str:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return ".".join([b64(b'{"alg":"HS256"}'), b64(json.dumps(claims).encode()), "sig"])
+
+
+def test_jwt_expiry() -> None:
+    assert jwt_expiry(_jwt({"exp": 1700000000, "iat": 1699913600})) == 1700000000.0
+    assert jwt_expiry(_jwt({"iat": 1})) is None
+    assert jwt_expiry("not-a-jwt") is None
+    assert jwt_expiry("a.!!!.c") is None
+
+
+@pytest.mark.parametrize(
+    ("now", "lifetime", "due"),
+    [
+        (0.0, 86400.0, False),
+        (1000.0 - 301, 86400.0, False),
+        (1000.0 - 299, 86400.0, True),  # inside the 300 s margin
+        (1000.0 - 0.6, 2.0, False),  # short-lived: margin shrinks to lifetime/4 = 0.5 s
+        (1000.0 - 0.4, 2.0, True),
+        (1001.0, None, True),
+    ],
+)
+def test_refresh_due(now: float, lifetime: float | None, due: bool) -> None:
+    assert refresh_due(Token("t", 1000.0), now, 300.0, lifetime) is due
+
+
+def test_token_repr_hides_the_value() -> None:
+    assert "s3cret" not in repr(Token("s3cret-token", 1.0))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://erm.example.com/graphql",
+        "http://127.0.0.1:8765/graphql",
+        "http://localhost/graphql",
+        "http://[::1]:80/graphql",
+    ],
+)
+def test_validate_url_accepts(url: str) -> None:
+    assert validate_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://erm.example.com/graphql", "http://10.0.0.1/graphql", "ftp://x/y", "nope"]
+)
+def test_validate_url_refuses(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        validate_url(url)
+
+
+def test_validate_url_insecure_opt_in() -> None:
+    assert validate_url("http://erm.example.com/graphql", allow_insecure=True)
+
+
+@pytest.mark.parametrize("item_id", ["", "x" * 129, "a\nb", "a\x00b", 5, None])
+def test_validate_item_id_rejects(item_id: object) -> None:
+    with pytest.raises(InvalidInputError):
+        validate_item_id(item_id)
+
+
+@pytest.mark.parametrize("item_id", ["DVAV2501000001", "677f9698818e7a7fe66a939e", 'a"}{ü'])
+def test_validate_item_id_accepts(item_id: str) -> None:
+    assert validate_item_id(item_id) == item_id
+
+
+def test_request_tag_round_trip() -> None:
+    rid = "0123456789abcdef"
+    assert tag_description(None, rid) == "[req:0123456789abcdef]"
+    assert tag_description("week", rid) == "week [req:0123456789abcdef]"
+    assert request_id_of(tag_description("a [b]", rid)) == rid
+    assert request_id_of("no tag") is None
+    assert request_id_of(None) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        ("UNAUTHENTICATED", AuthenticationError),
+        ("FORBIDDEN", PermissionDeniedError),
+        ("NOT_FOUND", NotFoundError),
+        ("BAD_USER_INPUT", InvalidInputError),
+        ("CODE_INTERVAL", RateLimitError),
+        ("DAILY_CODE_LIMIT", CodeLimitError),
+        ("TOTAL_CODE_LIMIT", CodeLimitError),
+        ("FREE_CODE_LIMIT", CodeLimitError),
+        ("RESET_CODE_LIMIT", CodeLimitError),
+        ("SOMETHING_ELSE", GraphQLError),
+    ],
+)
+def test_error_from_graphql(code: str, cls: type[ErmError]) -> None:
+    err = error_from_graphql([{"message": "m", "extensions": {"code": code, "retryAfter": 2}}])
+    assert type(err) is cls
+    if isinstance(err, RateLimitError):
+        assert err.retry_after == 2.0
