@@ -9,12 +9,17 @@ hand-written layer on top of them::
         item = await erm.find_item("DVAV2501000001")
         code = await erm.generate_days_code(item, days=7)
         print(code.code_dec)
+
+The clients and models are imported on first use: the generated package's base class
+imports this package's transport, and a command that never touches a client should not
+pay for pydantic models at start-up.
 """
 
 from __future__ import annotations
 
-from .client import AsyncErmClient
-from .config import ClientConfig, Limits, RetryPolicy
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AuthenticationError,
     CodeLimitError,
@@ -31,10 +36,37 @@ from .errors import (
     TimeoutError,
     TransportError,
 )
-from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
-from .sync import ErmClient
+
+if TYPE_CHECKING:
+    from .client import AsyncErmClient
+    from .config import ClientConfig, Limits, RetryPolicy
+    from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
+    from .sync import ErmClient
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "AsyncErmClient": "client",
+    "ClientConfig": "config",
+    "Limits": "config",
+    "RetryPolicy": "config",
+    "CodeEvent": "models",
+    "CodeTypes": "models",
+    "IssuedCode": "models",
+    "Item": "models",
+    "QueryOrder": "models",
+    "ErmClient": "sync",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'omnivoltaic_erm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AsyncErmClient",
