@@ -70,7 +70,10 @@ class BackgroundServer:
 
     async def _serve(self) -> None:
         app = self._app if isinstance(self._app, web.Application) else await self._app()
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        # A short shutdown: a test server may hold requests that never finish.
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=2.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
