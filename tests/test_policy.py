@@ -56,6 +56,7 @@ POLICY = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=4.0, jitter=0.2
     [
         (TransportError("reset"), 1, True),
         (TransportError("refused", sent=False), 1, True),
+        (TransportError("bad certificate", sent=False, retryable=False), 1, False),
         (TimeoutError("slow"), 2, True),
         (ServerError(502), 1, True),
         (ServerError(503), 3, True),

@@ -29,7 +29,9 @@ def should_retry(error: BaseException, attempt: int, policy: RetryPolicy) -> boo
     """
     if attempt > policy.max_retries:
         return False
-    if isinstance(error, TransportError | RateLimitError | ServerError):
+    if isinstance(error, TransportError):
+        return error.retryable
+    if isinstance(error, RateLimitError | ServerError):
         return True
     if isinstance(error, HttpStatusError):
         return error.status in (408, 429)

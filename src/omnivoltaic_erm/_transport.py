@@ -266,6 +266,13 @@ class GraphQLTransport:
             raise TimeoutError(
                 f"{operation_name or 'request'}: no complete answer within {total:g} s"
             ) from exc
+        except aiohttp.ClientSSLError as exc:
+            raise TransportError(
+                f"{operation_name or 'request'}: TLS with {self.url} failed ({exc}); check the "
+                "server certificate",
+                sent=False,
+                retryable=False,
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(
                 f"{operation_name or 'request'}: cannot connect to {self.url} ({exc.os_error})",

@@ -506,7 +506,12 @@ class AsyncErmClient:
                 raise exc
             log.info("%s req:%s was not issued; sending again", name, rid)
             return None
-        if isinstance(exc, TransportError) and not exc.sent and attempt <= policy.max_retries:
+        if (
+            isinstance(exc, TransportError)
+            and not exc.sent
+            and exc.retryable
+            and attempt <= policy.max_retries
+        ):
             return None
         raise exc
 

@@ -67,12 +67,15 @@ class TransportError(ErmError):
     """The request failed on the wire.
 
     ``sent`` is False when the connection was never made, so the server cannot have
-    acted on the request; True when the outcome is unknown.
+    acted on the request; True when the outcome is unknown. ``retryable`` is False for
+    failures that another attempt cannot mend, such as a certificate that fails
+    verification.
     """
 
-    def __init__(self, message: str, *, sent: bool = True) -> None:
+    def __init__(self, message: str, *, sent: bool = True, retryable: bool = True) -> None:
         super().__init__(message)
         self.sent = sent
+        self.retryable = retryable
 
 
 class TimeoutError(TransportError):

@@ -7,6 +7,7 @@ the server lives on its own event loop, so both async and sync code can talk to 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -22,8 +23,10 @@ class BackgroundServer:
         app: web.Application | Callable[[], Awaitable[web.Application]],
         host: str = "127.0.0.1",
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._app = app
+        self._ssl_context = ssl_context
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -75,7 +78,9 @@ class BackgroundServer:
             app, handle_signals=False, access_log=None, shutdown_timeout=2.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self.port, reuse_address=True, ssl_context=self._ssl_context
+        )
         await site.start()
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
