@@ -11,6 +11,9 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The sandbox fixtures (`erm_sandbox`, `erm_sandbox_factory`), as users enable them.
+pytest_plugins = ["omnivoltaic_erm.sandbox.pytest_plugin"]
+
 
 class GraphQLSnapshotExtension(SingleFileSnapshotExtension):
     """One ``.graphql`` file per snapshot, so a contract change reads as a plain diff."""

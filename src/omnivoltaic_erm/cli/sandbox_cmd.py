@@ -21,4 +21,4 @@ def sandbox(args: tuple[str, ...]) -> int:
         raise click.ClickException(
             "the sandbox needs its extra: pip install 'omnivoltaic-erm[sandbox]'"
         ) from exc
-    return sandbox_main(list(args))
+    return int(sandbox_main(list(args)))

@@ -1,0 +1,160 @@
+"""``erm sandbox`` / ``python -m omnivoltaic_erm.sandbox``: serve the sandbox until
+interrupted (SIGINT or SIGTERM).
+
+On start it prints exactly one line ``ERM sandbox listening on http://HOST:PORT/graphql``
+(with the real port when ``--port 0``), then the demo credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from .._constants import SANDBOX_HOST, SANDBOX_PORT
+from .app import STATE, create_app
+from .config import FaultSpec, SandboxConfig
+
+_DEFAULTS = SandboxConfig()
+
+
+def _faults(spec: str) -> FaultSpec:
+    try:
+        return FaultSpec.parse(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options; every rule's default is the handbook's."""
+    d = _DEFAULTS
+    parser = argparse.ArgumentParser(
+        prog="erm sandbox",
+        description="Serve a local stand-in for the Omnivoltaic ERM GraphQL API.",
+        epilog="Durations are in seconds and may be fractions (--code-interval 0.2).",
+    )
+    add = parser.add_argument
+    add("--host", default=SANDBOX_HOST, help="address to listen on (default %(default)s)")
+    add("--port", type=int, default=SANDBOX_PORT, help="port; 0 picks a free one (%(default)s)")
+    add("--db", type=Path, help="SQLite file; state survives restarts (default: temporary)")
+    add("--items", type=int, default=d.items, help="demo items per distributor (%(default)s)")
+    add("--code-interval", type=float, default=d.code_interval,
+        help="minimum seconds between two code events of an item (%(default)s)")  # fmt: skip
+    add("--daily-limit", type=int, default=d.daily_limit,
+        help="code events per item in any --daily-window (%(default)s)")  # fmt: skip
+    add("--daily-window", type=float, default=d.daily_window,
+        help="seconds of the rolling daily window (%(default)s)")  # fmt: skip
+    add("--total-limit", type=int, default=d.total_limit,
+        help="code events per item in all (%(default)s)")  # fmt: skip
+    add("--max-days", type=int, default=d.max_days,
+        help="largest codeDays of a days code (%(default)s)")  # fmt: skip
+    add("--free-limit", type=int, default=d.free_limit,
+        help="free codes per item (%(default)s)")  # fmt: skip
+    add("--reset-limit", type=int, default=d.reset_limit,
+        help="reset codes per item (%(default)s)")  # fmt: skip
+    add("--token-ttl", type=float, default=d.token_ttl,
+        help="access-token lifetime in seconds (%(default)s)")  # fmt: skip
+    add("--faults", type=_faults, default=FaultSpec(), metavar="SPEC",
+        help="fault probabilities per authorised request, e.g. "
+             "'502=0.1,drop=0.1,delay=0.05:3.5' (default: none)")  # fmt: skip
+    add("--seed", type=int, help="seed for fault injection (default: random)")
+    add("--log-level", default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="log level on stderr; info logs each request (%(default)s)")  # fmt: skip
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SandboxConfig:
+    """A ``SandboxConfig`` from parsed options; raises ``ValueError`` on bad values."""
+    return SandboxConfig(
+        host=args.host,
+        port=args.port,
+        db_path=args.db,
+        items=args.items,
+        code_interval=args.code_interval,
+        daily_limit=args.daily_limit,
+        daily_window=args.daily_window,
+        total_limit=args.total_limit,
+        max_days=args.max_days,
+        free_limit=args.free_limit,
+        reset_limit=args.reset_limit,
+        token_ttl=args.token_ttl,
+        faults=args.faults,
+        seed=args.seed,
+    )
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/graphql"
+
+
+async def serve(config: SandboxConfig) -> int:
+    """Serve until SIGINT or SIGTERM; return the exit code."""
+    app = create_app(config)
+    access_log = logging.getLogger("aiohttp.access")
+    runner = web.AppRunner(app, handle_signals=False, access_log=access_log)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        print(f"erm sandbox: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+        await runner.cleanup()
+        return 1
+    port = runner.addresses[0][1] if runner.addresses else config.port
+    counts = app[STATE].store.counts()
+    db = str(config.db_path) if config.db_path else "temporary (deleted on exit)"
+    print(f"ERM sandbox listening on {_url(config.host, port)}")
+    print(f"  distributor: {config.email} / {config.password}")
+    print(f"  other:       {config.other_email} / {config.other_password}")
+    print(f"  items:       {counts['items']}, code events: {counts['code_events']}, db: {db}")
+    if config.faults.active:
+        print(f"  faults:      {config.faults} (seed {config.seed})")
+    sys.stdout.flush()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Not on Windows; there Ctrl-C still raises KeyboardInterrupt, handled in main().
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sandbox with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has printed
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"erm sandbox: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,487 @@
+"""The sandbox's state in SQLite: distributors, items and code events.
+
+One connection, guarded by a lock. A code event is checked against every rule and
+inserted inside one ``BEGIN IMMEDIATE`` transaction, committed before the caller
+answers, so two concurrent requests (even from two processes sharing the file) cannot
+both pass a limit, and a rejected request records nothing. WAL mode lets readers (the
+test helpers) look in while the server writes; ``synchronous=NORMAL`` keeps every
+commit safe from a crash or kill of the sandbox process (not from power loss, which a
+sandbox does not need).
+
+Item fields that are the same for every demo item (type, profile, ...) are not stored;
+``DEMO_ITEM_FIELDS`` fills them in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import (
+    CODE_DAILY_LIMIT,
+    CODE_FREE_LIMIT,
+    CODE_RATE_LIMITED,
+    CODE_RESET_LIMIT,
+    CODE_TOTAL_LIMIT,
+)
+from . import codes
+from .auth import check_password, hash_password, new_secret
+from .config import SandboxConfig
+from .errors import ApiError, bad_input
+
+DAYSCODE, FREECODE, RESETCODE = "DAYSCODE", "FREECODE", "RESETCODE"
+
+# The handbook's values for a distributor's device.
+DEMO_ITEM_FIELDS: dict[str, Any] = {
+    "deleteStatus": False,
+    "deleteAt": None,
+    "type": "DEVICE",
+    "actionScope": "DEVELOPMENT",
+    "actorName": "eIOT",
+    "profile": "Off-Grid Electric Device",
+    "idType": "UUID",
+    "idString": None,
+    "description": "OVES Connected eIoT",
+    "oemID": "OVES",
+    "sellerID": "OVES",
+    "lifeCycle": "INITIATED",
+    "codeGenUsed": None,
+    "legacyItemId": None,
+    "code": None,
+}
+
+# Demo items: (product code, first createdAt) per demo distributor, so the two
+# distributors' ids never collide. Items are created 30 s apart: createdAt is distinct.
+# The second batch's first oemItemID, 06AH2502000001, is the handbook's search example.
+_DEMO_BATCHES = (
+    ("DVAV", datetime(2025, 1, 6, 8, 0, tzinfo=UTC).timestamp()),
+    ("06AH", datetime(2025, 2, 3, 8, 0, tzinfo=UTC).timestamp()),
+)
+_DEMO_SPACING = 30.0
+_JOINED = datetime(2024, 12, 2, 11, 10, 58, 663000, tzinfo=UTC).timestamp()
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS distributors (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    distributor_id TEXT NOT NULL REFERENCES distributors(id),
+    oem_item_id TEXT NOT NULL,
+    seller_item_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    creation_date TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_by_owner ON items(distributor_id, created_at, seq);
+CREATE INDEX IF NOT EXISTS items_by_oem ON items(oem_item_id);
+CREATE INDEX IF NOT EXISTS items_by_seller ON items(seller_item_id);
+CREATE TABLE IF NOT EXISTS code_events (
+    id TEXT PRIMARY KEY,
+    item_seq INTEGER NOT NULL REFERENCES items(seq),
+    code_number INTEGER NOT NULL,
+    code_type TEXT NOT NULL,
+    code_days INTEGER NOT NULL,
+    hash_index INTEGER NOT NULL,
+    chain_link TEXT NOT NULL,
+    code_hex TEXT NOT NULL,
+    code_dec TEXT NOT NULL,
+    description TEXT,
+    created_at TEXT NOT NULL,
+    created_ts REAL NOT NULL,
+    UNIQUE (item_seq, code_number)
+);
+"""
+
+_ITEM_FIELDS = "id, oem_item_id, seller_item_id, created_at, updated_at, creation_date"
+_ITEM_COLUMNS = f"seq, {_ITEM_FIELDS}"
+
+
+def iso(ts: float) -> str:
+    """``ts`` as ISO 8601 UTC with milliseconds and a ``Z``: ``2025-01-09T09:27:52.758Z``."""
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def object_id(ts: float, *parts: object) -> str:
+    """A MongoDB-style 24-hex id: 4 bytes of time, 8 bytes derived from ``parts``."""
+    tail = hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:16]
+    return f"{int(ts) & 0xFFFFFFFF:08x}{tail}"
+
+
+def _duration(seconds: float) -> str:
+    return "24 hours" if seconds == 86400 else f"{seconds:g} seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class Distributor:
+    """A signed-in distributor's record."""
+
+    id: str
+    email: str
+    name: str
+    created_at: str
+    updated_at: str
+
+
+def _item(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "_id": row["id"],
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+        "creationDate": row["creation_date"],
+        "oemItemID": row["oem_item_id"],
+        "sellerItemID": row["seller_item_id"],
+        "triggers": [],
+        **DEMO_ITEM_FIELDS,
+    }
+
+
+def _event(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "_id": row["id"],
+        "codeType": row["code_type"],
+        "codeDays": row["code_days"],
+        "codeNumber": row["code_number"],
+        "codeHexString": row["code_hex"],
+        "codeDecString": row["code_dec"],
+        "description": row["description"],
+        "hashIndex": row["hash_index"],
+        "createdAt": row["created_at"],
+        "deleteStatus": False,
+        "deleteAt": None,
+    }
+
+
+class Store:
+    """The sandbox database. Safe to use from several threads."""
+
+    def __init__(self, path: Path, config: SandboxConfig) -> None:
+        self.path = path
+        self.config = config
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        with self._lock:
+            self._db.executescript(_SCHEMA)  # each statement is idempotent
+        self.secret = config.secret or self._meta_secret()
+        self._seed_distributor(config.email, config.password, "Sandbox Distributor", 0)
+        self._seed_distributor(
+            config.other_email, config.other_password, "Other Sandbox Distributor", 1
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- set-up -----------------------------------------------------------------
+
+    def _meta_secret(self) -> str:
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'jwt_secret'").fetchone()
+            if row is not None:
+                return str(row["value"])
+            secret = new_secret()
+            db.execute("INSERT INTO meta (key, value) VALUES ('jwt_secret', ?)", (secret,))
+            return secret
+
+    def _seed_distributor(self, email: str, password: str, name: str, index: int) -> None:
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM distributors WHERE email = ?", (email,)).fetchone():
+                return
+            joined = iso(_JOINED)
+            distributor_id = object_id(_JOINED, "distributor", email)
+            db.execute(
+                "INSERT INTO distributors VALUES (?, ?, ?, ?, ?, ?)",
+                (distributor_id, email, hash_password(password), name, joined, joined),
+            )
+            db.executemany(
+                f"INSERT INTO items ({_ITEM_FIELDS}, distributor_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                self._demo_items(email, *_DEMO_BATCHES[index % 2], distributor_id),
+            )
+
+    def _demo_items(
+        self, email: str, product: str, epoch: float, distributor_id: str
+    ) -> Iterator[tuple[str, ...]]:
+        creation_date = iso(epoch - 2771.487)
+        yymm = datetime.fromtimestamp(epoch, UTC).strftime("%y%m")
+        for i in range(self.config.items):
+            ts = epoch + i * _DEMO_SPACING + (i * 137 % 1000) / 1000
+            serial = f"{product}{yymm}{i + 1:06d}"
+            created = iso(ts)
+            yield (
+                object_id(ts, email, i),
+                serial,
+                serial,
+                created,
+                created,
+                creation_date,
+                distributor_id,
+            )
+
+    # -- distributors -----------------------------------------------------------
+
+    def authenticate(self, email: str, password: str) -> Distributor | None:
+        """The distributor with these credentials, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM distributors WHERE email = ?", (email.strip(),)
+            ).fetchone()
+        if row is None:
+            check_password(password, hash_password("not a password"))  # same timing
+            return None
+        if not check_password(password, row["password_hash"]):
+            return None
+        return self._distributor(row)
+
+    def distributor(self, distributor_id: str) -> Distributor | None:
+        """A distributor by id."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM distributors WHERE id = ?", (distributor_id,)
+            ).fetchone()
+        return None if row is None else self._distributor(row)
+
+    def distributor_id(self, email: str) -> str | None:
+        """A distributor's id by e-mail."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM distributors WHERE email = ?", (email,)
+            ).fetchone()
+        return None if row is None else str(row["id"])
+
+    @staticmethod
+    def _distributor(row: sqlite3.Row) -> Distributor:
+        return Distributor(
+            row["id"], row["email"], row["name"], row["created_at"], row["updated_at"]
+        )
+
+    # -- items ------------------------------------------------------------------
+
+    def _matching(self, distributor_id: str, search: str | None) -> tuple[str, list[Any]]:
+        where = "distributor_id = ?"
+        params: list[Any] = [distributor_id]
+        needle = (search or "").strip().lower()
+        if needle:
+            where += (
+                " AND (instr(lower(id), ?) OR instr(lower(oem_item_id), ?)"
+                " OR instr(lower(seller_item_id), ?))"
+            )
+            params += [needle] * 3
+        return where, params
+
+    def count_items(self, distributor_id: str, search: str | None = None) -> int:
+        """How many of a distributor's items match ``search`` (a case-insensitive
+        substring of ``_id``, ``oemItemID`` or ``sellerItemID``)."""
+        where, params = self._matching(distributor_id, search)
+        with self._lock:
+            return int(
+                self._db.execute(f"SELECT count(*) FROM items WHERE {where}", params).fetchone()[0]
+            )
+
+    def list_items(
+        self,
+        distributor_id: str,
+        search: str | None = None,
+        *,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """A slice of a distributor's matching items, ordered by createdAt.
+
+        Only the slice is read (``LIMIT``/``OFFSET`` on an index), so a page of a
+        20,000-item listing costs about as much as a page of a 50-item one.
+        """
+        if limit is not None and limit <= 0:
+            return []
+        where, params = self._matching(distributor_id, search)
+        order = "DESC" if descending else "ASC"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE {where}"
+                f" ORDER BY created_at {order}, seq {order} LIMIT ? OFFSET ?",
+                [*params, -1 if limit is None else limit, offset],
+            ).fetchall()
+        return [_item(row) for row in rows]
+
+    def _find_row(self, item_id: str, distributor_id: str | None) -> sqlite3.Row | None:
+        owner = "" if distributor_id is None else " AND distributor_id = ?"
+        params = [item_id] * 3 + ([] if distributor_id is None else [distributor_id])
+        with self._lock:
+            row: sqlite3.Row | None = self._db.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items"
+                f" WHERE (id = ? OR oem_item_id = ? OR seller_item_id = ?){owner}"
+                " ORDER BY seq LIMIT 1",
+                params,
+            ).fetchone()
+        return row
+
+    def find_item(self, item_id: str, distributor_id: str | None) -> dict[str, Any] | None:
+        """An item by ``_id``, ``oemItemID`` or ``sellerItemID``; only the owner's when
+        ``distributor_id`` is given."""
+        row = self._find_row(item_id, distributor_id)
+        return None if row is None else _item(row)
+
+    # -- code events ------------------------------------------------------------
+
+    def history(self, item_id: str) -> list[dict[str, Any]]:
+        """An item's code events (by its ``_id``), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT e.* FROM code_events e JOIN items i ON i.seq = e.item_seq"
+                " WHERE i.id = ? ORDER BY e.code_number",
+                (item_id,),
+            ).fetchall()
+        return [_event(row) for row in rows]
+
+    def record_code(
+        self, item: dict[str, Any], code_type: str, days: int, description: str | None
+    ) -> dict[str, Any]:
+        """Check every rule and record one code event, in one transaction.
+
+        Raises ``ApiError`` (and records nothing) when a rule refuses. The rules run in
+        a fixed order: days, total, free/reset allowance, daily, interval.
+        """
+        cfg = self.config
+        if code_type == DAYSCODE and not cfg.max_days >= days >= 1:
+            raise bad_input(f"codeDays must be a whole number from 1 to {cfg.max_days}")
+        with self._transaction() as db:
+            now = time.time()
+            seq = db.execute("SELECT seq FROM items WHERE id = ?", (item["_id"],)).fetchone()[0]
+            total, free, reset, in_window, last_ts = db.execute(
+                "SELECT count(*), total(code_type = 'FREECODE'), total(code_type = 'RESETCODE'),"
+                " total(created_ts > ?), max(created_ts) FROM code_events WHERE item_seq = ?",
+                (now - cfg.daily_window, seq),
+            ).fetchone()
+            self._check_limits(seq, code_type, now, total, free, reset, in_window, last_ts)
+            last = db.execute(
+                "SELECT chain_link, hash_index FROM code_events WHERE item_seq = ?"
+                " ORDER BY code_number DESC LIMIT 1",
+                (seq,),
+            ).fetchone()
+            previous, index = (
+                (last["chain_link"], last["hash_index"])
+                if last is not None
+                else (codes.chain_start(item["_id"]), 0)
+            )
+            code = codes.next_code(previous, index, code_type, days)
+            number = int(total) + 1
+            created = iso(now)
+            db.execute(
+                "INSERT INTO code_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    object_id(now, item["_id"], number),
+                    seq,
+                    number,
+                    code_type,
+                    days,
+                    code.hash_index,
+                    code.link,
+                    code.hex,
+                    code.dec,
+                    description,
+                    created,
+                    now,
+                ),
+            )
+            db.execute("UPDATE items SET updated_at = ? WHERE seq = ?", (created, seq))
+        return {"codeType": code_type, "codeHex": code.hex, "codeDec": code.dec}
+
+    def _check_limits(
+        self,
+        seq: int,
+        code_type: str,
+        now: float,
+        total: int,
+        free: float,
+        reset: float,
+        in_window: float,
+        last_ts: float | None,
+    ) -> None:
+        cfg = self.config
+        if total >= cfg.total_limit:
+            raise ApiError(
+                f"This item has used all {cfg.total_limit} of its code events",
+                CODE_TOTAL_LIMIT,
+                400,
+            )
+        if code_type == FREECODE and free >= cfg.free_limit:
+            raise ApiError(
+                f"This item has used all {cfg.free_limit} of its free codes", CODE_FREE_LIMIT, 400
+            )
+        if code_type == RESETCODE and reset >= cfg.reset_limit:
+            raise ApiError(
+                f"This item has used all {cfg.reset_limit} of its reset codes",
+                CODE_RESET_LIMIT,
+                400,
+            )
+        if in_window >= cfg.daily_limit:
+            wait = self._daily_wait(seq, now, int(in_window))
+            raise ApiError(
+                f"This item has had {cfg.daily_limit} code events in the last"
+                f" {_duration(cfg.daily_window)}; try again in {wait:.1f} seconds",
+                CODE_DAILY_LIMIT,
+                429,
+                retry_after=wait,
+            )
+        if last_ts is not None and now - last_ts < cfg.code_interval:
+            wait = round(last_ts + cfg.code_interval - now, 3) or 0.001
+            raise ApiError(
+                f"Codes for one item must be at least {cfg.code_interval:g} seconds apart;"
+                f" try again in {wait:.3f} seconds",
+                CODE_RATE_LIMITED,
+                429,
+                retry_after=wait,
+            )
+
+    def _daily_wait(self, seq: int, now: float, in_window: int) -> float:
+        # The window frees a slot when the event that puts it at the limit leaves it.
+        cfg = self.config
+        rows: Sequence[sqlite3.Row] = self._db.execute(
+            "SELECT created_ts FROM code_events WHERE item_seq = ? AND created_ts > ?"
+            " ORDER BY created_ts",
+            (seq, now - cfg.daily_window),
+        ).fetchall()
+        if not rows:  # a limit of 0: no event will ever free a slot
+            return cfg.daily_window
+        leaving = float(rows[min(len(rows) - 1, in_window - cfg.daily_limit)]["created_ts"])
+        return max(0.001, round(leaving + cfg.daily_window - now, 3))
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table (for tests and the start-up line)."""
+        with self._lock:
+            return {
+                table: self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("distributors", "items", "code_events")
+            }
