@@ -22,6 +22,7 @@ from omnivoltaic_erm._retry import outcome_unknown, retry_delay, should_retry
 from omnivoltaic_erm.client import (
     request_id_of,
     tag_description,
+    untag_description,
     validate_item_id,
     validate_url,
 )
@@ -261,6 +262,9 @@ def test_request_tag_round_trip() -> None:
     assert request_id_of(tag_description("a [b]", rid)) == rid
     assert request_id_of("no tag") is None
     assert request_id_of(None) is None
+    assert untag_description("week [req:0123456789abcdef]") == "week"
+    assert untag_description("[req:0123456789abcdef]") is None
+    assert untag_description(None) is None
 
 
 @pytest.mark.parametrize(

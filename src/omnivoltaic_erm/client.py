@@ -96,6 +96,12 @@ def tag_description(description: str | None, request_id: str) -> str:
     return f"{description} {tag}" if description else tag
 
 
+def untag_description(stored: str | None) -> str | None:
+    """The user's description from a stored one, without the request tag."""
+    text = _REQUEST_TAG.sub("", stored or "").strip()
+    return text or None
+
+
 def request_id_of(description: str | None) -> str | None:
     """The request id carried in a stored description, if any."""
     match = _REQUEST_TAG.search(description or "")
@@ -273,7 +279,10 @@ class AsyncErmClient:
         size = page_size or self.config.page_size
         if not 1 <= size <= 1000:
             raise InvalidInputError("page_size must be from 1 to 1000", field="page_size")
-        queryorder = QueryOrder(order)
+        try:
+            queryorder = QueryOrder(order)
+        except ValueError:
+            raise InvalidInputError(f"order must be ASC or DESC, not {order!r:.20}") from None
         after: str | None = None
         while True:
             cursor = after
@@ -415,7 +424,10 @@ class AsyncErmClient:
         state.ledger = ItemLedger.from_history((e.code_type, e.created_at) for e in events)
         for event in events:
             if request_id_of(event.description) == request_id:
-                return IssuedCode.from_event(state.item_id, event, description, request_id)
+                text = (
+                    description if description is not None else untag_description(event.description)
+                )
+                return IssuedCode.from_event(state.item_id, event, text, request_id)
         return None
 
     async def _send_code(self, kind: str, item_id: str, days: int, tagged: str) -> CodeFields:

@@ -1,0 +1,316 @@
+"""AsyncErmClient and ErmClient against the sandbox on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
+
+from omnivoltaic_erm import (
+    AsyncErmClient,
+    AuthenticationError,
+    CodeLimitError,
+    CodeTypes,
+    ErmClient,
+    InvalidInputError,
+    IssuedCode,
+    Limits,
+    NotFoundError,
+    RetryPolicy,
+)
+from omnivoltaic_erm.client import request_id_of
+
+FAST = Limits(code_interval=0.2)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(items=30, code_interval=0.2) as sb:
+        yield sb
+
+
+def client_for(sb: Sandbox, **kwargs: object) -> AsyncErmClient:
+    kwargs.setdefault("limits", FAST)
+    return AsyncErmClient(sb.url, sb.email, sb.password, **kwargs)  # type: ignore[arg-type]
+
+
+def item_ids(sb: Sandbox) -> list[str]:
+    return [str(i["oemItemID"]) for i in sb.items()]
+
+
+def test_find_item_by_each_id_kind(sandbox: Sandbox) -> None:
+    first = sandbox.items()[0]
+
+    async def run() -> None:
+        async with client_for(sandbox) as erm:
+            for key in (first["_id"], first["oemItemID"], first["sellerItemID"]):
+                item = await erm.find_item(key)
+                assert item.id == first["_id"]
+                assert item.oem_item_id == first["oemItemID"]
+            with pytest.raises(NotFoundError):
+                await erm.find_item("NOPE0000000000")
+            other = sandbox.items(email=sandbox.other_email)[0]
+            with pytest.raises(NotFoundError):
+                await erm.find_item(other["oemItemID"])
+
+    asyncio.run(run())
+
+
+def test_days_free_reset_codes_and_history(sandbox: Sandbox) -> None:
+    key = item_ids(sandbox)[1]
+
+    async def run() -> tuple[list[IssuedCode], list[object]]:
+        async with client_for(sandbox) as erm:
+            codes = [
+                await erm.generate_days_code(key, days=4, description="four days"),
+                await erm.generate_free_code(key),
+                await erm.generate_reset_code(key, description="reset it"),
+            ]
+            return codes, list(await erm.code_history(key))
+
+    codes, history = asyncio.run(run())
+    assert [c.code_type for c in codes] == [
+        CodeTypes.DAYSCODE,
+        CodeTypes.FREECODE,
+        CodeTypes.RESETCODE,
+    ]
+    assert all(len(c.code_hex) == 16 and c.code_dec.startswith("*") for c in codes)
+    assert [c.recovered for c in codes] == [False, False, False]
+    assert len(history) == 3
+    events = history
+    assert [e.code_type for e in events] == [c.code_type for c in codes]  # type: ignore[attr-defined]
+    assert [e.code_hex_string for e in events] == [c.code_hex for c in codes]  # type: ignore[attr-defined]
+    assert events[0].code_days == 4  # type: ignore[attr-defined]
+    assert events[0].description.startswith("four days [req:")  # type: ignore[attr-defined]
+    assert [request_id_of(e.description) for e in events] == [c.request_id for c in codes]  # type: ignore[attr-defined]
+
+
+def test_two_codes_for_one_item_are_spaced_without_refusal() -> None:
+    with Sandbox(items=3, code_interval=1.0) as sb:
+        key = item_ids(sb)[0]
+
+        async def run() -> int:
+            async with client_for(sb, limits=Limits(code_interval=1.0)) as erm:
+                await asyncio.gather(
+                    erm.generate_days_code(key, days=1), erm.generate_days_code(key, days=2)
+                )
+                return erm.server_refusals
+
+        assert asyncio.run(run()) == 0
+        times = [
+            datetime.fromisoformat(e["createdAt"].replace("Z", "+00:00")) for e in sb.history(key)
+        ]
+        assert len(times) == 2
+        assert (times[1] - times[0]).total_seconds() >= 1.0
+
+
+def test_interval_is_learned_from_history_across_clients() -> None:
+    with Sandbox(items=2, code_interval=1.0) as sb:
+        key = item_ids(sb)[0]
+
+        async def issue() -> int:
+            async with client_for(sb, limits=Limits(code_interval=1.0)) as erm:
+                await erm.generate_days_code(key, days=1)
+                return erm.server_refusals
+
+        # A second client knows nothing of the first one's code but its history.
+        assert asyncio.run(issue()) == 0
+        assert asyncio.run(issue()) == 0
+        assert len(sb.history(key)) == 2
+
+
+def test_limit_errors_are_raised_before_sending() -> None:
+    with Sandbox(items=2, code_interval=0.05, daily_limit=2) as sb:
+        key = item_ids(sb)[0]
+        limits = Limits(code_interval=0.05, daily_limit=2)
+
+        async def run() -> None:
+            async with client_for(sb, limits=limits) as erm:
+                await erm.generate_days_code(key, days=1)
+                await erm.generate_days_code(key, days=1)
+                with pytest.raises(CodeLimitError) as info:
+                    await erm.generate_days_code(key, days=1)
+                assert info.value.errors == [], "refused by the client, not by the server"
+                for bad in (0, 1097, 7.5, "7"):
+                    with pytest.raises(InvalidInputError):
+                        await erm.generate_days_code(key, days=bad)  # type: ignore[arg-type]
+
+        asyncio.run(run())
+        assert len(sb.history(key)) == 2
+
+
+def test_wrong_password_fails_at_once() -> None:
+    with Sandbox(items=1) as sb:
+
+        async def run() -> int:
+            erm = AsyncErmClient(sb.url, sb.email, "wrong-password")
+            async with erm:
+                with pytest.raises(AuthenticationError):
+                    await erm.find_item(item_ids(sb)[0])
+            return erm.sign_ins
+
+        started = time.monotonic()
+        assert asyncio.run(run()) == 0
+        assert time.monotonic() - started < 5
+
+
+def test_fifty_concurrent_calls_sign_in_once(sandbox: Sandbox) -> None:
+    keys = item_ids(sandbox)
+
+    async def run() -> int:
+        async with client_for(sandbox) as erm:
+            await asyncio.gather(*(erm.find_item(keys[i % len(keys)]) for i in range(50)))
+            return erm.sign_ins
+
+    assert asyncio.run(run()) == 1
+
+
+def test_token_expiring_mid_run_fails_no_call() -> None:
+    with Sandbox(items=5, token_ttl=2, code_interval=0.2) as sb:
+        keys = item_ids(sb)
+
+        async def run() -> int:
+            async with client_for(sb) as erm:
+                deadline = time.monotonic() + 5.0
+                calls = 0
+                while time.monotonic() < deadline:
+                    await erm.find_item(keys[calls % len(keys)])
+                    calls += 1
+                    await asyncio.sleep(0.05)
+                await erm.generate_days_code(keys[0], days=1)
+                assert calls > 20
+                return erm.sign_ins
+
+        assert asyncio.run(run()) >= 3
+
+
+def test_token_rejected_is_refreshed_once(sandbox: Sandbox) -> None:
+    key = item_ids(sandbox)[2]
+
+    async def run() -> int:
+        async with client_for(sandbox) as erm:
+            await erm.find_item(key)
+            # Tamper with the cached token: the server refuses it, the client signs in again.
+            erm._tokens._token = type(erm._tokens._token)("not.a.token", time.time() + 3600)  # type: ignore[arg-type, misc]
+            await erm.find_item(key)
+            return erm.sign_ins
+
+    assert asyncio.run(run()) == 2
+
+
+def test_iter_items_streams_every_item_once() -> None:
+    with Sandbox(items=2000) as sb:
+        expected = {i["_id"] for i in sb.items()}
+
+        async def run() -> list[str]:
+            async with client_for(sb) as erm:
+                return [item.id async for item in erm.iter_items(page_size=100)]
+
+        seen = asyncio.run(run())
+        assert len(seen) == 2000
+        assert set(seen) == expected
+
+
+def test_iter_items_search_and_order(sandbox: Sandbox) -> None:
+    first = sandbox.items()[0]
+
+    async def run() -> tuple[list[str], list[str], list[str]]:
+        async with client_for(sandbox) as erm:
+            found = [i.id async for i in erm.iter_items(search=first["oemItemID"])]
+            asc = [i.id async for i in erm.iter_items(order="ASC", page_size=7)]
+            desc = [i.id async for i in erm.iter_items(order="DESC", page_size=7)]
+            return found, asc, desc
+
+    found, asc, desc = asyncio.run(run())
+    assert found == [first["_id"]]
+    assert asc == list(reversed(desc))
+    assert len(asc) == 30
+
+
+def test_faults_on_100_code_requests_issue_each_code_exactly_once() -> None:
+    faults = FaultSpec(error_502=0.15, drop=0.15, seed=7)
+    with Sandbox(items=20, code_interval=0.1) as sb:
+        keys = item_ids(sb)
+        sb.faults = faults
+        policy = RetryPolicy(max_retries=8, initial_delay=0.05, max_delay=0.5)
+
+        async def per_item(erm: AsyncErmClient, key: str) -> list[IssuedCode]:
+            return [await erm.generate_days_code(key, days=d + 1) for d in range(5)]
+
+        async def run() -> list[IssuedCode]:
+            async with client_for(sb, limits=Limits(code_interval=0.1), retry=policy) as erm:
+                batches = await asyncio.gather(*(per_item(erm, k) for k in keys))
+                assert erm.server_refusals == 0
+                return [c for batch in batches for c in batch]
+
+        results = asyncio.run(run())
+        sb.faults = FaultSpec()
+        assert len(results) == 100
+        recovered = [r for r in results if r.recovered]
+        assert recovered, "the drop fault should have forced at least one recovery"
+        assert sb.fault_counts.get("drop", 0) > 0 and sb.fault_counts.get("error_502", 0) > 0
+        by_request: dict[str, dict[str, object]] = {}
+        total_events = 0
+        for key in keys:
+            events = sb.history(key)
+            total_events += len(events)
+            for event in events:
+                rid = request_id_of(str(event["description"]))
+                assert rid is not None and rid not in by_request, "a request issued twice"
+                by_request[rid] = event
+        assert total_events == 100, "history and results must agree one to one"
+        for result in results:
+            event = by_request[result.request_id]
+            assert event["codeHexString"] == result.code_hex
+            assert event["codeDecString"] == result.code_dec
+            assert event["codeDays"] == result.code_days
+
+
+def test_sync_client_runs_the_same_flows(sandbox: Sandbox) -> None:
+    key = item_ids(sandbox)[3]
+    with ErmClient(sandbox.url, sandbox.email, sandbox.password, limits=FAST) as erm:
+        item = erm.find_item(key)
+        assert item.oem_item_id == key
+        assert len(list(erm.iter_items(page_size=8))) == 30
+        code = erm.generate_days_code(item, days=3, description="sync")
+        free = erm.generate_free_code(key)
+        history = erm.code_history(key)
+        assert [e.code_hex_string for e in history] == [code.code_hex, free.code_hex]
+        assert erm.recover(key, code.request_id) == code.model_copy(update={"recovered": True})
+
+
+def test_planted_secrets_never_reach_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
+    planted_password = "PLANTED-pw-9f8e7d6c"
+    caplog.set_level(logging.DEBUG)
+    with Sandbox(items=2) as sb:
+
+        async def wrong() -> AuthenticationError:
+            async with AsyncErmClient(sb.url, sb.email, planted_password) as erm:
+                assert planted_password not in repr(erm)
+                with pytest.raises(AuthenticationError) as info:
+                    await erm.find_item(item_ids(sb)[0])
+                return info.value
+
+        err = asyncio.run(wrong())
+        for text in (str(err), repr(err), str(err.errors), str(err.extensions)):
+            assert planted_password not in text
+
+        async def right() -> str:
+            async with client_for(sb) as erm:
+                await erm.generate_days_code(item_ids(sb)[0], days=1)
+                token = erm._tokens._token
+                assert token is not None
+                assert token.value not in repr(erm._tokens)
+                return token.value
+
+        token = asyncio.run(right())
+    records = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
+    assert caplog.records, "debug logging should have produced records"
+    assert planted_password not in records
+    assert token not in records
+    assert sb.password not in records
