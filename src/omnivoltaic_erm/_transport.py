@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import re
 import ssl as ssl_module
 import time
 from collections.abc import Mapping
@@ -101,9 +102,14 @@ def envelope_for(result_type: type[T]) -> type[BaseModel]:
     return env
 
 
+_TITLE = re.compile(rb"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
 def _excerpt(body: bytes) -> str:
-    text = body[:_EXCERPT].decode("utf-8", errors="replace")
-    return " ".join(text.split())
+    """A short, one-line hint of a body: an HTML page's title, else its first bytes."""
+    title = _TITLE.search(body[:4096])
+    text = (title.group(1) if title else body[:_EXCERPT]).decode("utf-8", errors="replace")
+    return " ".join(text.split())[:_EXCERPT]
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

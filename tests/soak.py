@@ -1,0 +1,150 @@
+"""Fault-injection soak of the Python API against the sandbox.
+
+``python -m tests.soak [--requests 1000] [--items 100] [--fault-rate 0.2] [--seed 1]``
+issues days codes through ``AsyncErmClient`` while the sandbox injects, in equal parts,
+502s before anything happens, connections dropped after the code is committed, and
+responses held beyond the client's timeout; tokens live 3 s, so they expire mid-run.
+It then reconciles every request with the sandbox's code history and prints the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+from omnivoltaic_erm import AsyncErmClient, ClientConfig, ErmError, IssuedCode, Limits, RetryPolicy
+from omnivoltaic_erm.client import new_request_id, request_id_of
+from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
+
+CLIENT_TIMEOUT = 1.0
+INTERVAL = 0.05
+
+
+@dataclass
+class SoakReport:
+    """Counts from one soak; ``ok`` when nothing was duplicated, lost or unhandled."""
+
+    requests: int = 0
+    issued: int = 0
+    recovered: int = 0
+    final_errors: int = 0
+    unhandled: int = 0
+    history_events: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    mismatched: int = 0
+    missing: int = 0
+    sign_ins: int = 0
+    server_refusals: int = 0
+    seconds: float = 0.0
+    faults: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.duplicates == self.lost == self.mismatched == self.missing == self.unhandled == 0
+            and self.issued + self.final_errors == self.requests
+        )
+
+
+def _faults(rate: float, seed: int) -> FaultSpec:
+    third = rate / 3
+    return FaultSpec(
+        error_502=third, drop=third, delay=third, delay_seconds=CLIENT_TIMEOUT + 0.5, seed=seed
+    )
+
+
+async def _issue_all(
+    sb: Sandbox, keys: list[str], per_item: int, report: SoakReport
+) -> dict[str, IssuedCode | BaseException]:
+    outcomes: dict[str, IssuedCode | BaseException] = {}
+    config = ClientConfig(
+        timeout=CLIENT_TIMEOUT,
+        limits=Limits(code_interval=INTERVAL, daily_limit=max(10, per_item)),
+        retry=RetryPolicy(max_retries=8, initial_delay=0.05, max_delay=0.5),
+    )
+
+    async def one_item(erm: AsyncErmClient, key: str) -> None:
+        for n in range(per_item):
+            rid = new_request_id()
+            try:
+                outcomes[rid] = await erm.generate_days_code(
+                    key, days=1 + n % 30, description=f"soak {n}", request_id=rid
+                )
+            except ErmError as exc:
+                outcomes[rid] = exc
+            except Exception as exc:  # anything else is a defect the soak must count
+                report.unhandled += 1
+                outcomes[rid] = exc
+
+    async with AsyncErmClient(sb.url, sb.email, sb.password, config=config) as erm:
+        await asyncio.gather(*(one_item(erm, k) for k in keys))
+        report.sign_ins = erm.sign_ins
+        report.server_refusals = erm.server_refusals
+    return outcomes
+
+
+def run_soak(requests: int, items: int, fault_rate: float = 0.2, seed: int = 1) -> SoakReport:
+    """Issue ``requests`` codes across ``items`` items under faults; reconcile; report."""
+    per_item = max(1, requests // items)
+    report = SoakReport(requests=per_item * items)
+    started = time.monotonic()
+    with Sandbox(
+        items=items, code_interval=INTERVAL, token_ttl=3.0, daily_limit=max(10, per_item)
+    ) as sb:
+        keys = [str(i["oemItemID"]) for i in sb.items()][:items]
+        sb.faults = _faults(fault_rate, seed)
+        outcomes = asyncio.run(_issue_all(sb, keys, per_item, report))
+        report.faults = dict(sb.fault_counts)
+        sb.faults = FaultSpec()
+        history: dict[str, list[dict[str, object]]] = {}
+        for key in keys:
+            for event in sb.history(key):
+                rid = request_id_of(str(event["description"])) or "?"
+                history.setdefault(rid, []).append(event)
+                report.history_events += 1
+    report.seconds = time.monotonic() - started
+    for rid, events in history.items():
+        if len(events) > 1:
+            report.duplicates += len(events) - 1
+        outcome = outcomes.get(rid)
+        if not isinstance(outcome, IssuedCode):
+            report.lost += len(events)  # issued, but the client does not know it
+    for rid, outcome in outcomes.items():
+        if isinstance(outcome, IssuedCode):
+            report.issued += 1
+            report.recovered += outcome.recovered
+            events = history.get(rid, [])
+            if not events:
+                report.missing += 1
+            elif events[0]["codeHexString"] != outcome.code_hex:
+                report.mismatched += 1
+        else:
+            report.final_errors += 1
+            name = type(outcome).__name__
+            report.errors[name] = report.errors.get(name, 0) + 1
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.soak", description=__doc__)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--fault-rate", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    # Each recovery logs a warning; the soak's own figures are the output that matters.
+    logging.getLogger("omnivoltaic_erm").setLevel(logging.ERROR)
+    report = run_soak(args.requests, args.items, args.fault_rate, args.seed)
+    print(json.dumps({**asdict(report), "ok": report.ok}, indent=2))
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
