@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
-from omnivoltaic_erm.sandbox import Sandbox
+
+class Endpoint(Protocol):
+    """A sandbox, in-process (``Sandbox``) or a process started by a test."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def password(self) -> str: ...
 
 
 @dataclass
@@ -50,7 +59,7 @@ def post(url: str, body: Any, token: str | None = None, **kwargs: Any) -> Reply:
 
 
 def gql(
-    sb: Sandbox, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    sb: Endpoint, query: str, variables: dict[str, Any] | None = None, token: str | None = None
 ) -> dict[str, Any]:
     """Run one GraphQL request; assert HTTP 200 and return the JSON body."""
     body: dict[str, Any] = {"query": query}
@@ -68,7 +77,7 @@ mutation ($email: String!, $password: String!) {
 }"""
 
 
-def sign_in(sb: Sandbox, email: str | None = None, password: str | None = None) -> str:
+def sign_in(sb: Endpoint, email: str | None = None, password: str | None = None) -> str:
     """An access token for the demo distributor (or the given credentials)."""
     result = gql(sb, SIGN_IN, {"email": email or sb.email, "password": password or sb.password})
     token: str = result["data"]["signInUser"]["accessToken"]

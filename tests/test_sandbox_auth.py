@@ -95,7 +95,7 @@ def test_refresh_token_is_not_an_access_token(sb: Sandbox) -> None:
     assert error_of(result)["message"] == "Unauthorized"
 
 
-PROTECTED = [
+PROTECTED: list[tuple[str, dict[str, Any]]] = [
     (ITEMS, {"order": "DESC", "first": 1}),
     (HISTORY, {"ids": ["DVAV2501000001"]}),
     (DAYS, {"itemId": "DVAV2501000001", "codeDays": 1}),
