@@ -22,7 +22,7 @@ check-generated: install
 
 schema: install
 	@test -n "$(ERM_URL)" || { echo "usage: make schema ERM_URL=http://HOST:PORT/graphql" >&2; exit 2; }
-	$(BIN)/python -m omnivoltaic_erm.schema_tools pull "$(ERM_URL)" schema.graphql
+	$(BIN)/erm schema pull --url "$(ERM_URL)" --out schema.graphql
 
 lint: install
 	$(BIN)/ruff check src tests codegen

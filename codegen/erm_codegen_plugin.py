@@ -1,8 +1,13 @@
-"""Generation-time plugin for the ERM client (loaded by the code generator, never at run time).
+"""Generation-time plugins for the ERM client (loaded by the code generator, never at run time).
 
-It rewrites each generated client method so that, instead of decoding the response into
-dicts and then validating the dicts, it hands the result model to the transport's
-``execute_typed``, which validates the raw response bytes in one pass.
+``TypedExecutePlugin`` rewrites each generated client method so that, instead of decoding
+the response into dicts and then validating the dicts, it hands the result model to the
+transport's ``execute_typed``, which validates the raw response bytes in one pass.
+
+``OpenEnumPlugin`` makes every enum-typed *result* field open: it is annotated
+``Annotated[Union[CodeTypes, str], OpenEnum(CodeTypes)]``, so a value the server adds to an
+enum after we generated arrives as its string (with a warning) instead of failing the whole
+response. Input types and arguments stay closed enums: what we send must be known.
 """
 
 from __future__ import annotations
@@ -10,7 +15,17 @@ from __future__ import annotations
 import ast
 
 from ariadne_codegen.plugins.base import Plugin
-from graphql import OperationDefinitionNode
+from graphql import (
+    ExecutableDefinitionNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLEnumType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+)
+
+OPEN_ENUM_MODULE = "omnivoltaic_erm._open_enum"
+OPEN_ENUM = "OpenEnum"
 
 
 def _returned_model(stmt: ast.stmt) -> ast.expr | None:
@@ -75,3 +90,106 @@ class TypedExecutePlugin(Plugin):
                     )
                 ]
         return module
+
+
+def _name(id_: str) -> ast.Name:
+    return ast.Name(id=id_, ctx=ast.Load())
+
+
+def _after_imports(module: ast.Module) -> int:
+    """Index just past the module's leading imports."""
+    index = 0
+    for index, node in enumerate(module.body):
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            return index
+    return len(module.body)
+
+
+class OpenEnumPlugin(Plugin):
+    """Annotate enum-typed result fields as ``Union[Enum, str]`` with ``OpenEnum``."""
+
+    def __init__(self, schema: GraphQLSchema, config_dict: dict[str, object]) -> None:
+        super().__init__(schema, config_dict)
+        self.enum_names = frozenset(
+            name
+            for name, type_ in schema.type_map.items()
+            if isinstance(type_, GraphQLEnumType) and not name.startswith("__")
+        )
+
+    def _open(self, node: ast.expr) -> ast.expr:
+        """``node`` with each enum name ``X`` in it replaced by the open form of ``X``."""
+        if isinstance(node, ast.Name) and node.id in self.enum_names:
+            return ast.Subscript(
+                value=_name("Annotated"),
+                slice=ast.Tuple(
+                    elts=[
+                        ast.Subscript(
+                            value=_name("Union"),
+                            slice=ast.Tuple(elts=[_name(node.id), _name("str")], ctx=ast.Load()),
+                            ctx=ast.Load(),
+                        ),
+                        ast.Call(func=_name(OPEN_ENUM), args=[_name(node.id)], keywords=[]),
+                    ],
+                    ctx=ast.Load(),
+                ),
+                ctx=ast.Load(),
+            )
+        if isinstance(node, ast.Subscript):
+            node.slice = self._open(node.slice)
+        elif isinstance(node, ast.Tuple):
+            node.elts = [self._open(e) for e in node.elts]
+        return node
+
+    def generate_result_field(
+        self,
+        field_implementation: ast.AnnAssign,
+        operation_definition: ExecutableDefinitionNode,
+        field: FieldNode,
+    ) -> ast.AnnAssign:
+        field_implementation.annotation = self._open(field_implementation.annotation)
+        return field_implementation
+
+    def generate_enums_module(self, module: ast.Module) -> ast.Module:
+        # Re-exported from enums.py, so that result modules import it relatively, like the
+        # enums themselves: import sorting then places it the same wherever the package
+        # is generated (an absolute import of omnivoltaic_erm would sort as first- or
+        # third-party depending on whether the generator runs next to src/).
+        if self.enum_names:
+            module.body.insert(
+                _after_imports(module),
+                ast.ImportFrom(
+                    module=OPEN_ENUM_MODULE,
+                    names=[ast.alias(name=OPEN_ENUM, asname=OPEN_ENUM)],
+                    level=0,
+                ),
+            )
+        return module
+
+    @staticmethod
+    def _add_imports(module: ast.Module) -> ast.Module:
+        uses = any(isinstance(n, ast.Name) and n.id == OPEN_ENUM for n in ast.walk(module))
+        if not uses:
+            return module
+        imports = [
+            ast.ImportFrom(
+                module="typing",
+                names=[ast.alias(name="Annotated"), ast.alias(name="Union")],
+                level=0,
+            ),
+            ast.ImportFrom(module="enums", names=[ast.alias(name=OPEN_ENUM)], level=1),
+        ]
+        at = _after_imports(module)
+        module.body[at:at] = imports
+        return module
+
+    def generate_result_types_module(
+        self, module: ast.Module, operation_definition: ExecutableDefinitionNode
+    ) -> ast.Module:
+        return self._add_imports(module)
+
+    def generate_fragments_module(
+        self,
+        module: ast.Module,
+        fragments_definitions: dict[str, FragmentDefinitionNode],
+    ) -> ast.Module:
+        return self._add_imports(module)

@@ -3,6 +3,8 @@
 
 from enum import Enum
 
+from omnivoltaic_erm._open_enum import OpenEnum as OpenEnum
+
 
 class ActionScope(str, Enum):
     CLIENT = "CLIENT"

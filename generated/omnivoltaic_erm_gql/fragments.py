@@ -2,17 +2,19 @@
 # Source: queries
 
 from datetime import datetime
-from typing import Optional
+from typing import Annotated, Optional, Union
 
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import ActionScope, ActorTypes, CodeTypes, ThingIDTypes
+from .enums import ActionScope, ActorTypes, CodeTypes, OpenEnum, ThingIDTypes
 
 
 class CodeEventFields(BaseModel):
     id: str = Field(alias="_id")
-    code_type: CodeTypes = Field(alias="codeType")
+    code_type: Annotated[Union[CodeTypes, str], OpenEnum(CodeTypes)] = Field(
+        alias="codeType"
+    )
     code_days: int = Field(alias="codeDays")
     code_number: Optional[int] = Field(alias="codeNumber", default=None)
     code_hex_string: str = Field(alias="codeHexString")
@@ -25,7 +27,9 @@ class CodeEventFields(BaseModel):
 
 
 class CodeFields(BaseModel):
-    code_type: CodeTypes = Field(alias="codeType")
+    code_type: Annotated[Union[CodeTypes, str], OpenEnum(CodeTypes)] = Field(
+        alias="codeType"
+    )
     code_hex: str = Field(alias="codeHex")
     code_dec: str = Field(alias="codeDec")
 
@@ -37,11 +41,17 @@ class ItemFields(BaseModel):
     created_at: Optional[datetime] = Field(alias="createdAt", default=None)
     updated_at: Optional[datetime] = Field(alias="updatedAt", default=None)
     triggers: Optional[list[str]] = Field(default=None)
-    type_: Optional[ActorTypes] = Field(alias="type", default=None)
-    action_scope: Optional[ActionScope] = Field(alias="actionScope", default=None)
+    type_: Optional[Annotated[Union[ActorTypes, str], OpenEnum(ActorTypes)]] = Field(
+        alias="type", default=None
+    )
+    action_scope: Optional[
+        Annotated[Union[ActionScope, str], OpenEnum(ActionScope)]
+    ] = Field(alias="actionScope", default=None)
     actor_name: Optional[str] = Field(alias="actorName", default=None)
     profile: Optional[str] = Field(default=None)
-    id_type: Optional[ThingIDTypes] = Field(alias="idType", default=None)
+    id_type: Optional[Annotated[Union[ThingIDTypes, str], OpenEnum(ThingIDTypes)]] = (
+        Field(alias="idType", default=None)
+    )
     id_string: Optional[str] = Field(alias="idString", default=None)
     description: Optional[str] = Field(default=None)
     creation_date: Optional[datetime] = Field(alias="creationDate", default=None)

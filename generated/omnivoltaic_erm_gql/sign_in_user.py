@@ -2,12 +2,12 @@
 # Source: queries
 
 from datetime import datetime
-from typing import Optional
+from typing import Annotated, Optional, Union
 
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import ActionScope, ThingIDTypes
+from .enums import ActionScope, OpenEnum, ThingIDTypes
 
 
 class SignInUser(BaseModel):
@@ -32,9 +32,13 @@ class SignInUserSignInUser(BaseModel):
     type_: Optional[str] = Field(alias="type", default=None)
     name: Optional[str] = Field(default=None)
     profile: Optional[str] = Field(default=None)
-    id_type: Optional[ThingIDTypes] = Field(alias="idType", default=None)
+    id_type: Optional[Annotated[Union[ThingIDTypes, str], OpenEnum(ThingIDTypes)]] = (
+        Field(alias="idType", default=None)
+    )
     birth_date: Optional[datetime] = Field(alias="birthDate", default=None)
-    action_scope: Optional[ActionScope] = Field(alias="actionScope", default=None)
+    action_scope: Optional[
+        Annotated[Union[ActionScope, str], OpenEnum(ActionScope)]
+    ] = Field(alias="actionScope", default=None)
     role_name: Optional[str] = Field(alias="roleName", default=None)
     sub_role_name: Optional[str] = Field(alias="subRoleName", default=None)
     first_name: Optional[str] = Field(alias="firstName", default=None)

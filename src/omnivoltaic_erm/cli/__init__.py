@@ -17,7 +17,10 @@ from ._app import erm
 
 def _register() -> None:
     # Imported for their side effect: each module adds its commands to ``erm``.
-    from . import sandbox_cmd  # noqa: F401
+    from . import (  # noqa: F401
+        sandbox_cmd,
+        schema_cmd,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
