@@ -3,14 +3,17 @@ and JSON reports, one-line errors, and header values that never show up anywhere
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from omnivoltaic_erm.cli import main
 from omnivoltaic_erm.errors import TransportError
+from omnivoltaic_erm.testing import BackgroundServer
 from tests.conftest import ROOT
 from tests.replay import Canned, ReplayServer
 from tests.schema_changes import COMMITTED_SDL, additive_sdl, modified_sdl
@@ -177,6 +180,24 @@ def test_a_refused_pull_is_one_line_and_never_shows_the_header(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert TOKEN not in out + err + logged
     assert not out_file.exists()
+
+
+def test_a_server_that_never_answers_times_out_on_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/graphql", hang)
+    with BackgroundServer(app) as server:
+        url = f"{server.base_url}/graphql"
+        code = main(["schema", "pull", "--url", url, "--timeout", "0.3", "--out", "-"])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        f"Error: introspecting {url}: no answer within 0.3 s"
+    )
 
 
 def test_debug_shows_the_real_exception(tmp_path: Path) -> None:

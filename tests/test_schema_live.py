@@ -62,7 +62,9 @@ def test_pulling_the_unmodified_sandbox_round_trips_byte_for_byte(
         assert main(["schema", "pull", "--url", sandbox.url, "--out", str(out)]) == 0
         assert "is unchanged" in capsys.readouterr().out
         assert main(["schema", "diff", "--url", sandbox.url]) == 0
-    assert "no changes" in capsys.readouterr().out
+        assert "no changes" in capsys.readouterr().out
+        assert main(["schema", "pull", "--url", sandbox.url, "--out", "-"]) == 0
+    assert capsys.readouterr().out.encode() == COMMITTED
 
 
 def test_diff_against_the_changed_sandbox_names_the_broken_operations(

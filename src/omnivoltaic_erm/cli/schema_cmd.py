@@ -131,6 +131,21 @@ def _default_base() -> tuple[str, str]:
     raise ConfigurationError(f"no {path} here: give --base FILE")
 
 
+_header_option = click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Extra request header, e.g. 'Authorization: Bearer …'; repeatable. Never printed.",
+)
+_timeout_option = click.option(
+    "--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait."
+)
+_json_option = click.option(
+    "--json", "json_flag", is_flag=True, help="Machine-readable JSON (as the global --json)."
+)
+
+
 @erm.group("schema")
 def schema() -> None:
     """Pull the ERM schema, and see what a server change does to our operations."""
@@ -138,13 +153,7 @@ def schema() -> None:
 
 @schema.command("pull")
 @click.option("--url", help="GraphQL endpoint to introspect (default: the global --url/ERM_URL).")
-@click.option(
-    "--header",
-    "headers",
-    multiple=True,
-    metavar="'NAME: VALUE'",
-    help="Extra request header, e.g. 'Authorization: Bearer …'; repeatable. Never printed.",
-)
+@_header_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, allow_dash=True),
@@ -152,8 +161,8 @@ def schema() -> None:
     show_default=True,
     help="Where to write the sorted SDL; '-' for standard output.",
 )
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds.")
-@click.option("--json", "json_flag", is_flag=True, help="Machine-readable JSON output.")
+@_timeout_option
+@_json_option
 @click.pass_context
 @_fail_cleanly
 def pull(
@@ -179,7 +188,7 @@ def pull(
     if _as_json(ctx, json_flag):
         click.echo(json.dumps({"url": endpoint, "out": str(path), "changed": changed}))
     elif changed:
-        click.echo(f"wrote {path} from {endpoint}; next: erm schema diff --schema {path}")
+        click.echo(f"wrote {path} from {endpoint}")
     else:
         click.echo(f"{path} is unchanged: {endpoint} serves the same schema")
     return 0
@@ -203,15 +212,9 @@ def pull(
     type=click.Path(exists=True, file_okay=False),
     help="Our operations (default: ./queries).",
 )
-@click.option(
-    "--header",
-    "headers",
-    multiple=True,
-    metavar="'NAME: VALUE'",
-    help="Extra request header for --url; repeatable. Never printed.",
-)
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds.")
-@click.option("--json", "json_flag", is_flag=True, help="Machine-readable JSON report.")
+@_header_option
+@_timeout_option
+@_json_option
 @click.pass_context
 @_fail_cleanly
 def diff(
