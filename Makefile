@@ -25,11 +25,16 @@ schema: install
 	$(BIN)/erm schema pull --url "$(ERM_URL)" --out schema.graphql
 
 lint: install
-	$(BIN)/ruff check src tests codegen
+	$(BIN)/ruff check src tests codegen bench
 	$(BIN)/mypy --strict src tests/typing_consumer.py
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Client cost, streaming, bulk issuance and start-up, measured side by side; a few
+# minutes on 2 cores. Prints Markdown tables and writes bench/results.json.
+bench: install
+	$(BIN)/python -m bench
 
 demo: install
 	@echo "make demo: the demo flow arrives with the command line"

@@ -1,0 +1,349 @@
+"""Run the benchmarks, print the tables and write ``bench/results.json``.
+
+    python -m bench                      # everything (what `make bench` runs)
+    python -m bench --only percall,startup
+    python -m bench --quick              # fewer repetitions: a smoke run, not figures
+
+Sections run one after another, the cheap ones first; a section that fails is reported
+and the others still run (the exit status is then 1). The sandbox sections need
+``omnivoltaic_erm.sandbox`` (the ``sandbox`` extra); without it they are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import bulk, percall, startup, streaming
+from ._common import ROOT
+
+SECTIONS = ("percall", "startup", "streaming", "bulk")
+RESULTS = ROOT / "bench" / "results.json"
+INTERVAL = 0.2
+SANDBOX_ITEMS = 20_000
+STREAM_COUNTS = (5_000, 20_000)
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def git_revision() -> str:
+    """The commit measured, with ``+dirty`` when the tree has uncommitted changes."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{rev}+dirty" if dirty else rev or "unknown"
+
+
+# -- sections -------------------------------------------------------------------------
+
+
+def run_sections(names: list[str], quick: bool) -> dict[str, Any]:
+    """Run the chosen sections; each result or error lands under its name."""
+    results: dict[str, Any] = {}
+    plain: dict[str, Callable[[], dict[str, Any]]] = {
+        "percall": lambda: percall.run(calls=30, rounds=3, warmup=10) if quick else percall.run(),
+        "startup": lambda: startup.run(repeats=3 if quick else 9),
+    }
+    for name in (n for n in names if n in plain):
+        results[name] = _guarded(name, plain[name])
+    sandboxed = [n for n in names if n in ("streaming", "bulk")]
+    if sandboxed:
+        results.update(_sandbox_sections(sandboxed, quick))
+    return results
+
+
+def _guarded(name: str, section: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        result = section()
+    except Exception as exc:
+        traceback.print_exc()
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    result["seconds"] = time.perf_counter() - started
+    print(f"[bench] {name} done in {result['seconds']:.0f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def _sandbox_sections(names: list[str], quick: bool) -> dict[str, Any]:
+    try:
+        from omnivoltaic_erm.sandbox import Sandbox
+    except ImportError as exc:
+        reason = f"skipped: the sandbox is not available ({exc})"
+        return {name: {"skipped": reason} for name in names}
+    items = 2_000 if quick else SANDBOX_ITEMS
+    counts = (500, 2_000) if quick else STREAM_COUNTS
+    results: dict[str, Any] = {}
+    print(f"[bench] starting a {items}-item sandbox ...", file=sys.stderr, flush=True)
+    with Sandbox(items=items, code_interval=INTERVAL) as sandbox:
+        if "streaming" in names:
+            results["streaming"] = _guarded(
+                "streaming",
+                lambda: streaming.run(
+                    sandbox.url,
+                    sandbox.email,
+                    sandbox.password,
+                    counts,
+                    repeats=1 if quick else 3,
+                ),
+            )
+        if "bulk" in names:
+            results["bulk"] = _guarded(
+                "bulk", lambda: bulk.run(sandbox, INTERVAL, repeats=1 if quick else 3)
+            )
+    return results
+
+
+# -- report ---------------------------------------------------------------------------
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    right = [i > 0 for i in range(len(headers))]
+
+    def fmt(cells: list[str]) -> str:
+        padded = [
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if r else "-" * (w + 2)
+            for w, r in zip(widths, right, strict=True)
+        )
+        + "|"
+    )
+    return [fmt(headers), rule, *(fmt(r) for r in rows)]
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    """The tables, in Markdown, and one line per target."""
+    out: list[str] = []
+    for name in SECTIONS:
+        section = results.get(name)
+        if section is None:
+            continue
+        out.append(f"\n### {name}\n")
+        if "error" in section or "skipped" in section:
+            out.append(section.get("error") or section["skipped"])
+            continue
+        out.extend(REPORTERS[name](section))
+    out.append("\n### targets (issue 7)\n")
+    out.extend(targets(results))
+    return out
+
+
+def _report_percall(s: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            r["client"],
+            f"{r['cpu_us']:.0f}",
+            f"{r['wall_us']:.0f}",
+            f"{r['cpu_ratio']:.2f}x",
+            f"{r['wall_ratio']:.2f}x",
+        ]
+        for r in s["rows"]
+    ]
+    lines = [
+        f"One {s['page_items']}-item getAllClientItems page from a canned server in another "
+        f"process; median of {s['rounds']} rounds of {s['calls_per_round']} calls, after "
+        f"{s['warmup_calls']} warm-up calls each.\n",
+        *_table(["client", "CPU µs/call", "wall µs/call", "CPU vs raw", "wall vs raw"], rows),
+    ]
+    d = s["decode"]
+    lines.append(
+        f"\nDecoding alone, same bytes, no network: json.loads {d['json_loads_us']:.0f} µs; "
+        f"our one-pass validation {d['validate_json_us']:.0f} µs "
+        f"({d['validate_json_us'] / d['json_loads_us']:.2f}x); "
+        f"json.loads + validate dicts {d['loads_then_validate_us']:.0f} µs. "
+        f"HTTP alone (bytes, no decoding): raw aiohttp {d['raw_bytes_us']:.0f} µs, "
+        f"our transport {d['ours_bytes_us']:.0f} µs."
+    )
+    return lines
+
+
+def _report_startup(s: dict[str, Any]) -> list[str]:
+    rows = [[r["command"], f"{r['wall_ms']:.0f}", f"{r['cpu_ms']:.0f}"] for r in s["rows"]]
+    return [
+        f"Whole processes, median of {s['repeats']} runs after a warm-up.\n",
+        *_table(["command", "wall ms", "CPU ms"], rows),
+    ]
+
+
+def _report_streaming(s: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            r["mode"],
+            f"{r['items']}",
+            f"{r['items_per_s']:.0f}",
+            f"{r['cpu_us_per_item']:.0f}",
+            f"{r['baseline_rss_mib']:.1f}",
+            f"{r['peak_rss_mib']:.1f}",
+            f"{r['growth_mib']:.1f}",
+        ]
+        for r in s["rows"]
+    ]
+    return [
+        "iter_items against the sandbox, client in its own process; median of "
+        f"{s['repeats']} runs. RSS in MiB: before the loop, peak, and the growth.\n",
+        *_table(
+            ["loop", "items", "items/s", "client CPU µs/item", "RSS before", "peak RSS", "growth"],
+            rows,
+        ),
+    ]
+
+
+def _report_bulk(s: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            r["case"],
+            f"{r['wall_s']:.3f}",
+            f"{r['floor_s']:.3f}",
+            f"{r['vs_floor']:.2f}x",
+            f"{r['vs_server_floor']:.2f}x" if "vs_server_floor" in r else "",
+            str(r["refusals"]),
+        ]
+        for r in s["rows"]
+    ]
+    return [
+        f"Code interval {s['interval_s']:g} s; median of {s['repeats']} runs after a warm-up. "
+        f"Single-code latency L = {s['latency_ms']:.1f} ms; concurrency "
+        f"{s['concurrency']}; prefetch of 200 histories {s['prefetch_ms']:.0f} ms. "
+        "Floors: 1x5 = 4 x interval + L; 200x1 = 200 x L / concurrency (issue 7) and, "
+        '"vs served", the same mutations through the generated client alone. '
+        f"Server records as expected: {s['server_records_as_expected']}.\n",
+        *_table(["case", "wall s", "floor s", "vs floor", "vs served", "refusals"], rows),
+    ]
+
+
+REPORTERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "percall": _report_percall,
+    "startup": _report_startup,
+    "streaming": _report_streaming,
+    "bulk": _report_bulk,
+}
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    """One line per target of issue 7: met or missed, with the figures."""
+    lines: list[str] = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    pc = results.get("percall", {})
+    if "rows" in pc:
+        by = {r["client"]: r for r in pc["rows"]}
+        ours = by[percall.Typed.name]["cpu_us"]
+        ratio = by[percall.Typed.name]["cpu_ratio"]
+        stock = by[percall.StockAriadne.name]["cpu_us"] / ours
+        gql = by[percall.Gql.name]["cpu_us"] / ours
+        lines += [
+            f"- typed client <= 1.2x raw aiohttp CPU: {ratio:.2f}x, {verdict(ratio <= 1.2)}",
+            f"- >= 2x cheaper than ariadne-codegen stock: {stock:.2f}x, {verdict(stock >= 2)}",
+            f"- cheaper than gql: gql costs {gql:.2f}x ours, {verdict(gql > 1)}",
+        ]
+    bk = results.get("bulk", {})
+    if "rows" in bk:
+        for r in bk["rows"]:
+            if r["case"].startswith("200 mutations"):
+                continue
+            ok = r["vs_floor"] <= 1.1 and r["refusals"] == 0
+            served = f", {r['vs_server_floor']:.2f}x served" if "vs_server_floor" in r else ""
+            lines.append(
+                f"- bulk {r['case']}: {r['vs_floor']:.2f}x floor{served}, "
+                f"{r['refusals']} refusals, {verdict(ok)}"
+            )
+    st = results.get("streaming", {})
+    if "rows" in st:
+        grow = {(r["mode"], r["items"]): r["peak_rss_mib"] for r in st["rows"]}
+        counts = {r["items"] for r in st["rows"]}
+        lo, hi = min(counts), max(counts)
+        d_stream = grow[("stream", hi)] - grow[("stream", lo)]
+        d_hold = grow[("hold", hi)] - grow[("hold", lo)]
+        lines.append(
+            f"- streaming peak RSS independent of item count: {lo} -> {hi} items adds "
+            f"{d_stream:+.1f} MiB streaming vs {d_hold:+.1f} MiB holding, "
+            f"{verdict(abs(d_stream) < 2.0)}"
+        )
+    su = results.get("startup", {})
+    if "rows" in su:
+        erm = next(r for r in su["rows"] if r["command"] == "erm --help")
+        lines.append(
+            f"- erm --help under 0.5 s: {erm['wall_ms']:.0f} ms, {verdict(erm['wall_ms'] < 500)}"
+        )
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``python -m bench``."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few repetitions")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write JSON")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = set(names) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    started = time.perf_counter()
+    info = {"machine": machine(), "revision": git_revision(), "quick": args.quick}
+    info["started"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results = run_sections(names, args.quick)
+    info["machine"]["load_average_end"] = os.getloadavg()
+    info["seconds"] = time.perf_counter() - started
+    lines = report(results)
+    m = info["machine"]
+    print(
+        f"\n## omnivoltaic-erm benchmarks ({info['revision']}, {info['started']})\n\n"
+        f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, Python {m['python']}, "
+        f"{m['platform']}; load average {m['load_average'][0]:.2f} at start, "
+        f"{m['load_average_end'][0]:.2f} at end; {info['seconds']:.0f} s in all."
+    )
+    print("\n".join(lines))
+    args.output.write_text(json.dumps({**info, "results": results}, indent=2) + "\n")
+    print(f"\n(written to {args.output})")
+    failed = any("error" in r for r in results.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
