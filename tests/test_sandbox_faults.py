@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import hypothesis_graphql
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
+from tests.conftest import ROOT
 from tests.sandbox_http import DAYS, ITEMS, SIGN_IN, gql, post, sign_in
 
 
@@ -213,3 +217,26 @@ def test_modified_schema_with_unknown_fields_is_served(tmp_path: Path) -> None:
         assert {"name": "BONUSCODE"} in enum.json["data"]["__type"]["enumValues"]
         code = gql(sb, DAYS, {"itemId": sb.items()[0]["_id"], "codeDays": 2}, token)
         assert code["data"]["generateDaysCode"]["codeType"] == "DAYSCODE"
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(document=hypothesis_graphql.from_schema((ROOT / "schema.graphql").read_text()))
+def test_any_valid_document_gets_a_graphql_answer_never_a_crash(
+    fuzz_sandbox: tuple[Sandbox, str], document: str
+) -> None:
+    sb, token = fuzz_sandbox
+    reply = post(sb.url, {"query": document}, token)
+    assert reply.status == 200, reply.text
+    for error in reply.json.get("errors", []):
+        assert error["extensions"]["code"] != "INTERNAL_SERVER_ERROR", error
+        assert error["extensions"]["response"]["statusCode"] in (400, 401, 404, 429)
+
+
+@pytest.fixture(scope="module")
+def fuzz_sandbox() -> Iterator[tuple[Sandbox, str]]:
+    with Sandbox(items=3, code_interval=0) as sb:
+        yield sb, sign_in(sb)
