@@ -48,6 +48,8 @@ Headers = dict[str, str]
 
 MAX_ID_LENGTH = 128
 _REQUEST_TAG = re.compile(r"\[req:([0-9a-f]{16})\]")
+# Set on an error that a retry loop has given up on.
+_GAVE_UP = "_erm_retries_exhausted"
 
 
 def validate_url(url: str, allow_insecure: bool = False) -> str:
@@ -233,7 +235,10 @@ class AsyncErmClient:
             try:
                 result = await attempt()
             except ErmError as exc:
-                if not should_retry(exc, n, policy):
+                if getattr(exc, _GAVE_UP, False) or not should_retry(exc, n, policy):
+                    # Marked, so that an enclosing loop (a query around its sign-in) does
+                    # not repeat what this one gave up on: 5 x 5 attempts, 40 s and more.
+                    setattr(exc, _GAVE_UP, True)
                     raise
                 delay = retry_delay(n, policy, getattr(exc, "retry_after", None))
                 log.info(
@@ -522,6 +527,7 @@ class AsyncErmClient:
             isinstance(exc, TransportError)
             and not exc.sent
             and exc.retryable
+            and not getattr(exc, _GAVE_UP, False)
             and attempt <= policy.max_retries
         ):
             return None
