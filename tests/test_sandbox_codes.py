@@ -247,3 +247,11 @@ def test_state_survives_a_restart_with_the_same_db(tmp_path: Path) -> None:
         history = third.history(item["_id"])
         assert [e["codeNumber"] for e in history] == [1, 2]
         assert history[1]["codeHexString"] == nxt["codeHex"] != code["codeHex"]
+
+
+def test_a_temporary_database_is_removed_on_stop() -> None:
+    sb = Sandbox(items=1).start()
+    path = sb.db_path
+    assert path.is_file() and sb.config.db_path is None
+    sb.stop()
+    assert not path.exists() and not path.parent.exists()

@@ -175,9 +175,9 @@ async def handle_graphql(request: web.Request) -> web.Response:
             logger=_ERROR_LOG,
             error_formatter=format_error,
         )
-    except Exception:
+    except Exception:  # a bug outside any resolver: not the client's fault
         log.exception("unhandled error executing a request")
-        result = {"data": None, "errors": [internal().formatted]}
+        return web.json_response({"data": None, "errors": [internal().formatted]}, status=500)
     status = 200
     errors: list[dict[str, Any]] = result.get("errors") or []
     executed = "data" in result

@@ -15,7 +15,7 @@ import hmac
 import math
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -100,12 +100,16 @@ def verify_token(secret: str, token: str, now: float) -> Claims | None:
     exp = payload.get("exp")
     if not (isinstance(distributor_id, str) and isinstance(role, str)):
         return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):
+    if not (_is_number(iat) and _is_number(exp)):
         return None
-    expires_at = float(exp)  # type: ignore[arg-type]
+    expires_at = float(exp)
     if not math.isfinite(expires_at) or now >= expires_at:
         return None
-    return Claims(distributor_id, role, float(iat), expires_at)  # type: ignore[arg-type]
+    return Claims(distributor_id, role, float(iat), expires_at)
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def bearer_token(header: str | None) -> str | None:

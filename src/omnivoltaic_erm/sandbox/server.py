@@ -9,8 +9,6 @@ directly, without HTTP.
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -41,7 +39,6 @@ class Sandbox:
             raise TypeError(f"unknown sandbox setting(s): {', '.join(sorted(unknown))}")
         config = config or SandboxConfig()
         self.config: SandboxConfig = dataclasses.replace(config, **overrides)
-        self._tmpdir: str | None = None
         self._server: BackgroundServer | None = None
         self._app: web.Application | None = None
 
@@ -51,11 +48,6 @@ class Sandbox:
         """Create the database (if new) and start serving; return once it listens."""
         if self._server is not None:
             return self
-        if self.config.db_path is None:
-            self._tmpdir = tempfile.mkdtemp(prefix="erm-sandbox-")
-            self.config = dataclasses.replace(
-                self.config, db_path=Path(self._tmpdir) / "sandbox.sqlite3"
-            )
         self._app = create_app(self.config)
         self._server = BackgroundServer(self._app, self.config.host, self.config.port).start()
         return self
@@ -63,11 +55,8 @@ class Sandbox:
     def stop(self) -> None:
         """Stop serving and close the database; a temporary one is deleted."""
         if self._server is not None:
-            self._server.stop()
+            self._server.stop()  # runs the application's cleanup, which closes the store
             self._server = None
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -95,10 +84,8 @@ class Sandbox:
 
     @property
     def db_path(self) -> Path:
-        """The SQLite database file."""
-        if self.config.db_path is None:
-            raise RuntimeError("the sandbox has not been started")
-        return self.config.db_path
+        """The SQLite database file (``config.db_path``, or the temporary one)."""
+        return self.store.path
 
     @property
     def email(self) -> str:
@@ -148,10 +135,7 @@ class Sandbox:
     def items(self, email: str | None = None) -> list[dict[str, Any]]:
         """A distributor's items (default: the demo distributor's), oldest first, with
         every ``Item`` field (``_id``, ``oemItemID``, ``sellerItemID``, ...)."""
-        distributor_id = self.store.distributor_id(email or self.email)
-        if distributor_id is None:
-            raise KeyError(f"no distributor {email!r}")
-        return self.store.list_items(distributor_id)
+        return self.store.list_items(self._distributor_id(email))
 
     def history(self, item_id: str) -> list[dict[str, Any]]:
         """An item's code events, oldest first; ``item_id`` may be any of its three ids.
@@ -167,11 +151,14 @@ class Sandbox:
 
     def access_token(self, email: str | None = None, ttl: float | None = None) -> str:
         """A valid access token for a distributor, minted without signing in."""
+        ttl = self.config.token_ttl if ttl is None else ttl
+        return issue_token(self.store.secret, self._distributor_id(email), ttl, time.time())
+
+    def _distributor_id(self, email: str | None) -> str:
         distributor_id = self.store.distributor_id(email or self.email)
         if distributor_id is None:
             raise KeyError(f"no distributor {email!r}")
-        ttl = self.config.token_ttl if ttl is None else ttl
-        return issue_token(self.store.secret, distributor_id, ttl, time.time())
+        return distributor_id
 
     def _app_state(self) -> web.Application:
         if self._app is None:
