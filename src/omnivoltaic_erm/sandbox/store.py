@@ -227,7 +227,7 @@ class Store:
             )
             db.executemany(
                 f"INSERT INTO items ({_ITEM_FIELDS}, distributor_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                self._demo_items(email, *_DEMO_BATCHES[index % 2], distributor_id),
+                self._demo_items(email, *_DEMO_BATCHES[index], distributor_id),
             )
 
     def _demo_items(
