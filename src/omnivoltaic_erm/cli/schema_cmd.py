@@ -8,7 +8,6 @@ it exits 1 when any would. The comparison itself lives in ``omnivoltaic_erm.sche
 
 from __future__ import annotations
 
-import asyncio
 import json
 import tomllib
 from collections.abc import Callable, Sequence
@@ -92,6 +91,8 @@ def _resolve_url(ctx: click.Context, url: str | None) -> str:
 
 
 def _pull(url: str, headers: dict[str, str], timeout: float) -> str:
+    import asyncio  # here, not at the top: `erm --help` stays light
+
     sdl: str = asyncio.run(_schema_tools().pull_schema(url, headers, timeout=timeout))
     return sdl
 
