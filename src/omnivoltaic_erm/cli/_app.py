@@ -20,6 +20,7 @@ class Settings:
     as_json: bool
     debug: bool
     insecure: bool
+    code_interval: float | None = None
 
     def password(self) -> str | None:
         """ERM_PASSWORD, or a prompt when a terminal is attached; never an argument."""
@@ -45,6 +46,14 @@ class Settings:
 @click.option(
     "--insecure", is_flag=True, help="Allow a plain http:// URL to a host that is not loopback."
 )
+@click.option(
+    "--code-interval",
+    envvar="ERM_CODE_INTERVAL",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Minimum seconds between two codes of one item, as the server enforces "
+    "(default 6, the API's rule; a sandbox may allow less). Env ERM_CODE_INTERVAL.",
+)
 @click.version_option(package_name="omnivoltaic-erm", prog_name="erm")
 @click.pass_context
 def erm(
@@ -54,9 +63,17 @@ def erm(
     as_json: bool,
     debug: bool,
     insecure: bool,
+    code_interval: float | None,
 ) -> None:
     """Typed client for the Omnivoltaic ERM API: items, unlock codes and code history.
 
     The password comes from ERM_PASSWORD, or a prompt when a terminal is attached.
     """
-    ctx.obj = Settings(url=url, email=email, as_json=as_json, debug=debug, insecure=insecure)
+    ctx.obj = Settings(
+        url=url,
+        email=email,
+        as_json=as_json,
+        debug=debug,
+        insecure=insecure,
+        code_interval=code_interval,
+    )

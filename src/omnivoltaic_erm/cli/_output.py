@@ -1,0 +1,191 @@
+"""What the commands print: rich tables for people, JSON for scripts.
+
+Imported only inside command functions, so that ``erm --help`` never loads rich or the
+pydantic models. JSON goes to stdout as one document per command; progress, notices and
+errors go to stderr, so ``erm --json ... | jq`` always gets clean JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ..client import request_id_of
+from ..models import CodeEvent, IssuedCode, Item
+
+_REQUEST_TAG_PREFIX = " [req:"
+
+
+# Width of output that goes to a file or a pipe: wide enough that no table is squeezed.
+PIPE_WIDTH = 200
+
+
+def stdout() -> Console:
+    """The console for results (no syntax highlighting, so codes print as they are).
+
+    On a terminal, tables fit its width and fold ids and codes rather than cut them;
+    into a pipe or file, lines are up to ``PIPE_WIDTH`` (or $COLUMNS) wide.
+    """
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(highlight=False, width=width)
+
+
+def stderr() -> Console:
+    """The console for progress and notices."""
+    return Console(stderr=True, highlight=False)
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def when(value: datetime | None) -> str:
+    """A timestamp as ``YYYY-MM-DD HH:MM:SSZ`` (UTC), or empty."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    """An item as the API names its fields."""
+    return item.model_dump(mode="json", by_alias=True)
+
+
+def code_json(code: IssuedCode) -> dict[str, Any]:
+    """An issued code as a JSON object."""
+    return code.model_dump(mode="json")
+
+
+def event_json(event: CodeEvent) -> dict[str, Any]:
+    """A code event as the API names its fields, plus the request id it carries."""
+    data = event.model_dump(mode="json", by_alias=True)
+    data["requestId"] = request_id_of(event.description)
+    return data
+
+
+def _kind(value: object) -> str:
+    return str(getattr(value, "value", value))
+
+
+def user_description(description: str | None) -> str:
+    """A stored description without the client's ``[req:...]`` tag."""
+    text = description or ""
+    cut = text.find(_REQUEST_TAG_PREFIX)
+    if cut < 0 and text.startswith("[req:"):
+        cut = 0
+    return text[:cut] if cut >= 0 else text
+
+
+def show_code(code: IssuedCode, item: str) -> None:
+    """The issued code, large and exact: codeDec as the keypad takes it."""
+    kind = _kind(code.code_type)
+    label = {"DAYSCODE": "Days code", "FREECODE": "Free code", "RESETCODE": "Reset code"}.get(
+        kind, kind
+    )
+    title = f"{label}, {code.code_days} days" if kind == "DAYSCODE" else label
+    body = Text(code.code_dec, style="bold", justify="center", no_wrap=True, overflow="ignore")
+    details = Text(
+        f"item {item} · hex {code.code_hex} · request {code.request_id}"
+        + (" · recovered from the item's history" if code.recovered else ""),
+        style="dim",
+        justify="center",
+    )
+    panel = Panel(
+        Group(Text(""), body, Text("")),
+        title=f"{title} for {item}",
+        subtitle="enter on the keypad",
+        expand=False,
+        padding=(0, 6),
+    )
+    out = stdout()
+    out.print(panel)
+    out.print(details)
+
+
+def show_items(items: list[Item], *, limited: bool) -> None:
+    """A table of items."""
+    table = Table(show_lines=False, header_style="bold")
+    for name in ("_id", "oemItemID", "sellerItemID", "description", "lifeCycle", "created (UTC)"):
+        table.add_column(name, overflow="fold")
+    for it in items:
+        table.add_row(
+            it.id,
+            it.oem_item_id or "",
+            it.seller_item_id or "",
+            it.description or "",
+            it.life_cycle or "",
+            when(it.created_at),
+        )
+    out = stdout()
+    out.print(table)
+    noun = "item" if len(items) == 1 else "items"
+    more = " (limit reached: --limit N shows more)" if limited else ""
+    out.print(f"{len(items)} {noun}{more}")
+
+
+def show_item(item: Item) -> None:
+    """Every field of one item that has a value."""
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in item_json(item).items():
+        if value is None or value == []:
+            continue
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        table.add_row(name, text)
+    stdout().print(table)
+
+
+def show_history(item: str, events: list[CodeEvent]) -> None:
+    """An item's code events, oldest first."""
+    out = stdout()
+    if not events:
+        out.print(f"No codes have been issued for {item}.")
+        return
+    table = Table(title=f"Code history of {item}", header_style="bold")
+    table.add_column("#", justify="right")
+    for name in ("created (UTC)", "type"):
+        table.add_column(name, overflow="fold")
+    table.add_column("days", justify="right")
+    for name in ("codeDec", "codeHex", "description", "request"):
+        table.add_column(name, overflow="fold")
+    for n, event in enumerate(events, start=1):
+        table.add_row(
+            str(n),
+            when(event.created_at),
+            _kind(event.code_type),
+            str(event.code_days),
+            event.code_dec_string,
+            event.code_hex_string,
+            user_description(event.description),
+            request_id_of(event.description) or "",
+        )
+    out.print(table)
+    out.print(f"{len(events)} code event{'s' if len(events) != 1 else ''}")
+
+
+def show_counts(title: str, counts: Mapping[str, int], rows: Iterable[tuple[str, str]]) -> None:
+    """A summary: a count per status, then ``label: value`` lines."""
+    table = Table(title=title, header_style="bold")
+    table.add_column("status")
+    table.add_column("rows", justify="right")
+    for status, n in counts.items():
+        table.add_row(status, str(n), style="dim" if n == 0 else None)
+    table.add_row("total", str(sum(counts.values())), style="bold")
+    out = stdout()
+    out.print(table)
+    for label, value in rows:
+        out.print(f"{label}: {value}", soft_wrap=True)

@@ -1,0 +1,207 @@
+"""``erm batch``: issue the codes of a CSV file, resumably, each exactly once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ._app import Settings, erm
+
+if TYPE_CHECKING:
+    from ..batch import ParsedBatch, RowResult
+    from ..journal import Journal
+    from ._progress import Progress
+
+# How many problem rows the human summary lists before pointing at the results file.
+_SHOWN_PROBLEMS = 20
+
+
+@erm.command("batch")
+@click.argument(
+    "csv_file", metavar="FILE.csv", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--journal",
+    "journal_path",
+    required=True,
+    metavar="FILE.db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite journal of this batch: created on the first run, resumed on later runs.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    metavar="RESULTS.csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Results CSV to write (default: FILE.results.csv beside the input).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Resume a journal written for another input file or account (rows it already "
+    "holds are still never issued twice).",
+)
+@click.option(
+    "--description",
+    "-d",
+    metavar="TEXT",
+    help="Text stored with every code in its history (default: 'erm batch FILE.csv').",
+)
+@click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(["auto", "bar", "plain", "none"]),
+    default="auto",
+    show_default=True,
+    help="Progress on stderr: a bar, a line every few seconds, or nothing; "
+    "auto is a bar on a terminal and lines otherwise.",
+)
+@click.pass_obj
+def batch(
+    settings: Settings,
+    csv_file: Path,
+    journal_path: Path,
+    out_path: Path | None,
+    force: bool,
+    description: str | None,
+    progress_mode: str,
+) -> int:
+    """Issue one code per row of FILE.csv: rows of `item,type,days`.
+
+    type is days, free or reset; days (1 to 1096) only for days codes. A header row
+    `item,type,days` is optional. Rows of different items are issued concurrently,
+    rows of one item in file order. Every row's intent and code go into the journal,
+    so the same command run again after any interruption (even kill -9) resumes: rows
+    done are skipped, rows in doubt are settled from the item's code history, and no
+    row is issued twice. Bad rows are reported by line and skipped.
+
+    Exit code 0 when every row has its code, 1 when any row failed or was invalid.
+    """
+    from ..batch import FAILED, INVALID, counts, parse_batch, write_results
+    from . import _output
+    from ._run import reporting
+
+    out = out_path or csv_file.with_name(f"{csv_file.stem}.results.csv")
+    started = time.monotonic()
+    with reporting(settings):
+        parsed = parse_batch(csv_file.read_bytes())
+        results = _run(settings, csv_file, journal_path, force, description, progress_mode, parsed)
+        write_results(out, results)
+    elapsed = time.monotonic() - started
+    totals = counts(results)
+    problems = [r for r in results if r.status in (INVALID, FAILED)]
+    if settings.as_json:
+        _output.emit_json(
+            {
+                "input": str(csv_file),
+                "journal": str(journal_path),
+                "results": str(out),
+                "rows": len(results),
+                "counts": totals,
+                "problems": [
+                    {
+                        "line": r.line,
+                        "item": r.cells[0] if r.cells else "",
+                        "status": r.status,
+                        "error": r.error,
+                    }
+                    for r in problems
+                ],
+                "elapsed_seconds": round(elapsed, 3),
+            }
+        )
+    else:
+        lines = [(f"line {r.line}", f"{r.status}: {r.error}") for r in problems[:_SHOWN_PROBLEMS]]
+        if len(problems) > _SHOWN_PROBLEMS:
+            lines.append(("...", f"{len(problems) - _SHOWN_PROBLEMS} more in {out}"))
+        lines += [
+            ("results", str(out)),
+            ("journal", str(journal_path)),
+            ("time", f"{elapsed:.1f} s"),
+        ]
+        _output.show_counts(f"Batch {csv_file.name}", totals, lines)
+    return 1 if problems else 0
+
+
+def _run(
+    settings: Settings,
+    csv_file: Path,
+    journal_path: Path,
+    force: bool,
+    description: str | None,
+    progress_mode: str,
+    parsed: ParsedBatch,
+) -> list[RowResult]:
+    import asyncio
+
+    from ..batch import BatchRunner, plan
+    from ..journal import Identity, Journal
+    from ._progress import make_progress, rows
+    from ._run import open_client
+
+    progress = make_progress(progress_mode)
+    for bad in parsed.bad:
+        progress.note(f"line {bad.line}: {bad.error}; skipped")
+
+    async def main() -> list[RowResult]:
+        async with open_client(settings) as client:
+            identity = Identity(str(csv_file.resolve()), parsed.sha256, client.url, client.email)
+            with Journal.open(journal_path, identity, force=force) as journal:
+                for notice in journal.notices:
+                    progress.note(notice)
+                todo = plan(parsed, journal)
+                _note_strays(progress, journal, {row.key for row in parsed.rows})
+                done_before = len(todo.settled) - len(parsed.bad)
+                if done_before:
+                    progress.note(f"{rows(done_before)} already done in the journal; skipped")
+                runner = BatchRunner(
+                    client,
+                    journal,
+                    description=description or f"erm batch {csv_file.name}",
+                    on_start=progress.start,
+                    on_result=lambda r: _on_result(progress, r),
+                )
+                try:
+                    issued = await runner.run(todo.pending)
+                finally:
+                    progress.stop()
+                return sorted(todo.settled + issued, key=lambda r: r.line)
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        raise _interrupted(settings) from None
+
+
+def _interrupted(settings: Settings) -> Exception:
+    from ._failure import EXIT_FAILED, Failure
+
+    return Failure(
+        "interrupted: run the same command again to resume (rows in flight are settled "
+        "from the item histories, never issued twice)",
+        EXIT_FAILED,
+        kind="Interrupted",
+        as_json=settings.as_json,
+    )
+
+
+def _on_result(progress: Progress, result: RowResult) -> None:
+    from ..batch import FAILED, INVALID
+
+    if result.status in (INVALID, FAILED):
+        progress.note(f"line {result.line}: {result.status}: {result.error}")
+    progress.advance()
+
+
+def _note_strays(progress: Progress, journal: Journal, keys: set[str]) -> None:
+    """Warn about journal rows in doubt that this input no longer has (after --force)."""
+    strays = [e for e in journal.entries() if not e.done and e.key not in keys]
+    if strays:
+        lines = ", ".join(str(e.line) for e in strays[:10])
+        progress.note(
+            f"the journal holds {len(strays)} unsettled rows that are not in this file "
+            f"(journal lines {lines}); check those items' histories with `erm history`"
+        )

@@ -1,0 +1,135 @@
+"""``erm code days|free|reset`` and ``erm history``: issue codes, read an item's codes."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import click
+
+from .._constants import MAX_CODE_DAYS, MIN_CODE_DAYS
+from ._app import Settings, erm
+
+if TYPE_CHECKING:
+    from ..client import AsyncErmClient
+    from ..models import CodeEvent, IssuedCode
+
+
+def _request_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[0-9a-f]{16}", value):
+        raise click.BadParameter("a request id is 16 lowercase hex digits")
+    return value
+
+
+_description = click.option(
+    "--description", "-d", metavar="TEXT", help="Free text stored with the code in its history."
+)
+_request = click.option(
+    "--request-id",
+    metavar="HEX16",
+    callback=_request_id,
+    help="Your own request id (16 hex digits). Running the command again with the same id "
+    "shows the code already issued for it instead of issuing another.",
+)
+
+
+@erm.group("code")
+def code() -> None:
+    """Issue a code for an item (ID: its _id, oemItemID or sellerItemID).
+
+    Each code request carries a request id; if the answer is lost, the item's code
+    history is read to find out whether the code was issued, so a code is never issued
+    twice. Codes of one item are spaced by the server's minimum interval.
+    """
+
+
+def _issue(
+    settings: Settings,
+    item_id: str,
+    kind: str,
+    days: int,
+    description: str | None,
+    request_id: str | None,
+) -> None:
+    from . import _output
+    from ._run import run_client
+
+    async def send(client: AsyncErmClient) -> IssuedCode:
+        if request_id is not None:
+            found = await client.recover(item_id, request_id)
+            if found is not None:
+                return found
+        if kind == "days":
+            return await client.generate_days_code(
+                item_id, days, description, request_id=request_id
+            )
+        if kind == "free":
+            return await client.generate_free_code(item_id, description, request_id=request_id)
+        return await client.generate_reset_code(item_id, description, request_id=request_id)
+
+    issued = run_client(settings, send, issuing=True)
+    if settings.as_json:
+        _output.emit_json(_output.code_json(issued))
+    else:
+        _output.show_code(issued, item_id)
+
+
+@code.command("days")
+@click.argument("item_id", metavar="ID")
+@click.option(
+    "--days",
+    required=True,
+    type=click.IntRange(MIN_CODE_DAYS, MAX_CODE_DAYS),
+    metavar="N",
+    help=f"Days of use to add, {MIN_CODE_DAYS} to {MAX_CODE_DAYS}.",
+)
+@_description
+@_request
+@click.pass_obj
+def days_code(
+    settings: Settings, item_id: str, days: int, description: str | None, request_id: str | None
+) -> None:
+    """Issue a days code: adds N days of use to item ID."""
+    _issue(settings, item_id, "days", days, description, request_id)
+
+
+@code.command("free")
+@click.argument("item_id", metavar="ID")
+@_description
+@_request
+@click.pass_obj
+def free_code(
+    settings: Settings, item_id: str, description: str | None, request_id: str | None
+) -> None:
+    """Issue a free code: unlocks item ID for good."""
+    _issue(settings, item_id, "free", 0, description, request_id)
+
+
+@code.command("reset")
+@click.argument("item_id", metavar="ID")
+@_description
+@_request
+@click.pass_obj
+def reset_code(
+    settings: Settings, item_id: str, description: str | None, request_id: str | None
+) -> None:
+    """Issue a reset code: sets item ID's remaining days to zero."""
+    _issue(settings, item_id, "reset", 0, description, request_id)
+
+
+@erm.command("history")
+@click.argument("item_id", metavar="ID")
+@click.pass_obj
+def history(settings: Settings, item_id: str) -> None:
+    """Show the codes issued for item ID, oldest first."""
+    from . import _output
+    from ._run import run_client
+
+    async def fetch(client: AsyncErmClient) -> list[CodeEvent]:
+        return await client.code_history(item_id)
+
+    events = run_client(settings, fetch)
+    if settings.as_json:
+        _output.emit_json([_output.event_json(e) for e in events])
+    else:
+        _output.show_history(item_id, events)

@@ -1,0 +1,438 @@
+"""Batch parsing, the journal and the batch runner, without a server.
+
+The runner is driven by an in-memory client that keeps per-item histories the way the
+server does, so that crashes at each step can be staged exactly. The same behaviour
+over the wire, with a real ``kill -9``, is in ``test_cli_batch.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import itertools
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from omnivoltaic_erm.batch import (
+    FAILED,
+    INVALID,
+    ISSUED,
+    RECOVERED,
+    RESULT_COLUMNS,
+    SKIPPED_DONE,
+    BatchRunner,
+    Row,
+    counts,
+    group_by_item,
+    parse_batch,
+    plan,
+    results_csv,
+    write_results,
+)
+from omnivoltaic_erm.errors import CodeLimitError, NotFoundError, TimeoutError
+from omnivoltaic_erm.journal import (
+    DONE,
+    SENT,
+    Identity,
+    Journal,
+    JournalBusyError,
+    JournalError,
+    JournalMismatchError,
+)
+from omnivoltaic_erm.models import IssuedCode, Item
+
+# -- parsing ------------------------------------------------------------------------
+
+
+def test_parse_valid_rows_with_header() -> None:
+    parsed = parse_batch(b"item,type,days\nA1,days,7\nA2,free,\nA3,reset,0\nA1,DAYS, 30 \n")
+    assert parsed.has_header
+    assert parsed.bad == []
+    assert [(r.line, r.item, r.type, r.days) for r in parsed.rows] == [
+        (2, "A1", "days", 7),
+        (3, "A2", "free", 0),
+        (4, "A3", "reset", 0),
+        (5, "A1", "days", 30),
+    ]
+
+
+def test_header_is_optional_and_crlf_bom_and_blank_lines_are_accepted() -> None:
+    parsed = parse_batch(b"\xef\xbb\xbfA1,days,7\r\n\r\n\nA2,free,\r\n")
+    assert not parsed.has_header
+    assert parsed.bad == []
+    assert [(r.line, r.item) for r in parsed.rows] == [(1, "A1"), (4, "A2")]
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (b"A1,weekly,7", "unknown type 'weekly'"),
+        (b"A1,days,0", "days must be from 1 to 1096; got 0"),
+        (b"A1,days,1097", "days must be from 1 to 1096; got 1097"),
+        (b"A1,days,1000000000000", "days must be from 1 to 1096"),
+        (b"A1,days,7.5", "whole number"),
+        (b"A1,days,-1", "whole number"),
+        (b"A1,days,+7", "whole number"),
+        (b"A1,days,", "a days code needs days"),
+        (b"A1,free,3", "a free code takes no days"),
+        (b"A1,reset,1", "a reset code takes no days"),
+        (b"A1,days", "wrong column count: expected 3 (item,type,days), got 2"),
+        (b"A1,days,7,extra", "wrong column count: expected 3 (item,type,days), got 4"),
+        (b",days,7", "the item column is empty"),
+        (b'"A1,days,7', "malformed line"),
+        (b"A1\x00,days,7", "control characters"),
+        (b"\xff\xfe,days,7", "malformed line (not UTF-8 text)"),
+        (b"item,type,days", "duplicate header"),
+        (b"X" * 129 + b",days,7", "at most 128 characters"),
+    ],
+)
+def test_bad_rows_are_reported_by_line_and_the_rest_parse(line: bytes, error: str) -> None:
+    data = b"item,type,days\nA1,days,7\n" + line + b"\nA2,free,\n"
+    parsed = parse_batch(data)
+    assert [(r.line, r.item) for r in parsed.rows] == [(2, "A1"), (4, "A2")]
+    assert len(parsed.bad) == 1
+    assert parsed.bad[0].line == 3
+    assert error in parsed.bad[0].error
+
+
+def test_a_header_after_the_first_row_is_a_bad_row() -> None:
+    parsed = parse_batch(b"A1,days,7\nitem,type,days\n")
+    assert not parsed.has_header
+    assert [(b.line, b.error) for b in parsed.bad] == [
+        (2, "duplicate header: a header line after the first row")
+    ]
+
+
+def test_identical_rows_are_distinct_journal_keys_stable_across_edits() -> None:
+    one = parse_batch(b"A1,days,7\nA1,days,7\nA2,free,\n")
+    keys = [r.key for r in one.rows]
+    assert len(set(keys)) == 3
+    # Inserting a line above shifts line numbers but not the keys of matching rows.
+    two = parse_batch(b"B9,reset,\nA1,days,7\nA1,days,7\nA2,free,\n")
+    assert [r.key for r in two.rows][1:] == keys
+    assert one.sha256 != two.sha256
+
+
+def test_group_by_item_keeps_file_order() -> None:
+    rows = parse_batch(b"A,days,1\nB,days,2\nA,days,3\nC,free,\nB,reset,\n").rows
+    assert [[(r.item, r.line) for r in g] for g in group_by_item(rows)] == [
+        [("A", 1), ("A", 3)],
+        [("B", 2), ("B", 5)],
+        [("C", 4)],
+    ]
+
+
+# -- journal ------------------------------------------------------------------------
+
+
+def identity(sha: str = "a" * 64, path: str = "/tmp/in.csv") -> Identity:
+    return Identity(path, sha, "http://127.0.0.1:1/graphql", "d@example.test")
+
+
+def test_journal_records_survive_reopening_and_use_wal_full(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with Journal.open(path, identity()) as journal:
+        journal.record_intent("k1", 2, "A1", "days", 7, "0123456789abcdef")
+        journal.record_intent("k2", 3, "A2", "free", 0, "fedcba9876543210")
+        journal.record_code("k1", "ABCDEF0123456789", "*123 456#", recovered=False)
+        journal.record_failure("k2", "TimeoutError: no answer")
+        sync = journal._db.execute("PRAGMA synchronous").fetchone()[0]
+        assert sync == 2  # FULL
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    with Journal.open(path, identity()) as journal:
+        k1, k2 = journal.get("k1"), journal.get("k2")
+        assert k1 is not None and k1.done and k1.code_dec == "*123 456#"
+        assert k2 is not None and k2.state == "failed" and k2.request_id == "fedcba9876543210"
+        journal.record_attempt("k2", 3)
+        again = journal.get("k2")
+        assert again is not None and again.state == SENT and again.attempts == 2
+        assert journal.get("missing") is None
+        assert [e.key for e in journal.entries()] == ["k1", "k2"]
+
+
+def test_journal_refuses_another_file_or_account_unless_forced(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with Journal.open(path, identity()):
+        pass
+    with pytest.raises(JournalMismatchError, match=r"different content.*--force"):
+        Journal.open(path, identity(sha="b" * 64, path="/tmp/other.csv"))
+    other_account = Identity("/tmp/in.csv", "a" * 64, "http://127.0.0.1:1/graphql", "x@y.z")
+    with pytest.raises(JournalMismatchError, match=r"issues for d@example\.test"):
+        Journal.open(path, other_account)
+    with Journal.open(path, identity(sha="b" * 64), force=True) as journal:
+        assert journal.notices and "--force" in journal.notices[0]
+        assert journal.meta()["input_sha256"] == "b" * 64
+    # Same content at another path: resumed, with a notice.
+    with Journal.open(path, identity(sha="b" * 64, path="/tmp/moved.csv")) as journal:
+        assert "moved" in journal.notices[0]
+
+
+def test_journal_is_held_by_one_run_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with (
+        Journal.open(path, identity()),
+        pytest.raises(JournalBusyError, match="in use by another erm batch"),
+    ):
+        Journal.open(path, identity())
+    with Journal.open(path, identity()):
+        pass
+
+
+def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(JournalError, match="not an erm batch journal"):
+        Journal.open(junk, identity())
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('format', 'something-else')")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalError, match="not an erm batch journal"):
+        Journal.open(other, identity())
+
+
+# -- runner -------------------------------------------------------------------------
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an ErmError, so nothing handles it."""
+
+
+class FakeServer:
+    """Items with code histories; codes carry the request id like the real server."""
+
+    def __init__(self, items: list[str]) -> None:
+        self.history: dict[str, list[IssuedCode]] = {i: [] for i in items}
+        self.counter = itertools.count(1)
+
+
+class FakeClient:
+    """The ``BatchClient`` surface over a FakeServer.
+
+    ``crash_after_commit`` / ``crash_before_send`` name request numbers (1-based) at
+    which the process "dies" after the server committed the code, or before it sent.
+    """
+
+    def __init__(
+        self,
+        server: FakeServer,
+        crash_after_commit: set[int] | None = None,
+        crash_before_send: set[int] | None = None,
+        fail: dict[int, Exception] | None = None,
+    ) -> None:
+        self.server = server
+        self.crash_after_commit = crash_after_commit or set()
+        self.crash_before_send = crash_before_send or set()
+        self.fail = fail or {}
+        self.sends = 0
+        self.recovers = 0
+        self.prefetched: list[str] = []
+
+    async def prefetch(self, items: list[Item | str]) -> None:
+        self.prefetched.extend(str(i) for i in items)
+
+    def _item(self, item: Item | str) -> str:
+        key = str(item)
+        if key not in self.server.history:
+            raise NotFoundError(f"no item {key!r}")
+        return key
+
+    async def recover(self, item: Item | str, request_id: str) -> IssuedCode | None:
+        self.recovers += 1
+        for code in self.server.history[self._item(item)]:
+            if code.request_id == request_id:
+                return code.model_copy(update={"recovered": True})
+        return None
+
+    async def _issue(self, item: Item | str, kind: str, days: int, rid: str | None) -> IssuedCode:
+        key = self._item(item)
+        assert rid is not None
+        self.sends += 1
+        n = self.sends
+        await asyncio.sleep(0)
+        if n in self.crash_before_send:
+            raise Crash()
+        if n in self.fail:
+            raise self.fail[n]
+        serial = next(self.server.counter)
+        code = IssuedCode(
+            item_id=key,
+            code_type=kind,
+            code_hex=f"{serial:016X}",
+            code_dec=f"*{serial:03d}#",
+            code_days=days,
+            description=None,
+            request_id=rid,
+        )
+        self.server.history[key].append(code)
+        if n in self.crash_after_commit:
+            raise Crash()
+        return code
+
+    async def generate_days_code(
+        self,
+        item: Item | str,
+        days: int,
+        description: str | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> IssuedCode:
+        return await self._issue(item, "DAYSCODE", days, request_id)
+
+    async def generate_free_code(
+        self, item: Item | str, description: str | None = None, *, request_id: str | None = None
+    ) -> IssuedCode:
+        return await self._issue(item, "FREECODE", 0, request_id)
+
+    async def generate_reset_code(
+        self, item: Item | str, description: str | None = None, *, request_id: str | None = None
+    ) -> IssuedCode:
+        return await self._issue(item, "RESETCODE", 0, request_id)
+
+
+CSV = b"""item,type,days
+I0,days,1
+I1,days,2
+I2,days,3
+I0,free,
+I1,days,5
+I2,reset,0
+I0,days,7
+I1,free,
+I2,days,9
+I0,reset,
+I1,days,2
+I2,days,3
+"""
+
+
+def run_once(
+    path: Path, client: FakeClient, data: bytes = CSV
+) -> tuple[list[object], dict[str, int]]:
+    parsed = parse_batch(data)
+    with Journal.open(path, identity(parsed.sha256)) as journal:
+        todo = plan(parsed, journal)
+        runner = BatchRunner(client, journal)
+        results = todo.settled + asyncio.run(runner.run(todo.pending))
+    return sorted(results, key=lambda r: r.line), counts(results)  # type: ignore[return-value]
+
+
+def test_runner_issues_each_row_once_and_a_rerun_skips_them(tmp_path: Path) -> None:
+    server = FakeServer(["I0", "I1", "I2"])
+    client = FakeClient(server)
+    results, totals = run_once(tmp_path / "j.db", client)
+    assert totals[ISSUED] == 12 and client.sends == 12
+    assert sum(len(h) for h in server.history.values()) == 12
+    # Rows of one item were sent in file order.
+    for item, codes in server.history.items():
+        lines = [r.line for r in results if r.cells[0] == item]  # type: ignore[attr-defined]
+        assert len(codes) == len(lines)
+    again = FakeClient(server)
+    results2, totals2 = run_once(tmp_path / "j.db", again)
+    assert totals2[SKIPPED_DONE] == 12 and again.sends == 0 and again.recovers == 0
+    assert [r.code_hex for r in results2] == [r.code_hex for r in results]  # type: ignore[attr-defined]
+
+
+def test_crash_after_commit_is_recovered_from_history_not_sent_again(tmp_path: Path) -> None:
+    server = FakeServer(["I0", "I1", "I2"])
+    with pytest.raises(BaseExceptionGroup):
+        run_once(tmp_path / "j.db", FakeClient(server, crash_after_commit={5}))
+    issued_before = sum(len(h) for h in server.history.values())
+    resumed = FakeClient(server)
+    results, totals = run_once(tmp_path / "j.db", resumed)
+    assert totals[RECOVERED] >= 1
+    assert totals[FAILED] == totals[INVALID] == 0
+    assert sum(totals.values()) == 12
+    # Exactly one code per row in the server's histories, and the journal agrees.
+    all_codes = [c for h in server.history.values() for c in h]
+    assert len(all_codes) == 12
+    assert len({c.request_id for c in all_codes}) == 12
+    assert resumed.sends == 12 - issued_before
+    with Journal.open(tmp_path / "j.db", identity(parse_batch(CSV).sha256)) as journal:
+        entries = journal.entries()
+    assert all(e.state == DONE for e in entries)
+    assert {e.request_id for e in entries} == {c.request_id for c in all_codes}
+    assert {e.code_hex for e in entries} == {c.code_hex for c in all_codes}
+    assert {r.code_hex for r in results} == {c.code_hex for c in all_codes}  # type: ignore[attr-defined]
+
+
+def test_crash_before_send_is_sent_again_with_the_same_request_id(tmp_path: Path) -> None:
+    server = FakeServer(["I0", "I1", "I2"])
+    with pytest.raises(BaseExceptionGroup):
+        run_once(tmp_path / "j.db", FakeClient(server, crash_before_send={1}))
+    with Journal.open(tmp_path / "j.db", identity(parse_batch(CSV).sha256)) as journal:
+        pending = [e for e in journal.entries() if e.state == SENT]
+    assert pending, "the intent is on disk before the request is sent"
+    rid = pending[0].request_id
+    resumed = FakeClient(server)
+    _, totals = run_once(tmp_path / "j.db", resumed)
+    assert totals[ISSUED] + totals[SKIPPED_DONE] == 12
+    assert totals[FAILED] == totals[INVALID] == 0
+    codes = [c for h in server.history.values() for c in h]
+    assert len(codes) == 12
+    assert [c.request_id for c in codes].count(rid) == 1
+
+
+def test_failed_rows_are_reported_kept_and_settled_on_the_next_run(tmp_path: Path) -> None:
+    server = FakeServer(["I0", "I1", "I2"])
+    client = FakeClient(
+        server,
+        fail={2: CodeLimitError("daily limit reached"), 3: TimeoutError("no answer in 30 s")},
+    )
+    results, totals = run_once(tmp_path / "j.db", client)
+    assert totals[FAILED] == 2 and totals[ISSUED] == 10
+    errors = sorted(r.error for r in results if r.status == FAILED)  # type: ignore[attr-defined]
+    assert errors == ["CodeLimitError: daily limit reached", "TimeoutError: no answer in 30 s"]
+    _, totals2 = run_once(tmp_path / "j.db", FakeClient(server))
+    assert totals2[SKIPPED_DONE] == 10 and totals2[ISSUED] == 2
+    assert sum(len(h) for h in server.history.values()) == 12
+
+
+def test_unknown_items_and_bad_rows_are_invalid_and_the_rest_issue(tmp_path: Path) -> None:
+    data = b"I0,days,7\nNOPE,days,7\nI1,weekly,3\nI1,free,\n"
+    server = FakeServer(["I0", "I1"])
+    results, totals = run_once(tmp_path / "j.db", FakeClient(server), data)
+    assert totals == {ISSUED: 2, RECOVERED: 0, SKIPPED_DONE: 0, INVALID: 2, FAILED: 0}
+    by_line = {r.line: r for r in results}  # type: ignore[attr-defined]
+    assert by_line[2].status == INVALID and "NotFoundError" in by_line[2].error
+    assert by_line[3].status == INVALID and "unknown type 'weekly'" in by_line[3].error
+    assert by_line[1].code_hex and by_line[4].code_hex
+
+
+def test_results_csv_has_input_columns_codes_status_and_error(tmp_path: Path) -> None:
+    data = b"item,type,days\nI0,days,7\nI0,bogus,1\nonly-one-column\n"
+    server = FakeServer(["I0"])
+    results, _ = run_once(tmp_path / "j.db", FakeClient(server), data)
+    out = tmp_path / "out.csv"
+    write_results(out, results)  # type: ignore[arg-type]
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert tuple(rows[0]) == RESULT_COLUMNS
+    assert [(r["line"], r["item"], r["type"], r["days"], r["status"]) for r in rows] == [
+        ("2", "I0", "days", "7", ISSUED),
+        ("3", "I0", "bogus", "1", INVALID),
+        ("4", "only-one-column", "", "", INVALID),
+    ]
+    assert rows[0]["code_dec"] == "*001#" and rows[0]["code_hex"] == "0000000000000001"
+    assert "unknown type" in rows[1]["error"] and "got 1" in rows[2]["error"]
+    assert results_csv([]) == ",".join(RESULT_COLUMNS) + "\n"
+
+
+def test_row_keys_used_by_the_runner_match_the_journal(tmp_path: Path) -> None:
+    server = FakeServer(["I0"])
+    data = b"I0,days,7\nI0,days,7\n"
+    run_once(tmp_path / "j.db", FakeClient(server), data)
+    rows: list[Row] = parse_batch(data).rows
+    with Journal.open(tmp_path / "j.db", identity(parse_batch(data).sha256)) as journal:
+        assert [journal.get(r.key) is not None for r in rows] == [True, True]
+    assert len(server.history["I0"]) == 2
