@@ -25,7 +25,7 @@ schema: install
 	$(BIN)/erm schema pull --url "$(ERM_URL)" --out schema.graphql
 
 lint: install
-	$(BIN)/ruff check src tests codegen bench
+	$(BIN)/ruff check src tests codegen bench examples
 	$(BIN)/mypy --strict src tests/typing_consumer.py
 
 test: install
@@ -35,6 +35,11 @@ test: install
 # minutes on 2 cores. Prints Markdown tables and writes bench/results.json.
 bench: install
 	$(BIN)/python -m bench
+
+# The full fault-injection soak: 1,000 code requests across 100 items under ~20% faults
+# of every kind; prints the reconciliation counts (a short run is part of `make test`).
+soak: install
+	$(BIN)/python -m tests.soak --requests 1000 --items 100
 
 demo: install
 	@echo "make demo: the demo flow arrives with the command line"
