@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import bulk, percall, startup, streaming
-from ._common import ROOT
+from ._common import ROOT, loopback_only
 
 SECTIONS = ("percall", "startup", "streaming", "bulk")
 RESULTS = ROOT / "bench" / "results.json"
@@ -109,23 +109,22 @@ def _sandbox_sections(names: list[str], quick: bool) -> dict[str, Any]:
         return {name: {"skipped": reason} for name in names}
     items = 2_000 if quick else SANDBOX_ITEMS
     counts = (500, 2_000) if quick else STREAM_COUNTS
+    # Bulk figures swing most with background load: more repetitions for them.
+    stream_repeats, bulk_repeats = (1, 1) if quick else (3, 5)
     results: dict[str, Any] = {}
-    print(f"[bench] starting a {items}-item sandbox ...", file=sys.stderr, flush=True)
-    with Sandbox(items=items, code_interval=INTERVAL) as sandbox:
-        if "streaming" in names:
+    if "streaming" in names:
+        print(f"[bench] starting a {items}-item sandbox ...", file=sys.stderr, flush=True)
+        with Sandbox(items=items, code_interval=INTERVAL) as sandbox:
             results["streaming"] = _guarded(
                 "streaming",
                 lambda: streaming.run(
-                    sandbox.url,
-                    sandbox.email,
-                    sandbox.password,
-                    counts,
-                    repeats=1 if quick else 3,
+                    sandbox.url, sandbox.email, sandbox.password, counts, repeats=stream_repeats
                 ),
             )
-        if "bulk" in names:
+    if "bulk" in names:
+        with Sandbox(items=bulk.items_needed(bulk_repeats), code_interval=INTERVAL) as sandbox:
             results["bulk"] = _guarded(
-                "bulk", lambda: bulk.run(sandbox, INTERVAL, repeats=1 if quick else 3)
+                "bulk", lambda: bulk.run(sandbox, INTERVAL, repeats=bulk_repeats)
             )
     return results
 
@@ -246,7 +245,9 @@ def _report_bulk(s: dict[str, Any]) -> list[str]:
     return [
         f"Code interval {s['interval_s']:g} s; median of {s['repeats']} runs after a warm-up. "
         f"Single-code latency L = {s['latency_ms']:.1f} ms; concurrency "
-        f"{s['concurrency']}; prefetch of 200 histories {s['prefetch_ms']:.0f} ms. "
+        f"{s['concurrency']}; prefetch of 200 histories {s['prefetch_ms']:.0f} ms; client "
+        f"CPU per code {s['client_cpu_ms_per_code']:.2f} ms (generated client alone "
+        f"{s['generated_cpu_ms_per_code']:.2f} ms). "
         "Floors: 1x5 = 4 x interval + L; 200x1 = 200 x L / concurrency (issue 7) and, "
         '"vs served", the same mutations through the generated client alone. '
         f"Server records as expected: {s['server_records_as_expected']}.\n",
@@ -286,12 +287,18 @@ def targets(results: dict[str, Any]) -> list[str]:
         for r in bk["rows"]:
             if r["case"].startswith("200 mutations"):
                 continue
-            ok = r["vs_floor"] <= 1.1 and r["refusals"] == 0
-            served = f", {r['vs_server_floor']:.2f}x served" if "vs_server_floor" in r else ""
-            lines.append(
-                f"- bulk {r['case']}: {r['vs_floor']:.2f}x floor{served}, "
-                f"{r['refusals']} refusals, {verdict(ok)}"
+            line = (
+                f"- bulk {r['case']}: {r['refusals']} refusals; {r['vs_floor']:.2f}x the "
+                f"floor, {verdict(r['vs_floor'] <= 1.1 and r['refusals'] == 0)}"
             )
+            if "vs_server_floor" in r:
+                # 200 x L / concurrency assumes the server runs requests in parallel.
+                ok = r["vs_server_floor"] <= 1.1 and r["refusals"] == 0
+                line += (
+                    f"; {r['vs_server_floor']:.2f}x what the sandbox serves the generated "
+                    f"client alone, {verdict(ok)}"
+                )
+            lines.append(line)
     st = results.get("streaming", {})
     if "rows" in st:
         grow = {(r["mode"], r["items"]): r["peak_rss_mib"] for r in st["rows"]}
@@ -324,6 +331,7 @@ def main(argv: list[str]) -> int:
     unknown = set(names) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    loopback_only()
     started = time.perf_counter()
     info = {"machine": machine(), "revision": git_revision(), "quick": args.quick}
     info["started"] = datetime.now(UTC).isoformat(timespec="seconds")

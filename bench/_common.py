@@ -36,6 +36,20 @@ def spread(values: Sequence[float]) -> tuple[float, float]:
     return float(min(values)), float(max(values))
 
 
+def loopback_only() -> None:
+    """Keep benchmark traffic on loopback even where the environment names a proxy.
+
+    requests and httpx honour HTTP(S)_PROXY; NO_PROXY for the loopback names keeps them
+    (and every child process, which inherits the environment) talking to 127.0.0.1.
+    """
+    for name in ("NO_PROXY", "no_proxy"):
+        entries = [e for e in os.environ.get(name, "").split(",") if e.strip()]
+        for host in ("127.0.0.1", "localhost"):
+            if host not in entries:
+                entries.append(host)
+        os.environ[name] = ",".join(entries)
+
+
 def child_env() -> dict[str, str]:
     """The environment for child Python processes: ``bench`` importable from the root.
 

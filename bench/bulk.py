@@ -1,9 +1,11 @@
 """Bulk code issuance against the sandbox, against its theoretical floor.
 
-The sandbox (code interval 0.2 s) serves from the benchmark's process; the client runs
-in a child process (``python -m bench.bulk PLAN.json``) so that the two do not share an
-interpreter lock. Each repetition uses fresh items and a fresh ``AsyncErmClient``
-(signed in before any timing) and measures, in this order:
+The sandbox (code interval 0.2 s, with just the items the run needs: its item lookups
+slow down with its size, which is not what this section measures) serves from the
+benchmark's process; the client runs in a child process (``python -m bench.bulk
+PLAN.json``) so that the two do not share an interpreter lock. Each repetition uses
+fresh items and a fresh ``AsyncErmClient`` (signed in before any timing) and measures,
+in this order:
 
 1. ``latency``: single days codes on prefetched items, one after another: the per-call
    latency L of a code request through the client;
@@ -13,8 +15,9 @@ interpreter lock. Each repetition uses fresh items and a fresh ``AsyncErmClient`
    (the first call reads the item's history, as a real first call does);
 4. ``1x5 margin 0``: the same with ``Limits(interval_margin=0)``, to show what the
    client's safety margin costs and whether the server then refuses;
-5. ``transport``: the same 200 mutations sent straight through the generated client
-   with the same concurrency bound and no policy at all: what the sandbox can serve.
+5. ``transport``: 200 more days codes sent straight through the generated client with
+   the same concurrency bound and no policy at all: what the sandbox can serve. It runs
+   first in every other repetition, so that drifting load favours neither side.
 
 Floors, as issue 7 defines them: 1x5 is 4 x interval + L; 200x1 is 200 x L / concurrency.
 ``server_refusals`` counts the rate-limit refusals the server sent to the client.
@@ -24,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from ._common import median, run_json_child
+from ._common import Stopwatch, median, run_json_child
 
 BULK_ITEMS = 200
 SINGLE_CODES = 5
@@ -49,8 +53,14 @@ async def _fresh_client(plan: dict[str, Any], margin: float | None = None) -> An
     return erm
 
 
-async def _repetition(plan: dict[str, Any], items: dict[str, list[str]]) -> dict[str, Any]:
+async def _repetition(
+    plan: dict[str, Any], items: dict[str, list[str]], transport_first: bool
+) -> dict[str, Any]:
+    """One repetition; the two 200-code phases swap order every other time, so that
+    drifting background load does not always favour the same one."""
     out: dict[str, Any] = {}
+    if transport_first:
+        out.update(await _transport_only(plan, items["transport"]))
     erm = await _fresh_client(plan)
     try:
         await erm.prefetch(items["latency"])
@@ -66,10 +76,11 @@ async def _repetition(plan: dict[str, Any], items: dict[str, list[str]]) -> dict
         started = time.perf_counter()
         await erm.prefetch(items["bulk"])
         prefetched = time.perf_counter()
-        codes = await asyncio.gather(*(erm.generate_days_code(i, 1) for i in items["bulk"]))
-        done = time.perf_counter()
+        with Stopwatch() as sw:
+            codes = await asyncio.gather(*(erm.generate_days_code(i, 1) for i in items["bulk"]))
         out["bulk_prefetch_s"] = prefetched - started
-        out["bulk_issue_s"] = done - prefetched
+        out["bulk_issue_s"] = sw.wall
+        out["bulk_issue_cpu_s"] = sw.cpu
         out["bulk_codes"] = len({c.code_dec for c in codes})
         out["bulk_refusals"] = erm.server_refusals - refused
 
@@ -92,40 +103,52 @@ async def _repetition(plan: dict[str, Any], items: dict[str, list[str]]) -> dict
     finally:
         await erm.aclose()
 
-    out["transport_s"] = await _transport_only(plan, items["transport"], out["concurrency"])
+    if not transport_first:
+        out.update(await _transport_only(plan, items["transport"]))
     return out
 
 
-async def _transport_only(plan: dict[str, Any], item_ids: list[str], concurrency: int) -> float:
-    """200 days codes through the generated client alone: no policy, same concurrency."""
+async def _transport_only(plan: dict[str, Any], item_ids: list[str]) -> dict[str, float]:
+    """The same days codes through the generated client alone: no policy, no ledger, the
+    client's concurrency bound, and a request tag in the description as the client sends."""
     from omnivoltaic_erm_gql import Client, QueryOrder
 
+    from omnivoltaic_erm import ClientConfig
+
     client = Client(url=plan["url"], headers={"Authorization": f"Bearer {plan['token']}"})
-    sem = asyncio.Semaphore(concurrency)
+    sem = asyncio.Semaphore(ClientConfig().max_concurrency)
 
     async def one(item_id: str) -> None:
         async with sem:
-            await client.generate_days_code(item_id=item_id, code_days=1)
+            tag = f"[req:{secrets.token_hex(8)}]"
+            await client.generate_days_code(item_id=item_id, code_days=1, description=tag)
 
     try:
         # Open a connection with a query, so the warm item gets no extra code.
         await client.get_all_client_items(queryorder=QueryOrder.DESC, first=1)
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in item_ids))
-        return time.perf_counter() - started
+        with Stopwatch() as sw:
+            await asyncio.gather(*(one(i) for i in item_ids))
+        return {"transport_s": sw.wall, "transport_cpu_s": sw.cpu}
     finally:
         await client.close()
 
 
 async def _run_plan(plan: dict[str, Any]) -> dict[str, Any]:
-    reps = [await _repetition(plan, items) for items in plan["repetitions"]]
+    reps = [
+        await _repetition(plan, items, transport_first=n % 2 == 1)
+        for n, items in enumerate(plan["repetitions"])
+    ]
     return {"warmup": reps[0], "measured": reps[1:]}
+
+
+def items_needed(repeats: int) -> int:
+    """How many sandbox items a run with ``repeats`` repetitions (plus a warm-up) uses."""
+    return 1 + (LATENCY_CALLS + BULK_ITEMS + 2 + BULK_ITEMS) * (repeats + 1)
 
 
 def _plan_items(item_ids: list[str], repeats: int) -> tuple[str, list[dict[str, list[str]]]]:
     """Split fresh item ids: one warm item, then one disjoint set per repetition."""
-    per_rep = LATENCY_CALLS + BULK_ITEMS + 2 + BULK_ITEMS
-    need = 1 + per_rep * (repeats + 1)
+    need = items_needed(repeats)
     if len(item_ids) < need:
         raise RuntimeError(f"the bulk benchmark needs {need} items; the sandbox has fewer")
     pool = iter(item_ids[1:need])
@@ -144,9 +167,7 @@ def _plan_items(item_ids: list[str], repeats: int) -> tuple[str, list[dict[str, 
 
 def run(sandbox: Any, interval: float, repeats: int = 3) -> dict[str, Any]:
     """Run the plan in a child process against ``sandbox``; check the server's records."""
-    ids = [item["_id"] for item in sandbox.items()]
-    # The newest items: the streaming section's loops start there, but only read.
-    warm, reps = _plan_items(ids[::-1], repeats)
+    warm, reps = _plan_items([item["_id"] for item in sandbox.items()], repeats)
     plan = {
         "url": sandbox.url,
         "email": sandbox.email,
@@ -223,6 +244,9 @@ def _summarise(
         "latency_ms": latency * 1000,
         "concurrency": concurrency,
         "prefetch_ms": med("bulk_prefetch_s") * 1000,
+        # Client CPU per code: the client is not what limits the 200-code runs.
+        "client_cpu_ms_per_code": med("bulk_issue_cpu_s") / BULK_ITEMS * 1000,
+        "generated_cpu_ms_per_code": med("transport_cpu_s") / BULK_ITEMS * 1000,
         "server_records_as_expected": recorded_ok,
         "rows": rows,
         "samples": reps,

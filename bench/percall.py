@@ -280,39 +280,25 @@ def _batch(loop: asyncio.AbstractEventLoop, contender: Contender, calls: int) ->
     return count
 
 
-def run(calls: int = 100, rounds: int = 9, warmup: int = 30) -> dict[str, Any]:
-    """Measure every contender; return the rows and the raw samples."""
+def run(calls: int = 100, rounds: int = 15, warmup: int = 30) -> dict[str, Any]:
+    """Measure every contender; return the rows, the cost breakdown and the raw samples."""
     document = typed_document()
     with tempfile.TemporaryDirectory(prefix="bench-stock-") as tmp:
-        stock = generate_stock_client(Path(tmp))
-        contenders: list[Contender] = [
-            RawAiohttp(),
-            Typed(),
-            Gql(),
-            StockAriadne(stock),
-            RequestsNoSession(),
-            RawAiohttpBytes(),
-            TypedBytes(),
-        ]
-        with ChildProcess("bench.canned") as server:
-            url = f"http://127.0.0.1:{server.start()}/graphql"
-            loop = asyncio.new_event_loop()
-            opened: list[Contender] = []
-            try:
-                for contender in contenders:
-                    loop.run_until_complete(contender.open(url, document))
-                    opened.append(contender)
-                for contender in contenders:
-                    got = _batch(loop, contender, warmup)
-                    if got != PAGE_SIZE:
-                        raise RuntimeError(f"{contender.name} received {got} items, not 100")
-                samples = _measure(loop, contenders, calls, rounds)
-            finally:
-                for contender in opened:
-                    loop.run_until_complete(contender.close())
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-        sys.path.remove(tmp)
+        try:
+            stock = generate_stock_client(Path(tmp))
+            contenders: list[Contender] = [
+                RawAiohttp(),
+                Typed(),
+                Gql(),
+                StockAriadne(stock),
+                RequestsNoSession(),
+                RawAiohttpBytes(),
+                TypedBytes(),
+            ]
+            samples = _against_canned_server(contenders, document, calls, rounds, warmup)
+        finally:
+            if tmp in sys.path:
+                sys.path.remove(tmp)
     summary = _summarise(samples, contenders, calls, rounds, warmup)
     summary["decode"] = {
         **decode_costs(rounds),
@@ -320,6 +306,30 @@ def run(calls: int = 100, rounds: int = 9, warmup: int = 30) -> dict[str, Any]:
         "ours_bytes_us": median(samples[TypedBytes.name]["cpu_us"]),
     }
     return summary
+
+
+def _against_canned_server(
+    contenders: list[Contender], document: str, calls: int, rounds: int, warmup: int
+) -> dict[str, dict[str, list[float]]]:
+    """Start the canned server, open every contender, warm up, measure; always clean up."""
+    with ChildProcess("bench.canned") as server:
+        url = f"http://127.0.0.1:{server.start()}/graphql"
+        loop = asyncio.new_event_loop()
+        opened: list[Contender] = []
+        try:
+            for contender in contenders:
+                loop.run_until_complete(contender.open(url, document))
+                opened.append(contender)
+            for contender in contenders:
+                got = _batch(loop, contender, warmup)
+                if got != PAGE_SIZE:
+                    raise RuntimeError(f"{contender.name} received {got} items, not {PAGE_SIZE}")
+            return _measure(loop, contenders, calls, rounds)
+        finally:
+            for contender in opened:
+                loop.run_until_complete(contender.close())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
 
 def decode_costs(rounds: int, calls: int = 50) -> dict[str, float]:
