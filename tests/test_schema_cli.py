@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 
 from omnivoltaic_erm.cli import main
-from omnivoltaic_erm.errors import TransportError
 from omnivoltaic_erm.testing import BackgroundServer
 from tests.conftest import ROOT
 from tests.replay import Canned, ReplayServer
@@ -105,12 +104,12 @@ def test_usage_errors_exit_2_on_one_line(
     in_repo: None, modified: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["schema", "diff", "--schema", str(modified), "--url", "http://127.0.0.1:1/"]) == 2
-    assert capsys.readouterr().err.strip() == "Error: give --url or --schema, not both"
+    assert capsys.readouterr().err.strip() == "error: give --url or --schema, not both"
     assert main(["schema", "diff"]) == 2
-    assert capsys.readouterr().err.strip() == "Error: give --url (or ERM_URL)"
+    assert capsys.readouterr().err.strip() == "error: give --url (or set ERM_URL)"
     assert main(["schema", "pull", "--url", "http://example.com/graphql"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("Error: refusing plain http:// to example.com") and "\n" not in err
+    assert err.startswith("error: refusing plain http:// to example.com") and "\n" not in err
     assert main(["schema", "diff", "--schema", "no/such/file.graphql"]) == 2
 
 
@@ -127,7 +126,7 @@ def test_a_bad_base_schema_is_a_usage_error(
         == 2
     )
     err = capsys.readouterr().err.strip()
-    assert err.startswith("Error: the base schema is not a valid GraphQL schema")
+    assert err.startswith("error: the base schema is not a valid GraphQL schema")
     assert "Traceback" not in err
 
 
@@ -155,7 +154,7 @@ def test_an_http_error_without_graphql_errors_is_one_line(
         code = main(["schema", "pull", "--url", f"{server.base_url}/graphql", "--out", "-"])
     assert code == 1
     assert capsys.readouterr().err.strip() == (
-        "Error: HTTP 502 from the ERM API: introspection refused"
+        "error: the request failed (HTTP 502 from the ERM API); try again later"
     )
 
 
@@ -172,7 +171,7 @@ def test_a_refused_pull_is_one_line_and_never_shows_the_header(
     assert code == 1
     out, err = capsys.readouterr()
     assert err.strip() == (
-        f"Error: introspecting {url}: Unauthorized "
+        f"error: the ERM API refused the request: introspecting {url}: Unauthorized "
         "(is introspection disabled, or is a token needed?)"
     )
     # The header did go out; it shows up nowhere else.
@@ -196,23 +195,26 @@ def test_a_server_that_never_answers_times_out_on_one_line(
         code = main(["schema", "pull", "--url", url, "--timeout", "0.3", "--out", "-"])
     assert code == 1
     assert capsys.readouterr().err.strip() == (
-        f"Error: introspecting {url}: no answer within 0.3 s"
+        f"error: the request timed out (introspecting {url}: no answer within 0.3 s); "
+        "try again later"
     )
 
 
-def test_debug_shows_the_real_exception(tmp_path: Path) -> None:
-    with pytest.raises(TransportError, match="cannot connect"):
-        main(
-            [
-                "--debug",
-                "schema",
-                "pull",
-                "--url",
-                "http://127.0.0.1:1/graphql",
-                "--out",
-                str(tmp_path / "s.graphql"),
-            ]
-        )
+def test_debug_adds_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["schema", "pull", "--url", "http://127.0.0.1:1/graphql", "--out", str(tmp_path / "s")]
+    assert main(argv) == 1
+    assert "Traceback" not in capsys.readouterr().err
+    assert main(["--debug", *argv]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ClientConnectorError" in err
+    assert err.rstrip().splitlines()[-1].startswith("error: cannot connect to")
+
+
+def test_json_errors_are_json_too(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["schema", "pull", "--json", "--url", "http://127.0.0.1:1/graphql", "--out", "-"])
+    assert code == 1
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["type"] == "TransportError" and error["exit_code"] == 1
 
 
 def test_make_schema_calls_erm_schema_pull() -> None:

@@ -65,6 +65,7 @@ from .errors import (
     ConfigurationError,
     HttpStatusError,
     InvalidResponseError,
+    ServerError,
     TimeoutError,
     TransportError,
 )
@@ -126,7 +127,7 @@ async def pull_schema(
         raise TimeoutError(f"introspecting {url}: no answer within {timeout:g} s") from exc
     except TransportServerError as exc:
         status = exc.code if isinstance(exc.code, int) else 0
-        raise HttpStatusError(status, "introspection refused") from exc
+        raise (ServerError if status >= 500 else HttpStatusError)(status) from exc
     except TransportQueryError as exc:
         errors = [e for e in (exc.errors or []) if isinstance(e, dict)]
         said = errors[0].get("message") if errors else None

@@ -8,6 +8,7 @@ it exits 1 when any would. The comparison itself lives in ``omnivoltaic_erm.sche
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import ConfigurationError, ErmError
+from ..errors import ConfigurationError
 from ._app import Settings, erm
 
 if TYPE_CHECKING:
@@ -28,26 +29,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 PACKAGED_SCHEMA = ("omnivoltaic_erm.sandbox", "schema.graphql")
 
 
-class UsageFailure(click.ClickException):
-    """A usage error shown as one ``Error:`` line, exit status 2."""
+def _settings(ctx: click.Context, json_flag: bool = False) -> Settings:
+    """The global options; a command's own ``--json`` counts as the global one."""
+    settings = ctx.find_object(Settings) or Settings(
+        url=None, email=None, as_json=False, debug=False, insecure=False
+    )
+    return dataclasses.replace(settings, as_json=True) if json_flag else settings
 
-    exit_code = 2
 
-
-def _fail_cleanly(func: F) -> F:
-    """Turn an ErmError into one ``error:`` line and exit 1 (a traceback with --debug)."""
+def _reported(func: F) -> F:
+    """Run the command under the CLI's error reporting: one ``error:`` line, exit 1 (2 for
+    a usage error such as a missing --url), a traceback only with --debug."""
 
     @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ErmError as exc:
-            ctx = click.get_current_context()
-            if isinstance(ctx.obj, Settings) and ctx.obj.debug:
-                raise
-            if isinstance(exc, ConfigurationError):
-                raise UsageFailure(exc.message) from None
-            raise click.ClickException(exc.message) from None
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        from ._run import reporting  # imports asyncio: only when a command runs
+
+        with reporting(_settings(ctx, bool(kwargs.get("json_flag")))):
+            return func(ctx, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -56,7 +55,7 @@ def _schema_tools() -> Any:
     try:
         from .. import schema_tools
     except ImportError as exc:
-        raise click.ClickException(
+        raise ConfigurationError(
             "schema commands need graphql-core and gql: pip install 'omnivoltaic-erm[schema]'"
         ) from exc
     return schema_tools
@@ -83,11 +82,11 @@ def _parse_headers(values: Sequence[str]) -> dict[str, str]:
 def _resolve_url(ctx: click.Context, url: str | None) -> str:
     from ..client import validate_url
 
-    settings = ctx.obj if isinstance(ctx.obj, Settings) else None
-    url = url or (settings.url if settings else None)
+    settings = _settings(ctx)
+    url = url or settings.url
     if not url:
-        raise UsageFailure("give --url (or ERM_URL)")
-    return validate_url(url, settings.insecure if settings else False)
+        raise ConfigurationError("give --url (or set ERM_URL)")
+    return validate_url(url, settings.insecure)
 
 
 def _pull(url: str, headers: dict[str, str], timeout: float) -> str:
@@ -98,7 +97,7 @@ def _pull(url: str, headers: dict[str, str], timeout: float) -> str:
 
 
 def _as_json(ctx: click.Context, flag: bool) -> bool:
-    return flag or (isinstance(ctx.obj, Settings) and ctx.obj.as_json)
+    return _settings(ctx, flag).as_json
 
 
 def _project_setting(key: str, fallback: str) -> Path:
@@ -165,7 +164,7 @@ def schema() -> None:
 @_timeout_option
 @_json_option
 @click.pass_context
-@_fail_cleanly
+@_reported
 def pull(
     ctx: click.Context,
     url: str | None,
@@ -217,7 +216,7 @@ def pull(
 @_timeout_option
 @_json_option
 @click.pass_context
-@_fail_cleanly
+@_reported
 def diff(
     ctx: click.Context,
     url: str | None,
@@ -235,7 +234,7 @@ def diff(
     """
     tools = _schema_tools()
     if url and schema_file:
-        raise UsageFailure("give --url or --schema, not both")
+        raise ConfigurationError("give --url or --schema, not both")
     base_label, base_sdl = (
         (base, Path(base).read_text(encoding="utf-8")) if base else _default_base()
     )
