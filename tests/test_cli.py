@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from omnivoltaic_erm.client import request_id_of
 from omnivoltaic_erm.sandbox import Sandbox
 from tests.cli_helpers import Cli, closed_port
 
@@ -175,6 +176,14 @@ def test_days_free_reset_codes_then_history(cli: Cli, sandbox: Sandbox) -> None:
         assert event["codeDecString"] in r.out
     assert "first" in r.out and "[req:" not in r.out
     assert "4 code events" in r.out
+
+    # A narrow terminal gets one block per event, never a cut or wrapped code.
+    r = cli.run("history", item, COLUMNS="60")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    for event in events:
+        assert f"codeDec        {event['codeDecString']}" in lines
+        assert f"request        {request_id_of(event['description'])}" in lines
 
     r = cli.run("--json", "history", item)
     assert r.code == 0, r.err

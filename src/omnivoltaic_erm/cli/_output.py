@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -115,25 +115,66 @@ def show_code(code: IssuedCode, item: str) -> None:
     out.print(details)
 
 
+# Narrowest a wrapping column is squeezed to before a table gives way to blocks.
+_MIN_WRAPPED = 8
+
+
+def show_rows(
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    exact: Iterable[str] = (),
+    right: Iterable[str] = (),
+    title: str | None = None,
+) -> None:
+    """A table whose ``exact`` columns (ids, codes) are never wrapped or cut.
+
+    Where the terminal is too narrow for those at full width, each row is printed as a
+    block of ``name  value`` lines instead, so that no id or code is ever truncated.
+    """
+    out = stdout()
+    exact, right = set(exact), set(right)
+    widths = [max([len(h), *(len(r[n]) for r in rows)]) for n, h in enumerate(headers)]
+    needed = sum(
+        w if h in exact else min(w, _MIN_WRAPPED) for h, w in zip(headers, widths, strict=True)
+    )
+    if needed + 3 * len(headers) + 1 <= out.width:
+        table = Table(title=title, header_style="bold")
+        for h in headers:
+            justify: JustifyMethod = "right" if h in right else "left"
+            table.add_column(h, no_wrap=h in exact, overflow="fold", justify=justify)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        return
+    if title:
+        out.print(Text(title, style="bold"))
+    pad = max(map(len, headers))
+    for row in rows:
+        out.print()
+        for h, value in zip(headers, row, strict=True):
+            if value:
+                out.print(Text(f"{h:<{pad}}  {value}"), soft_wrap=True)
+
+
 def show_items(items: list[Item], *, limited: bool) -> None:
     """A table of items."""
-    table = Table(show_lines=False, header_style="bold")
-    for name in ("_id", "oemItemID", "sellerItemID", "description", "lifeCycle", "created (UTC)"):
-        table.add_column(name, overflow="fold")
-    for it in items:
-        table.add_row(
+    headers = ["_id", "oemItemID", "sellerItemID", "description", "lifeCycle", "created (UTC)"]
+    rows = [
+        [
             it.id,
             it.oem_item_id or "",
             it.seller_item_id or "",
             it.description or "",
             it.life_cycle or "",
             when(it.created_at),
-        )
-    out = stdout()
-    out.print(table)
+        ]
+        for it in items
+    ]
+    show_rows(headers, rows, exact=headers[:3])
     noun = "item" if len(items) == 1 else "items"
     more = " (limit reached: --limit N shows more)" if limited else ""
-    out.print(f"{len(items)} {noun}{more}")
+    stdout().print(f"{len(items)} {noun}{more}")
 
 
 def show_item(item: Item) -> None:
@@ -151,19 +192,12 @@ def show_item(item: Item) -> None:
 
 def show_history(item: str, events: list[CodeEvent]) -> None:
     """An item's code events, oldest first."""
-    out = stdout()
     if not events:
-        out.print(f"No codes have been issued for {item}.")
+        stdout().print(f"No codes have been issued for {item}.")
         return
-    table = Table(title=f"Code history of {item}", header_style="bold")
-    table.add_column("#", justify="right")
-    for name in ("created (UTC)", "type"):
-        table.add_column(name, overflow="fold")
-    table.add_column("days", justify="right")
-    for name in ("codeDec", "codeHex", "description", "request"):
-        table.add_column(name, overflow="fold")
-    for n, event in enumerate(events, start=1):
-        table.add_row(
+    headers = ["#", "created (UTC)", "type", "days", "codeDec", "codeHex", "description", "request"]
+    rows = [
+        [
             str(n),
             when(event.created_at),
             _kind(event.code_type),
@@ -172,9 +206,17 @@ def show_history(item: str, events: list[CodeEvent]) -> None:
             event.code_hex_string,
             user_description(event.description),
             request_id_of(event.description) or "",
-        )
-    out.print(table)
-    out.print(f"{len(events)} code event{'s' if len(events) != 1 else ''}")
+        ]
+        for n, event in enumerate(events, start=1)
+    ]
+    show_rows(
+        headers,
+        rows,
+        exact=["#", "codeDec", "codeHex", "request"],
+        right=["#", "days"],
+        title=f"Code history of {item}",
+    )
+    stdout().print(f"{len(events)} code event{'s' if len(events) != 1 else ''}")
 
 
 def show_counts(title: str, counts: Mapping[str, int], rows: Iterable[tuple[str, str]]) -> None:

@@ -143,8 +143,6 @@ def _run(
     from ._run import open_client
 
     progress = make_progress(progress_mode)
-    for bad in parsed.bad:
-        progress.note(f"line {bad.line}: {bad.error}; skipped")
 
     async def main() -> list[RowResult]:
         async with open_client(settings) as client:
@@ -152,6 +150,8 @@ def _run(
             with Journal.open(journal_path, identity, force=force) as journal:
                 for notice in journal.notices:
                     progress.note(notice)
+                for bad in parsed.bad:
+                    progress.note(f"line {bad.line}: {bad.error}; skipped")
                 todo = plan(parsed, journal)
                 _note_strays(progress, journal, {row.key for row in parsed.rows})
                 done_before = len(todo.settled) - len(parsed.bad)
