@@ -77,7 +77,7 @@ def run_sections(names: list[str], quick: bool) -> dict[str, Any]:
     """Run the chosen sections; each result or error lands under its name."""
     results: dict[str, Any] = {}
     plain: dict[str, Callable[[], dict[str, Any]]] = {
-        "percall": lambda: percall.run(calls=30, rounds=3, warmup=10) if quick else percall.run(),
+        "percall": lambda: percall.run(calls=10, rounds=5, warmup=10) if quick else percall.run(),
         "startup": lambda: startup.run(repeats=3 if quick else 9),
     }
     for name in (n for n in names if n in plain):
@@ -183,8 +183,9 @@ def _report_percall(s: dict[str, Any]) -> list[str]:
     ]
     lines = [
         f"One {s['page_items']}-item getAllClientItems page from a canned server in another "
-        f"process; median of {s['rounds']} rounds of {s['calls_per_round']} calls, after "
-        f"{s['warmup_calls']} warm-up calls each.\n",
+        f"process; median of {s['rounds']} interleaved rounds of {s['calls_per_round']} "
+        f"calls, after {s['warmup_calls']} warm-up calls each. Ratios: median over rounds of "
+        "the client's figure over raw aiohttp's in the same round.\n",
         *_table(["client", "CPU µs/call", "wall µs/call", "CPU vs raw", "wall vs raw"], rows),
     ]
     d = s["decode"]
