@@ -296,3 +296,33 @@ def test_server_down_aborts_before_anything_is_journaled(cli: Cli, tmp_path: Pat
     r = cli.run("batch", str(src), "--journal", str(journal), ERM_URL=url)
     r.assert_one_line_error(1, "cannot connect")
     assert journal_rows(journal) == []
+
+
+def test_batch_under_faults_ends_with_one_code_per_row(cli: Cli, tmp_path: Path) -> None:
+    sb = cli.sandbox
+    items = oem_ids(sb)[:6]
+    rows = [f"{items[n % 6]},days,{n + 1}" for n in range(24)]
+    src = write_rows(tmp_path / "faulty.csv", rows)
+    journal, out = tmp_path / "faulty.db", tmp_path / "faulty-out.csv"
+    args = ["--timeout", "0.8", "batch", str(src), "--journal", str(journal), "--out", str(out)]
+    # 502s before anything runs, answers dropped after the commit, answers held beyond
+    # the client's timeout: about a third of all requests.
+    sb.faults = FaultSpec(error_502=0.12, drop=0.12, delay=0.1, delay_seconds=1.5, seed=7)
+    for _ in range(4):
+        r = cli.run("--json", *args)
+        assert r.code in (0, 1), r.err
+        assert "Traceback" not in r.err
+        events = [e for i in items for e in sb.history(i)]
+        request_ids = [request_id_of(e["description"]) for e in events]
+        assert len(request_ids) == len(set(request_ids)) <= 24, "no row issued twice"
+        summary = r.json()
+        assert summary["counts"]["invalid"] == 0
+        if r.code == 0:
+            break
+        assert all(p["status"] == "failed" and p["error"] for p in summary["problems"])
+    assert sum(sb.fault_counts.values()) > 0
+    sb.faults = FaultSpec()
+    r = cli.run("--json", *args)
+    assert r.code == 0, r.err
+    assert r.json()["counts"]["skipped-done"] == 24
+    assert_records_agree(sb, items, journal, out, rows=24)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import click
 
-from .._constants import ENV_EMAIL, ENV_PASSWORD, ENV_URL
+from .._constants import CODE_INTERVAL, DEFAULT_TIMEOUT, ENV_EMAIL, ENV_PASSWORD, ENV_URL
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Settings:
     debug: bool
     insecure: bool
     code_interval: float | None = None
+    timeout: float | None = None
 
     def password(self) -> str | None:
         """ERM_PASSWORD, or a prompt when a terminal is attached; never an argument."""
@@ -52,7 +53,17 @@ class Settings:
     type=click.FloatRange(min=0),
     metavar="SECONDS",
     help="Minimum seconds between two codes of one item, as the server enforces "
-    "(default 6, the API's rule; a sandbox may allow less). Env ERM_CODE_INTERVAL.",
+    f"(default {CODE_INTERVAL:g}, the API's rule; a sandbox may allow less). "
+    "Env ERM_CODE_INTERVAL.",
+)
+@click.option(
+    "--timeout",
+    envvar="ERM_TIMEOUT",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help=f"Give up on a request after this long (default {DEFAULT_TIMEOUT:g}; a code "
+    "request whose answer is lost is then settled from the item's history). "
+    "Env ERM_TIMEOUT.",
 )
 @click.version_option(package_name="omnivoltaic-erm", prog_name="erm")
 @click.pass_context
@@ -64,10 +75,12 @@ def erm(
     debug: bool,
     insecure: bool,
     code_interval: float | None,
+    timeout: float | None,
 ) -> None:
     """Typed client for the Omnivoltaic ERM API: items, unlock codes and code history.
 
-    The password comes from ERM_PASSWORD, or a prompt when a terminal is attached.
+    The password comes from ERM_PASSWORD, or a prompt when a terminal is attached;
+    after `erm login`, commands use the cached token and need no password.
     """
     ctx.obj = Settings(
         url=url,
@@ -76,4 +89,5 @@ def erm(
         debug=debug,
         insecure=insecure,
         code_interval=code_interval,
+        timeout=timeout,
     )

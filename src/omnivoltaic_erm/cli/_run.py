@@ -181,6 +181,8 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
     kwargs: dict[str, Any] = {"token_cache": True, "allow_insecure": settings.insecure}
     if settings.code_interval is not None:
         kwargs["limits"] = Limits(code_interval=settings.code_interval)
+    if settings.timeout is not None:
+        kwargs["timeout"] = settings.timeout
     password = os.environ.get(c.ENV_PASSWORD)
     if not password and not fresh_sign_in and _cached_token_usable(url, email):
         return _cached_token_client()(url, email, "cached-token-only", **kwargs)
