@@ -1,25 +1,31 @@
-"""Fault-injection soak of the Python API against the sandbox.
+"""Fault-injection soak against the sandbox, through the Python API and ``erm batch``.
 
 ``python -m tests.soak [--requests 1000] [--items 100] [--fault-rate 0.2] [--seed 1]``
-issues days codes through ``AsyncErmClient`` while the sandbox injects, in equal parts,
-502s before anything happens, connections dropped after the code is committed, and
-responses held beyond the client's timeout; tokens live 3 s, so they expire mid-run.
-It then reconciles every request with the sandbox's code history and prints the counts.
+issues days codes through ``AsyncErmClient``, then as many again through the ``erm batch``
+command, while the sandbox injects, in equal parts, 502s before anything happens,
+connections dropped after the code is committed, and responses held beyond the client's
+timeout; tokens live 3 s, so they expire mid-run. Each part then reconciles every
+request with the sandbox's code history and prints the counts.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import logging
+import sqlite3
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from omnivoltaic_erm import AsyncErmClient, ClientConfig, ErmError, IssuedCode, Limits, RetryPolicy
 from omnivoltaic_erm.client import new_request_id, request_id_of
 from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
+from tests.cli_helpers import Cli
 
 CLIENT_TIMEOUT = 1.0
 INTERVAL = 0.05
@@ -103,12 +109,8 @@ def run_soak(requests: int, items: int, fault_rate: float = 0.2, seed: int = 1) 
         outcomes = asyncio.run(_issue_all(sb, keys, per_item, report))
         report.faults = dict(sb.fault_counts)
         sb.faults = FaultSpec()
-        history: dict[str, list[dict[str, object]]] = {}
-        for key in keys:
-            for event in sb.history(key):
-                rid = request_id_of(str(event["description"])) or "?"
-                history.setdefault(rid, []).append(event)
-                report.history_events += 1
+        history = _history_by_request(sb, keys)
+        report.history_events = sum(len(v) for v in history.values())
     report.seconds = time.monotonic() - started
     for rid, events in history.items():
         if len(events) > 1:
@@ -132,6 +134,77 @@ def run_soak(requests: int, items: int, fault_rate: float = 0.2, seed: int = 1) 
     return report
 
 
+def _history_by_request(sb: Sandbox, keys: list[str]) -> dict[str, list[dict[str, object]]]:
+    history: dict[str, list[dict[str, object]]] = {}
+    for key in keys:
+        for event in sb.history(key):
+            rid = request_id_of(str(event["description"])) or "?"
+            history.setdefault(rid, []).append(event)
+    return history
+
+
+def run_batch_soak(
+    requests: int, items: int, workdir: Path, fault_rate: float = 0.2, seed: int = 1
+) -> SoakReport:
+    """The same soak through ``erm batch`` as a subprocess; a failed run is resumed once."""
+    per_item = max(1, requests // items)
+    report = SoakReport(requests=per_item * items)
+    started = time.monotonic()
+    with Sandbox(
+        items=items, code_interval=INTERVAL, token_ttl=3.0, daily_limit=max(10, per_item)
+    ) as sb:
+        keys = [str(i["oemItemID"]) for i in sb.items()][:items]
+        # Row n of the file belongs to item n % items: every item's rows are spread
+        # through the file, and its own rows stay in order.
+        rows = [f"{keys[n % items]},days,{1 + n // items}" for n in range(report.requests)]
+        src = workdir / "soak.csv"
+        src.write_text("item,type,days\n" + "\n".join(rows) + "\n")
+        journal, out = workdir / "soak.db", workdir / "soak-results.csv"
+        cli = Cli(sb, workdir / "cache")
+        args = ["--json", "batch", str(src), "--journal", str(journal), "--out", str(out)]
+        env = {"ERM_CODE_INTERVAL": str(INTERVAL), "ERM_TIMEOUT": str(CLIENT_TIMEOUT)}
+        sb.faults = _faults(fault_rate, seed)
+        first = cli.run(*args, timeout=900, **env)
+        if first.code != 0:
+            report.errors["first run exit"] = first.code
+            report.unhandled += "Traceback" in first.err
+            first = cli.run(*args, timeout=900, **env)
+        report.unhandled += "Traceback" in first.err
+        report.faults = dict(sb.fault_counts)
+        sb.faults = FaultSpec()
+        history = _history_by_request(sb, keys)
+        report.history_events = sum(len(v) for v in history.values())
+        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        try:
+            entries = db.execute("SELECT request_id, state, code_hex, recovered FROM rows")
+            journaled = {rid: (state, code, rec) for rid, state, code, rec in entries}
+        finally:
+            db.close()
+        with out.open(newline="") as fh:
+            results = list(csv.DictReader(fh))
+    report.seconds = time.monotonic() - started
+    for rid, events in history.items():
+        report.duplicates += max(0, len(events) - 1)
+        if journaled.get(rid, ("", None, 0))[0] != "done":
+            report.lost += len(events)
+    for rid, (state, code, recovered) in journaled.items():
+        if state == "done":
+            report.issued += 1
+            report.recovered += recovered
+            events = history.get(rid, [])
+            if not events:
+                report.missing += 1
+            elif events[0]["codeHexString"] != code:
+                report.mismatched += 1
+        else:
+            report.final_errors += 1
+            report.errors[state] = report.errors.get(state, 0) + 1
+    issued_in_csv = sorted(r["code_hex"] for r in results if r["code_hex"])
+    if issued_in_csv != sorted(str(e["codeHexString"]) for v in history.values() for e in v):
+        report.mismatched += 1
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.soak", description=__doc__)
     parser.add_argument("--requests", type=int, default=1000)
@@ -142,8 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     # Each recovery logs a warning; the soak's own figures are the output that matters.
     logging.getLogger("omnivoltaic_erm").setLevel(logging.ERROR)
     report = run_soak(args.requests, args.items, args.fault_rate, args.seed)
-    print(json.dumps({**asdict(report), "ok": report.ok}, indent=2))
-    return 0 if report.ok else 1
+    print("python API:", json.dumps({**asdict(report), "ok": report.ok}, indent=2))
+    with tempfile.TemporaryDirectory() as tmp:
+        batch = run_batch_soak(args.requests, args.items, Path(tmp), args.fault_rate, args.seed)
+    print("erm batch:", json.dumps({**asdict(batch), "ok": batch.ok}, indent=2))
+    return 0 if report.ok and batch.ok else 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@ kind, reconciled with the sandbox's history (`make soak` runs 1,000 across 100).
 
 from __future__ import annotations
 
-from tests.soak import run_soak
+from pathlib import Path
+
+from tests.soak import run_batch_soak, run_soak
 
 
 def test_short_soak_issues_each_code_exactly_once() -> None:
@@ -19,4 +21,17 @@ def test_short_soak_issues_each_code_exactly_once() -> None:
     assert report.recovered > 0, "drops and delays must have forced recoveries"
     assert all(report.faults.get(k, 0) > 0 for k in ("error_502", "drop", "delay")), report.faults
     assert report.sign_ins >= 2, "tokens of 3 s must have expired mid-run"
+    assert report.ok
+
+
+def test_short_batch_soak_issues_each_row_exactly_once(tmp_path: Path) -> None:
+    report = run_batch_soak(requests=100, items=10, workdir=tmp_path, fault_rate=0.2, seed=5)
+    print(report)
+    assert report.requests == 100
+    assert report.unhandled == 0, "a traceback reached the batch's output"
+    assert report.duplicates == 0 and report.lost == 0
+    assert report.missing == 0 and report.mismatched == 0
+    assert report.issued == report.history_events
+    assert report.issued + report.final_errors == report.requests
+    assert all(report.faults.get(k, 0) > 0 for k in ("error_502", "drop", "delay")), report.faults
     assert report.ok
