@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import random
+import socket
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -112,21 +113,20 @@ def make_app(body: bytes) -> web.Application:
 
 async def serve() -> None:
     """Serve the canned page on a free loopback port until stdin closes."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((LOOPBACK, 0))
     runner = web.AppRunner(make_app(page_bytes()), access_log=None, handle_signals=True)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, LOOPBACK, 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        port = server.sockets[0].getsockname()[1]
+        await web.SockSite(runner, sock).start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         wait_for_stdin_eof_then(lambda: loop.call_soon_threadsafe(stop.set))
-        print(f"READY {port}", flush=True)
+        print(f"READY {sock.getsockname()[1]}", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()
+        sock.close()
 
 
 if __name__ == "__main__":
