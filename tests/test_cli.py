@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from omnivoltaic_erm import errors
+from omnivoltaic_erm.cli._run import CachedTokenExpired, describe
 from omnivoltaic_erm.client import request_id_of
+from omnivoltaic_erm.journal import JournalBusyError, JournalMismatchError
 from omnivoltaic_erm.sandbox import Sandbox
 from tests.cli_helpers import Cli, closed_port
 
@@ -304,3 +307,38 @@ def test_password_and_token_never_reach_the_output(cli: Cli, sandbox: Sandbox) -
     for r in runs:
         for secret in (sandbox.password, "planted-Secret-9f3c", token, token.split(".")[2]):
             assert secret not in r.out and secret not in r.err
+
+
+# -- error mapping (pure) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "issuing", "code", "fragment"),
+    [
+        (errors.ConfigurationError("no ERM URL"), False, 2, "no ERM URL"),
+        (errors.InvalidInputError("bad id"), False, 2, "nothing was issued"),
+        (JournalMismatchError("journal x does not match"), False, 2, "does not match"),
+        (errors.AuthenticationError("Invalid Credentials"), False, 1, "sign-in refused"),
+        (CachedTokenExpired("run `erm login` again"), False, 1, "erm login"),
+        (errors.NotFoundError("no item 'X'"), False, 1, "erm items --search"),
+        (errors.PermissionDeniedError("FORBIDDEN"), False, 1, "permission denied"),
+        (errors.CodeLimitError("all 5 free codes used"), True, 1, "all 5 free codes used"),
+        (errors.RateLimitError("slow down", retry_after=4.0), True, 1, "try again in 4 s"),
+        (errors.TransportError("refused", sent=False), True, 1, "nothing was sent"),
+        (errors.TimeoutError("no answer"), True, 1, "outcome is unknown: run `erm history"),
+        (errors.TimeoutError("no answer"), False, 1, "timed out (no answer); try again"),
+        (errors.ServerError(502, "Bad Gateway"), False, 1, "try again later"),
+        (errors.InvalidResponseError("truncated"), False, 1, "failed (truncated)"),
+        (errors.GraphQLError("boom", errors=[{"extensions": {"code": "X"}}]), False, 1, "[X]"),
+        (JournalBusyError("journal in use"), False, 1, "journal in use"),
+        (FileNotFoundError(2, "No such file or directory", "out.csv"), False, 1, "out.csv"),
+        (RuntimeError("bug"), False, 1, "unexpected RuntimeError: bug (run with --debug"),
+    ],
+)
+def test_each_error_maps_to_an_exit_code_and_a_line_saying_what_to_do(
+    error: Exception, issuing: bool, code: int, fragment: str
+) -> None:
+    got_code, message = describe(error, issuing=issuing)
+    assert got_code == code
+    assert fragment in message
+    assert "\n" not in message

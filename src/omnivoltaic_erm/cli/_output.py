@@ -39,11 +39,6 @@ def stdout() -> Console:
     return Console(highlight=False, width=width)
 
 
-def stderr() -> Console:
-    """The console for progress and notices."""
-    return Console(stderr=True, highlight=False)
-
-
 def emit_json(data: Any) -> None:
     """Print ``data`` as one JSON document on stdout."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
