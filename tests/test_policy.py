@@ -121,7 +121,14 @@ def test_retry_delay_honours_server_hint() -> None:
     assert retry_delay(5, POLICY, retry_after=0.2, rand=lambda: 1.0) == pytest.approx(0.325)
 
 
-LIMITS = Limits(code_interval=6.0, daily_limit=3, total_limit=5, free_limit=1, reset_limit=1)
+LIMITS = Limits(
+    code_interval=6.0,
+    daily_limit=3,
+    total_limit=5,
+    free_limit=1,
+    reset_limit=1,
+    interval_margin=0.05,
+)
 
 
 def _ledger(*events: tuple[str, float]) -> ItemLedger:

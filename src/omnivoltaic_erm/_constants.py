@@ -27,6 +27,10 @@ TOKEN_REFRESH_MARGIN = 300.0
 
 # Code-generation limits, per item.
 CODE_INTERVAL = 6.0
+# Added to every client-side interval wait. The client measures an item's interval from
+# the moment it received the previous code, which is already after the server recorded
+# it; the margin only covers the millisecond rounding of timestamps read from history.
+INTERVAL_MARGIN = 0.005
 DAILY_CODE_LIMIT = 10
 DAILY_WINDOW = 86400.0
 TOTAL_CODE_LIMIT = 1096

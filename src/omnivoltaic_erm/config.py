@@ -24,9 +24,8 @@ class Limits:
     max_days: int = c.MAX_CODE_DAYS
     free_limit: int = c.FREE_CODE_LIMIT
     reset_limit: int = c.RESET_CODE_LIMIT
-    # Added to every interval wait, so that clock granularity never makes the server
-    # see a request a hair too early.
-    interval_margin: float = 0.05
+    # Added to every interval wait (see _constants.INTERVAL_MARGIN).
+    interval_margin: float = c.INTERVAL_MARGIN
 
 
 @dataclass(frozen=True, slots=True)
