@@ -25,7 +25,7 @@ schema: install
 	$(BIN)/erm schema pull --url "$(ERM_URL)" --out schema.graphql
 
 lint: install
-	$(BIN)/ruff check src tests codegen bench examples
+	$(BIN)/ruff check --no-cache src tests codegen bench examples
 	$(BIN)/mypy --strict src tests/typing_consumer.py
 
 test: install

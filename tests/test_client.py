@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
 
 from omnivoltaic_erm import (
     AsyncErmClient,
@@ -24,6 +23,7 @@ from omnivoltaic_erm import (
     RetryPolicy,
 )
 from omnivoltaic_erm.client import request_id_of
+from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
 
 FAST = Limits(code_interval=0.2)
 
