@@ -426,7 +426,7 @@ class AsyncErmClient:
         self, state: _ItemState, request_id: str, description: str | None
     ) -> IssuedCode | None:
         _, events = await self._download(state.item_id)
-        state.ledger = ItemLedger.from_history((e.code_type, e.created_at) for e in events)
+        self._learn(state.item_id, events)
         for event in events:
             if request_id_of(event.description) == request_id:
                 text = (
