@@ -112,26 +112,41 @@ def run_soak(requests: int, items: int, fault_rate: float = 0.2, seed: int = 1) 
         history = _history_by_request(sb, keys)
         report.history_events = sum(len(v) for v in history.values())
     report.seconds = time.monotonic() - started
-    for rid, events in history.items():
-        if len(events) > 1:
-            report.duplicates += len(events) - 1
-        outcome = outcomes.get(rid)
-        if not isinstance(outcome, IssuedCode):
-            report.lost += len(events)  # issued, but the client does not know it
-    for rid, outcome in outcomes.items():
-        if isinstance(outcome, IssuedCode):
-            report.issued += 1
-            report.recovered += outcome.recovered
-            events = history.get(rid, [])
-            if not events:
-                report.missing += 1
-            elif events[0]["codeHexString"] != outcome.code_hex:
-                report.mismatched += 1
-        else:
-            report.final_errors += 1
-            name = type(outcome).__name__
-            report.errors[name] = report.errors.get(name, 0) + 1
+    settled = {
+        rid: (o.code_hex, o.recovered, "")
+        if isinstance(o, IssuedCode)
+        else (None, False, type(o).__name__)
+        for rid, o in outcomes.items()
+    }
+    _reconcile(report, history, settled)
     return report
+
+
+# Each request's end: the code issued (None if none), whether it was recovered, and the
+# name of the final error otherwise.
+Settled = tuple[str | None, bool, str]
+
+
+def _reconcile(
+    report: SoakReport, history: dict[str, list[dict[str, object]]], settled: dict[str, Settled]
+) -> None:
+    """Count duplicates, lost, missing and mismatched codes between requests and history."""
+    for rid, events in history.items():
+        report.duplicates += max(0, len(events) - 1)
+        if settled.get(rid, (None, False, ""))[0] is None:
+            report.lost += len(events)  # issued, but the client does not know it
+    for rid, (code, recovered, error) in settled.items():
+        if code is None:
+            report.final_errors += 1
+            report.errors[error] = report.errors.get(error, 0) + 1
+            continue
+        report.issued += 1
+        report.recovered += recovered
+        events = history.get(rid, [])
+        if not events:
+            report.missing += 1
+        elif events[0]["codeHexString"] != code:
+            report.mismatched += 1
 
 
 def _history_by_request(sb: Sandbox, keys: list[str]) -> dict[str, list[dict[str, object]]]:
@@ -183,22 +198,11 @@ def run_batch_soak(
         with out.open(newline="") as fh:
             results = list(csv.DictReader(fh))
     report.seconds = time.monotonic() - started
-    for rid, events in history.items():
-        report.duplicates += max(0, len(events) - 1)
-        if journaled.get(rid, ("", None, 0))[0] != "done":
-            report.lost += len(events)
-    for rid, (state, code, recovered) in journaled.items():
-        if state == "done":
-            report.issued += 1
-            report.recovered += recovered
-            events = history.get(rid, [])
-            if not events:
-                report.missing += 1
-            elif events[0]["codeHexString"] != code:
-                report.mismatched += 1
-        else:
-            report.final_errors += 1
-            report.errors[state] = report.errors.get(state, 0) + 1
+    settled = {
+        rid: (code, bool(recovered), "") if state == "done" else (None, False, state)
+        for rid, (state, code, recovered) in journaled.items()
+    }
+    _reconcile(report, history, settled)
     issued_in_csv = sorted(r["code_hex"] for r in results if r["code_hex"])
     if issued_in_csv != sorted(str(e["codeHexString"]) for v in history.values() for e in v):
         report.mismatched += 1
