@@ -2,8 +2,9 @@
 
 ``should_retry`` decides whether a failed call may be sent again; ``retry_delay`` says how
 long to wait first: exponential backoff with jitter, capped, honouring a server's hint.
-A code request is never passed through ``should_retry`` after an unknown outcome: the
-client settles that from the item's code history first (see ``client``).
+Only the pipeline's loop (``_pipeline``) asks ``should_retry``, and only for queries and
+sign-ins; a code request settles an unknown outcome from the item's code history first
+(see ``_issuing``).
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ from .errors import (
     HttpStatusError,
     InvalidResponseError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     TransportError,
+    UnexpectedShapeError,
 )
 
 
 def should_retry(error: BaseException, attempt: int, policy: RetryPolicy) -> bool:
     """Whether a query (safe to repeat) that failed with ``error`` may be tried again.
 
-    ``attempt`` counts the attempts made so far, from 1.
+    ``attempt`` counts the attempts made so far, from 1. Decided on the error's type and
+    HTTP status only, never on its message (which may quote a server's body).
     """
     if attempt > policy.max_retries:
         return False
@@ -35,7 +39,9 @@ def should_retry(error: BaseException, attempt: int, policy: RetryPolicy) -> boo
         return True
     if isinstance(error, HttpStatusError):
         return error.status in (408, 429)
-    return isinstance(error, InvalidResponseError) and "cap" not in error.message
+    # Another attempt would meet the same size cap or the same mismatched types.
+    permanent = ResponseTooLargeError | UnexpectedShapeError
+    return isinstance(error, InvalidResponseError) and not isinstance(error, permanent)
 
 
 def outcome_unknown(error: ErmError) -> bool:

@@ -6,10 +6,14 @@
     ├── ConfigurationError        bad or missing settings (URL, credentials)
     ├── InvalidInputError         rejected before sending, or BAD_USER_INPUT from the server
     ├── TransportError            the request failed on the wire (.sent: it may have arrived)
-    │   └── TimeoutError          no complete answer in time
+    │   ├── TimeoutError          no complete answer in time
+    │   └── OutcomeUnknownError   a code request's outcome could not be settled: recover()
     ├── HttpStatusError           a non-2xx answer that is not a GraphQL response
+    │   ├── RedirectError         3xx: the endpoint moved (.location); never followed
     │   └── ServerError           5xx: gateway or server failure
-    ├── InvalidResponseError      not GraphQL JSON: HTML, truncated, too large, wrong shape
+    ├── InvalidResponseError      not GraphQL JSON: HTML, truncated, wrong shape
+    │   ├── ResponseTooLargeError the body exceeds the configured cap (not retried)
+    │   └── UnexpectedShapeError  JSON data that does not match the operation's types
     ├── RateLimitError            too fast; .retry_after says how long to wait
     └── GraphQLError              the server answered with ``errors`` (.data keeps partial data)
         ├── AuthenticationError   UNAUTHENTICATED, "Invalid Credentials"
@@ -82,6 +86,19 @@ class TimeoutError(TransportError):
     """No complete answer arrived within the timeout; the outcome is unknown."""
 
 
+class OutcomeUnknownError(TransportError):
+    """A code request may have been issued, and the item's history could not settle it.
+
+    Call ``recover(item_id, request_id)`` once the API answers again: it returns the code
+    if it was issued, or None if it was not (then it is safe to issue again).
+    """
+
+    def __init__(self, message: str, *, request_id: str, item_id: str) -> None:
+        super().__init__(message, sent=True, retryable=False)
+        self.request_id = request_id
+        self.item_id = item_id
+
+
 class HttpStatusError(ErmError):
     """The server answered with a non-2xx status and no GraphQL body."""
 
@@ -92,12 +109,34 @@ class HttpStatusError(ErmError):
         self.body_excerpt = body_excerpt
 
 
+class RedirectError(HttpStatusError):
+    """The endpoint answered with a redirect (3xx). It is never followed: a request body,
+    and a password above all, goes to the configured origin only. Update ``ERM_URL``."""
+
+    def __init__(self, status: int, location: str | None) -> None:
+        where = f" to {location[:200]}" if location else ""
+        super().__init__(
+            status,
+            f"the endpoint redirects{where}; redirects are not followed: update ERM_URL "
+            "(or url=) to the new address if you trust it",
+        )
+        self.location = location
+
+
 class ServerError(HttpStatusError):
     """A 5xx from the server or a gateway. For a code request the outcome is unknown."""
 
 
 class InvalidResponseError(ErmError):
     """The response is not valid GraphQL JSON, is too large, or lacks required fields."""
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The response body exceeds ``max_response_bytes``; another attempt would too."""
+
+
+class UnexpectedShapeError(InvalidResponseError):
+    """The response's data does not match the operation's generated types."""
 
 
 class RateLimitError(ErmError):
