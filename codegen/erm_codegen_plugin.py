@@ -1,8 +1,16 @@
 """Generation-time plugins for the ERM client (loaded by the code generator, never at run time).
 
 ``TypedExecutePlugin`` rewrites each generated client method so that, instead of decoding
-the response into dicts and then validating the dicts, it hands the result model to the
-transport's ``execute_typed``, which validates the raw response bytes in one pass.
+the response into dicts and then validating the dicts, it hands the result model and the
+operation's type (query or mutation, known here from the document) to the transport's
+``execute_typed``: the request pipeline under every operation (token, retries for
+queries only, tracing) and one-pass validation of the raw response bytes. A method of a
+shape it does not recognise fails generation: an operation must never go unrouted.
+
+``SyncClientPlugin`` adds ``SyncClient`` to the client module: one synchronous method
+per operation, with the very signature of the asynchronous one, that runs it on the
+synchronous client's event loop. ``ErmClient.api`` is that class, so mypy sees the real
+generated signatures on both faces.
 
 ``OpenEnumPlugin`` makes every enum-typed *result* field open: it is annotated
 ``Annotated[Union[CodeTypes, str], OpenEnum(CodeTypes)]``, so a value the server adds to an
@@ -22,6 +30,7 @@ from graphql import (
     GraphQLEnumType,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
 )
 
 OPEN_ENUM_MODULE = "omnivoltaic_erm._open_enum"
@@ -40,17 +49,40 @@ def _returned_model(stmt: ast.stmt) -> ast.expr | None:
     return None
 
 
+class UnroutedOperationError(Exception):
+    """A generated method has a shape the plugin does not recognise; generation stops."""
+
+
+ROUTED_OPERATIONS = {OperationType.QUERY: "query", OperationType.MUTATION: "mutation"}
+SYNC_CLIENT = "SyncClient"
+SYNC_BASE = "SyncErmBaseClient"
+
+
+def _unrouted(method: ast.FunctionDef | ast.AsyncFunctionDef, why: str) -> UnroutedOperationError:
+    return UnroutedOperationError(
+        f"cannot route the generated method {method.name!r} through the request pipeline: "
+        f"{why}. Update codegen/erm_codegen_plugin.py for the new shape."
+    )
+
+
 class TypedExecutePlugin(Plugin):
-    """Route every operation through ``execute_typed`` (one-pass validation)."""
+    """Route every operation through ``execute_typed`` with its operation type."""
 
     def generate_client_method(
         self,
         method_def: ast.FunctionDef | ast.AsyncFunctionDef,
         operation_definition: OperationDefinitionNode,
     ) -> ast.FunctionDef | ast.AsyncFunctionDef:
+        kind = ROUTED_OPERATIONS.get(operation_definition.operation)
+        if kind is None:
+            raise _unrouted(
+                method_def, f"{operation_definition.operation.value}s are not supported"
+            )
         body = method_def.body
-        if len(body) < 3 or not isinstance(method_def, ast.AsyncFunctionDef):
-            return method_def
+        if not isinstance(method_def, ast.AsyncFunctionDef):
+            raise _unrouted(method_def, "it is not async (set async_client = true)")
+        if len(body) < 3:
+            raise _unrouted(method_def, "its body is shorter than query, variables, execute")
         model = _returned_model(body[-1])
         execute = body[-3]
         if (
@@ -58,13 +90,22 @@ class TypedExecutePlugin(Plugin):
             or not isinstance(execute, ast.Assign)
             or not isinstance(execute.value, ast.Await)
             or not isinstance(execute.value.value, ast.Call)
+            or not isinstance(execute.value.value.func, ast.Attribute)
+            or execute.value.value.func.attr != "execute"
         ):
-            return method_def
+            raise _unrouted(
+                method_def, "it does not end in `await self.execute(...)` and `model_validate`"
+            )
         call = execute.value.value
         call.func = ast.Attribute(value=ast.Name(id="self"), attr="execute_typed")
         star_kwargs = [k for k in call.keywords if k.arg is None]
         named = [k for k in call.keywords if k.arg is not None]
-        call.keywords = [*named, ast.keyword(arg="result_type", value=model), *star_kwargs]
+        call.keywords = [
+            *named,
+            ast.keyword(arg="result_type", value=model),
+            ast.keyword(arg="operation_type", value=ast.Constant(value=kind)),
+            *star_kwargs,
+        ]
         method_def.body = [*body[:-3], ast.Return(value=ast.Await(value=call))]
         return method_def
 
@@ -77,6 +118,8 @@ class TypedExecutePlugin(Plugin):
             if not (isinstance(node, ast.ImportFrom) and node.module == "exceptions")
         ]
         for node in module.body:
+            if isinstance(node, ast.ImportFrom) and node.module == "client":
+                node.names.append(ast.alias(name=SYNC_CLIENT))
             if (
                 isinstance(node, ast.Assign)
                 and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
@@ -89,11 +132,64 @@ class TypedExecutePlugin(Plugin):
                         isinstance(e, ast.Constant) and str(e.value).startswith("GraphQLClient")
                     )
                 ]
+                node.value.elts.append(ast.Constant(value=SYNC_CLIENT))
+                node.value.elts.sort(key=lambda e: str(getattr(e, "value", "")))
+        return module
+
+    def generate_client_module(self, module: ast.Module) -> ast.Module:
+        client = next(
+            (n for n in module.body if isinstance(n, ast.ClassDef) and n.name == "Client"), None
+        )
+        if client is None:
+            raise UnroutedOperationError("the generated client module has no class Client")
+        methods = [_sync_method(m) for m in client.body if isinstance(m, ast.AsyncFunctionDef)]
+        for node in module.body:
+            if isinstance(node, ast.ImportFrom) and node.module == "base_client":
+                node.names.append(ast.alias(name=SYNC_BASE))
+        doc = ast.Expr(
+            value=ast.Constant(
+                value="Every operation of ``Client``, run synchronously with the same signatures."
+            )
+        )
+        module.body.append(
+            ast.ClassDef(
+                name=SYNC_CLIENT,
+                bases=[_name(SYNC_BASE)],
+                keywords=[],
+                body=[doc, *methods],
+                decorator_list=[],
+                type_params=[],
+            )
+        )
         return module
 
 
 def _name(id_: str) -> ast.Name:
     return ast.Name(id=id_, ctx=ast.Load())
+
+
+def _sync_method(method: ast.AsyncFunctionDef) -> ast.FunctionDef:
+    """``def name(<same args>) -> <same result>: return self._call(Client.name, ...)``."""
+    args = method.args
+    keywords = [
+        ast.keyword(arg=a.arg, value=_name(a.arg)) for a in [*args.args[1:], *args.kwonlyargs]
+    ]
+    if args.kwarg is not None:
+        keywords.append(ast.keyword(arg=None, value=_name(args.kwarg.arg)))
+    call = ast.Call(
+        func=ast.Attribute(value=_name("self"), attr="_call", ctx=ast.Load()),
+        args=[ast.Attribute(value=_name("Client"), attr=method.name, ctx=ast.Load())],
+        keywords=keywords,
+    )
+    return ast.FunctionDef(
+        name=method.name,
+        args=args,
+        body=[ast.Return(value=call)],
+        decorator_list=[],
+        returns=method.returns,
+        type_params=[],
+        lineno=0,
+    )
 
 
 def _after_imports(module: ast.Module) -> int:

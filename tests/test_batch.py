@@ -44,7 +44,7 @@ from omnivoltaic_erm.journal import (
     JournalError,
     JournalMismatchError,
 )
-from omnivoltaic_erm.models import IssuedCode, Item
+from omnivoltaic_erm.models import CodeTypes, IssuedCode, Item
 
 # -- parsing ------------------------------------------------------------------------
 
@@ -279,25 +279,16 @@ class FakeClient:
             raise Crash()
         return code
 
-    async def generate_days_code(
+    async def issue(
         self,
+        kind: CodeTypes,
         item: Item | str,
-        days: int,
+        days: int | None = None,
         description: str | None = None,
         *,
         request_id: str | None = None,
     ) -> IssuedCode:
-        return await self._issue(item, "DAYSCODE", days, request_id)
-
-    async def generate_free_code(
-        self, item: Item | str, description: str | None = None, *, request_id: str | None = None
-    ) -> IssuedCode:
-        return await self._issue(item, "FREECODE", 0, request_id)
-
-    async def generate_reset_code(
-        self, item: Item | str, description: str | None = None, *, request_id: str | None = None
-    ) -> IssuedCode:
-        return await self._issue(item, "RESETCODE", 0, request_id)
+        return await self._issue(item, kind.value, days or 0, request_id)
 
 
 CSV = b"""item,type,days

@@ -20,6 +20,7 @@ from omnivoltaic_erm import (
     ServerError,
     TimeoutError,
 )
+from omnivoltaic_erm.errors import UnexpectedShapeError
 from omnivoltaic_erm.testing import BackgroundServer
 from tests.hostile import Hostile
 
@@ -60,8 +61,8 @@ def _first_item(server: BackgroundServer, **config: object) -> tuple[BaseExcepti
         ("empty", InvalidResponseError),
         ("truncated", InvalidResponseError),
         ("neither", InvalidResponseError),
-        ("wrong_types", InvalidResponseError),
-        ("missing_required", InvalidResponseError),
+        ("wrong_types", UnexpectedShapeError),
+        ("missing_required", UnexpectedShapeError),
         ("never", TimeoutError),
         ("drip", TimeoutError),
     ],

@@ -3,7 +3,7 @@ under mypy --strict to prove that the packages' types reach their users."""
 
 from __future__ import annotations
 
-from omnivoltaic_erm_gql import Client, GenerateDaysCode, QueryOrder
+from omnivoltaic_erm_gql import Client, GenerateDaysCode, GetAllClientItems, QueryOrder
 
 from omnivoltaic_erm import (
     AsyncErmClient,
@@ -44,7 +44,24 @@ async def count_items(url: str) -> int:
 def sync_flow(url: str) -> str:
     with ErmClient(url, "ops@example.com", "pw") as erm:
         item = erm.find_item("DVAV2501000001")
+        erm.issue(CodeTypes.RESETCODE, item, description="paid")
         return erm.generate_free_code(item).code_hex
+
+
+async def api_async(erm: AsyncErmClient) -> int:
+    page: GetAllClientItems = await erm.api.get_all_client_items(
+        queryorder=QueryOrder.ASC, first=5
+    )
+    code = await erm.issue(CodeTypes.DAYSCODE, "DVAV2501000001", 7, request_id="0" * 16)
+    print(code.code_dec)
+    return len(page.get_all_client_items.page.edges or [])
+
+
+def api_sync(erm: ErmClient) -> str:
+    page: GetAllClientItems = erm.api.get_all_client_items(queryorder=QueryOrder.DESC, first=1)
+    print(page.get_all_client_items.page.page_info)
+    result: GenerateDaysCode = erm.api.generate_days_code(item_id="x", code_days=7)
+    return result.generate_days_code.code_hex
 
 
 async def first_code(url: str, item_id: str) -> tuple[CodeTypes | str, str] | None:

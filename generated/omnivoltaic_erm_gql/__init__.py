@@ -2,7 +2,7 @@
 
 from .base_client import ErmBaseClient
 from .base_model import BaseModel, Upload
-from .client import Client
+from .client import Client, SyncClient
 from .enums import ActionScope, ActorTypes, CodeTypes, QueryOrder, ThingIDTypes
 from .fragments import CodeEventFields, CodeFields, ItemFields
 from .generate_days_code import GenerateDaysCode, GenerateDaysCodeGenerateDaysCode
@@ -68,6 +68,7 @@ __all__ = [
     "SignInCredentialsInput",
     "SignInUser",
     "SignInUserSignInUser",
+    "SyncClient",
     "ThingIDTypes",
     "Upload",
 ]

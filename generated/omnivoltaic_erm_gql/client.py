@@ -3,7 +3,7 @@
 
 from typing import Any, Optional, Union
 
-from .base_client import ErmBaseClient
+from .base_client import ErmBaseClient, SyncErmBaseClient
 from .base_model import UNSET, UnsetType
 from .enums import QueryOrder
 from .generate_days_code import GenerateDaysCode
@@ -52,6 +52,7 @@ class Client(ErmBaseClient):
             operation_name="GenerateDaysCode",
             variables=variables,
             result_type=GenerateDaysCode,
+            operation_type="mutation",
             **kwargs,
         )
 
@@ -82,6 +83,7 @@ class Client(ErmBaseClient):
             operation_name="GenerateFreeCode",
             variables=variables,
             result_type=GenerateFreeCode,
+            operation_type="mutation",
             **kwargs,
         )
 
@@ -112,6 +114,7 @@ class Client(ErmBaseClient):
             operation_name="GenerateResetCode",
             variables=variables,
             result_type=GenerateResetCode,
+            operation_type="mutation",
             **kwargs,
         )
 
@@ -198,6 +201,7 @@ class Client(ErmBaseClient):
             operation_name="GetAllClientItems",
             variables=variables,
             result_type=GetAllClientItems,
+            operation_type="query",
             **kwargs,
         )
 
@@ -261,6 +265,7 @@ class Client(ErmBaseClient):
             operation_name="GetItemsForDownloadById",
             variables=variables,
             result_type=GetItemsForDownloadById,
+            operation_type="query",
             **kwargs,
         )
 
@@ -301,6 +306,7 @@ class Client(ErmBaseClient):
             operation_name="SignInUser",
             variables=variables,
             result_type=SignInUser,
+            operation_type="mutation",
             **kwargs,
         )
 
@@ -321,5 +327,87 @@ class Client(ErmBaseClient):
             operation_name="SignInClient",
             variables=variables,
             result_type=SignInClient,
+            operation_type="mutation",
             **kwargs,
+        )
+
+
+class SyncClient(SyncErmBaseClient):
+    """Every operation of ``Client``, run synchronously with the same signatures."""
+
+    def generate_days_code(
+        self,
+        item_id: str,
+        code_days: int,
+        description: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> GenerateDaysCode:
+        return self._call(
+            Client.generate_days_code,
+            item_id=item_id,
+            code_days=code_days,
+            description=description,
+            **kwargs,
+        )
+
+    def generate_free_code(
+        self,
+        item_id: str,
+        description: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> GenerateFreeCode:
+        return self._call(
+            Client.generate_free_code,
+            item_id=item_id,
+            description=description,
+            **kwargs,
+        )
+
+    def generate_reset_code(
+        self,
+        item_id: str,
+        description: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> GenerateResetCode:
+        return self._call(
+            Client.generate_reset_code,
+            item_id=item_id,
+            description=description,
+            **kwargs,
+        )
+
+    def get_all_client_items(
+        self,
+        queryorder: QueryOrder,
+        first: Union[Optional[int], UnsetType] = UNSET,
+        last: Union[Optional[int], UnsetType] = UNSET,
+        after: Union[Optional[str], UnsetType] = UNSET,
+        before: Union[Optional[str], UnsetType] = UNSET,
+        search: Union[Optional[str], UnsetType] = UNSET,
+        assetaccount: Union[Optional[bool], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> GetAllClientItems:
+        return self._call(
+            Client.get_all_client_items,
+            queryorder=queryorder,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+            search=search,
+            assetaccount=assetaccount,
+            **kwargs,
+        )
+
+    def get_items_for_download_by_id(
+        self, ids: list[str], **kwargs: Any
+    ) -> GetItemsForDownloadById:
+        return self._call(Client.get_items_for_download_by_id, ids=ids, **kwargs)
+
+    def sign_in_user(self, email: str, password: str, **kwargs: Any) -> SignInUser:
+        return self._call(Client.sign_in_user, email=email, password=password, **kwargs)
+
+    def sign_in_client(self, email: str, password: str, **kwargs: Any) -> SignInClient:
+        return self._call(
+            Client.sign_in_client, email=email, password=password, **kwargs
         )

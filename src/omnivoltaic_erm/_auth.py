@@ -2,8 +2,11 @@
 
 ``TokenManager.token()`` returns a valid token, signing in when there is none or when
 the current one is within the refresh margin of its ``exp``. Concurrent callers share a
-single sign-in. ``invalidate(token)`` drops a token the server rejected. An optional
-on-disk cache (a 0600 file) lets a command line reuse a token across runs.
+single sign-in. An optional ``refresh`` callable renews a token that is due without the
+password; when it fails, or there is none, the manager signs in. Each callable owns its
+own retries: the manager calls it once and raises its error as is. ``invalidate(token)``
+drops a token the server rejected. An optional on-disk cache (a 0600 file) lets a command
+line reuse a token across runs.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AuthenticationError
+from .errors import AuthenticationError, ErmError
 
 SignIn = Callable[[], Awaitable[str]]
+# Given the current token value, a new token value.
+Refresh = Callable[[str], Awaitable[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +117,13 @@ class TokenManager:
         self,
         sign_in: SignIn,
         *,
+        refresh: Refresh | None = None,
         refresh_margin: float,
         cache: TokenCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._sign_in = sign_in
+        self._refresh = refresh
         self._margin = refresh_margin
         self._cache = cache
         self._clock = clock
@@ -124,6 +131,7 @@ class TokenManager:
         self._lifetime: float | None = None
         self._lock = asyncio.Lock()
         self.sign_ins = 0
+        self.refreshes = 0
 
     def __repr__(self) -> str:
         return f"TokenManager(sign_ins={self.sign_ins}, token={self._token!r})"
@@ -142,13 +150,21 @@ class TokenManager:
             token = self._token
             if token is not None and self._usable(token):
                 return token.value
-            token = await self._fresh()
+            token = await self._fresh(token)
             return token.value
 
-    async def _fresh(self) -> Token:
+    async def _fresh(self, due: Token | None) -> Token:
         issued = self._clock()
-        value = await self._sign_in()
-        self.sign_ins += 1
+        value = ""
+        if due is not None and self._refresh is not None and issued < due.expires_at:
+            try:
+                value = await self._refresh(due.value)
+                self.refreshes += 1
+            except ErmError:
+                value = ""  # an expired or revoked refresh: sign in instead
+        if not value:
+            value = await self._sign_in()
+            self.sign_ins += 1
         if not value:
             raise AuthenticationError("sign-in returned no access token")
         exp = jwt_expiry(value)

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from omnivoltaic_erm_gql import CodeTypes
+
 from .config import Limits
 from .errors import (
     CODE_DAILY_LIMIT,
@@ -21,9 +23,10 @@ from .errors import (
     InvalidInputError,
 )
 
-DAYS = "DAYSCODE"
-FREE = "FREECODE"
-RESET = "RESETCODE"
+# The generated enum is the one name of the code types; these are its three issuable ones.
+DAYS = CodeTypes.DAYSCODE
+FREE = CodeTypes.FREECODE
+RESET = CodeTypes.RESETCODE
 
 
 @dataclass

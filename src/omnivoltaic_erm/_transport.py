@@ -6,8 +6,13 @@ timeout. Typed calls validate the raw response bytes straight into the result mo
 one pass (``model_validate_json`` on an envelope model), instead of decoding JSON into
 dicts and then validating the dicts; the slow path below only runs for error responses.
 
-Nothing here retries: the retry policy lives in ``_retry`` and the client facade, which
-know whether an operation may be repeated.
+Redirects are never followed: a 3xx is a ``RedirectError`` naming the new location, so
+that no body (least of all a password) reaches any origin but the configured one.
+Proxies are taken from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` as in requests and
+httpx (aiohttp's ``trust_env``); an explicit ``proxy=`` overrides them.
+
+Nothing here retries: every call goes through the ``Pipeline`` (``_pipeline``), which
+knows the operation's type and owns the one retry loop.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import logging
 import re
 import ssl as ssl_module
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Protocol, Self, TypeVar, cast
 
 import aiohttp
 from pydantic import BaseModel, ValidationError, create_model
@@ -33,20 +38,25 @@ from ._constants import (
     USER_AGENT,
 )
 from ._logging import get_logger
+from ._pipeline import QUERY, Pipeline
 from .errors import (
     ErmError,
     HttpStatusError,
     InvalidResponseError,
     RateLimitError,
+    RedirectError,
+    ResponseTooLargeError,
     ServerError,
     TimeoutError,
     TransportError,
+    UnexpectedShapeError,
     error_from_graphql,
 )
 
 log = get_logger("omnivoltaic_erm.transport")
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 _EXCERPT = 200
@@ -124,6 +134,8 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> ErmError:
     """Classify a response that did not validate as a successful result (pure)."""
+    if 300 <= status < 400:
+        return RedirectError(status, headers.get("Location"))
     try:
         decoded = json.loads(body) if body else None
     except ValueError:
@@ -144,7 +156,7 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
         return InvalidResponseError("the ERM API returned JSON with neither 'data' nor 'errors'")
     if decoded.get("data") is None:
         return InvalidResponseError("the ERM API returned no data and no errors")
-    return InvalidResponseError("the ERM API returned data of an unexpected shape")
+    return UnexpectedShapeError("the ERM API returned data of an unexpected shape")
 
 
 def parse_result(result_type: type[T], status: int, headers: Mapping[str, str], body: bytes) -> T:
@@ -154,10 +166,10 @@ def parse_result(result_type: type[T], status: int, headers: Mapping[str, str], 
             envelope = envelope_for(result_type).model_validate_json(body)
         except ValidationError as exc:
             err = error_from_response(status, headers, body)
-            if isinstance(err, InvalidResponseError) and "unexpected shape" in err.message:
+            if isinstance(err, UnexpectedShapeError):
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
-                err = InvalidResponseError(
+                err = UnexpectedShapeError(
                     f"the ERM API returned data of an unexpected shape at {where}: {first['msg']}"
                 )
             raise err from None
@@ -172,7 +184,9 @@ class GraphQLTransport:
 
     ``url`` is the GraphQL endpoint. ``headers`` go with every request; per-call headers
     (``headers=`` on any generated method) are added on top. ``timeout`` bounds a whole
-    request in seconds; ``max_response_bytes`` caps a response body.
+    request in seconds; ``max_response_bytes`` caps a response body. ``proxy`` overrides
+    the proxy environment variables. ``pipeline`` applies the token, retries and tracing
+    to every operation; without one, each call is sent once, as given.
     """
 
     def __init__(
@@ -186,8 +200,12 @@ class GraphQLTransport:
         ssl: bool | ssl_module.SSLContext = True,
         connection_limit: int = DEFAULT_CONNECTION_LIMIT,
         session: aiohttp.ClientSession | None = None,
+        proxy: str | None = None,
+        pipeline: Pipeline | None = None,
     ) -> None:
         self.url = url
+        self.proxy = proxy or None
+        self.pipeline = pipeline if pipeline is not None else Pipeline()
         self.headers: dict[str, str] = {**_JSON_HEADERS, "User-Agent": USER_AGENT}
         self.headers.update(headers or {})
         self.timeout = timeout
@@ -215,7 +233,8 @@ class GraphQLTransport:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connection_limit, ssl=self._ssl)
-            self._session = aiohttp.ClientSession(connector=connector)
+            # trust_env: HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as requests and httpx do.
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
             self._owns_session = True
         return self._session
 
@@ -229,7 +248,7 @@ class GraphQLTransport:
         cap = self.max_response_bytes
         length = response.content_length
         if length is not None and length > cap:
-            raise InvalidResponseError(
+            raise ResponseTooLargeError(
                 f"the response body ({length} bytes) exceeds the {cap}-byte cap"
             )
         if length is not None:
@@ -239,7 +258,7 @@ class GraphQLTransport:
         async for chunk in response.content.iter_any():
             size += len(chunk)
             if size > cap:
-                raise InvalidResponseError(f"the response body exceeds the {cap}-byte cap")
+                raise ResponseTooLargeError(f"the response body exceeds the {cap}-byte cap")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -254,6 +273,16 @@ class GraphQLTransport:
     ) -> RawResponse:
         """Send one GraphQL request and return the raw answer; raise on transport failure."""
         body = encode_request(query, operation_name, variables)
+        return await self._post_body(body, operation_name, headers=headers, timeout=timeout)
+
+    async def _post_body(
+        self,
+        body: bytes,
+        operation_name: str | None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> RawResponse:
         all_headers = {**self.headers, **headers} if headers else self.headers
         total = self.timeout if timeout is None else timeout
         client_timeout = aiohttp.ClientTimeout(
@@ -263,7 +292,12 @@ class GraphQLTransport:
         started = time.perf_counter()
         try:
             async with session.post(
-                self.url, data=body, headers=all_headers, timeout=client_timeout
+                self.url,
+                data=body,
+                headers=all_headers,
+                timeout=client_timeout,
+                allow_redirects=False,
+                proxy=self.proxy,
             ) as response:
                 raw = RawResponse(
                     response.status, response.headers, await self._read_body(response)
@@ -328,8 +362,46 @@ class GraphQLTransport:
         operation_name: str,
         variables: dict[str, Any],
         result_type: type[T],
-        **kwargs: Any,
+        operation_type: str = QUERY,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> T:
-        """Send a request and validate the raw body into ``result_type`` in one pass."""
-        raw = await self.post(query, operation_name, variables, **kwargs)
-        return parse_result(result_type, raw.status, raw.headers, raw.body)
+        """Run one operation through the pipeline; validate the raw body in one pass.
+
+        Every generated method calls this, with the operation's type written in at
+        generation time.
+        """
+        body = encode_request(query, operation_name, variables)
+
+        async def send(call_headers: Mapping[str, str] | None) -> T:
+            raw = await self._post_body(body, operation_name, headers=call_headers, timeout=timeout)
+            return parse_result(result_type, raw.status, raw.headers, raw.body)
+
+        return await self.pipeline.run(operation_name, operation_type, send, headers)
+
+
+class Runner(Protocol):
+    """Runs a coroutine to completion from synchronous code (an event loop on a thread)."""
+
+    def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Run ``coro`` and return its result, or raise its exception."""
+        ...
+
+
+class SyncTransport:
+    """Base of the generated ``SyncClient``: runs the asynchronous client's operations.
+
+    Each generated synchronous method calls ``_call(Client.<method>, **arguments)``, so
+    the one pipeline of the asynchronous client serves both faces.
+    """
+
+    def __init__(self, client: GraphQLTransport, runner: Runner) -> None:
+        self._client = client
+        self._runner = runner
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self._client.url!r})"
+
+    def _call(self, method: Callable[..., Coroutine[Any, Any, R]], /, **kwargs: Any) -> R:
+        return self._runner.run(method(self._client, **kwargs))

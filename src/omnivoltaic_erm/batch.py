@@ -35,10 +35,22 @@ from .errors import ErmError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from .journal import Journal
-    from .models import IssuedCode, Item
+    from .models import CodeTypes, IssuedCode, Item
 
+# The words of the file's type column; ``code_type`` maps them to the one code-type enum.
 DAYS, FREE, RESET = "days", "free", "reset"
 ROW_TYPES = (DAYS, FREE, RESET)
+
+
+def code_type(row_type: str) -> CodeTypes:
+    """The code type a row's type word names (the generated enum is imported on use)."""
+    from .models import CodeTypes
+
+    return {DAYS: CodeTypes.DAYSCODE, FREE: CodeTypes.FREECODE, RESET: CodeTypes.RESETCODE}[
+        row_type
+    ]
+
+
 HEADER = ("item", "type", "days")
 
 # Row statuses, in the order a summary lists them.
@@ -219,27 +231,16 @@ class BatchClient(Protocol):
     async def recover(self, item: Item | str, request_id: str) -> IssuedCode | None:
         """The code issued for ``request_id``, from the item's history, or None."""
 
-    async def generate_days_code(
+    async def issue(
         self,
+        kind: CodeTypes,
         item: Item | str,
-        days: int,
+        days: int | None = None,
         description: str | None = None,
         *,
         request_id: str | None = None,
     ) -> IssuedCode:
-        """Issue a days code."""
-        ...
-
-    async def generate_free_code(
-        self, item: Item | str, description: str | None = None, *, request_id: str | None = None
-    ) -> IssuedCode:
-        """Issue a free code."""
-        ...
-
-    async def generate_reset_code(
-        self, item: Item | str, description: str | None = None, *, request_id: str | None = None
-    ) -> IssuedCode:
-        """Issue a reset code."""
+        """Issue one code of ``kind``."""
         ...
 
 
@@ -361,13 +362,9 @@ class BatchRunner:
         return RowResult(row.line, row.cells, status, code.code_dec, code.code_hex)
 
     def _send(self, row: Row, request_id: str) -> Awaitable[IssuedCode]:
-        if row.type == DAYS:
-            return self.client.generate_days_code(
-                row.item, row.days, self.description, request_id=request_id
-            )
-        if row.type == FREE:
-            return self.client.generate_free_code(row.item, self.description, request_id=request_id)
-        return self.client.generate_reset_code(row.item, self.description, request_id=request_id)
+        kind = code_type(row.type)
+        days = row.days if row.type == DAYS else None
+        return self.client.issue(kind, row.item, days, self.description, request_id=request_id)
 
 
 def counts(results: Iterable[RowResult]) -> dict[str, int]:

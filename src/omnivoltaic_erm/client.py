@@ -1,10 +1,11 @@
-"""The asynchronous ERM client: the facade over the generated operations.
+"""The asynchronous ERM client: domain behaviour on top of ``erm.api``.
 
-``AsyncErmClient`` signs in lazily, keeps its token fresh, spaces code requests per item
-so that the server never has to refuse, retries queries on transient failures, and never
-issues a code twice: every code request carries a request id in its description, and
-when the outcome of a request is unknown the item's code history settles it before
-anything is sent again.
+``AsyncErmClient.api`` is the generated client with the request pipeline applied
+(``_pipeline``): every operation, present and future, typed and authenticated, with
+queries retried. On top of it the facade keeps only what the API does not know: the
+items' pagination and look-up, the per-item rate-limit policy, and issuing codes
+exactly once (``issue``: request ids reconciled with the item's code history, in
+``_issuing``).
 """
 
 from __future__ import annotations
@@ -12,44 +13,53 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import re
-import secrets
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self, assert_never
 from urllib.parse import urlsplit
 
 from omnivoltaic_erm_gql import Client as GeneratedClient
-from omnivoltaic_erm_gql import CodeFields, GetAllClientItems, GetItemsForDownloadById
+from omnivoltaic_erm_gql import CodeFields
 
 from . import _constants as c
+from . import _issuing
 from ._auth import TokenCache, TokenManager
+from ._issuing import (
+    REQUEST_ID,
+    CodeRequest,
+    new_request_id,
+    request_id_of,
+    tag_description,
+    untag_description,
+)
 from ._logging import get_logger, register_secret
-from ._ratelimit import DAYS, FREE, RESET, ItemLedger, check_code_request, validate_days
-from ._retry import outcome_unknown, retry_delay, should_retry
+from ._pipeline import AUTHORIZATION, Pipeline
+from ._ratelimit import ItemLedger, validate_days
 from .config import ClientConfig, Limits, RetryPolicy
 from .errors import (
-    AuthenticationError,
     ConfigurationError,
-    ErmError,
     InvalidInputError,
     NotFoundError,
-    RateLimitError,
-    TransportError,
 )
-from .models import CodeEvent, IssuedCode, Item, QueryOrder
+from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
 
 log = get_logger("omnivoltaic_erm.client")
 
-T = TypeVar("T")
-Headers = dict[str, str]
+__all__ = [
+    "AsyncErmClient",
+    "ItemRef",
+    "new_request_id",
+    "request_id_of",
+    "tag_description",
+    "untag_description",
+    "validate_item_id",
+    "validate_url",
+]
 
 MAX_ID_LENGTH = 128
-_REQUEST_TAG = re.compile(r"\[req:([0-9a-f]{16})\]")
-# Set on an error that a retry loop has given up on.
-_GAVE_UP = "_erm_retries_exhausted"
+ISSUABLE = (CodeTypes.DAYSCODE, CodeTypes.FREECODE, CodeTypes.RESETCODE)
 
 
 def validate_url(url: str, allow_insecure: bool = False) -> str:
@@ -87,29 +97,6 @@ def validate_item_id(item_id: object) -> str:
     return item_id
 
 
-def new_request_id() -> str:
-    """A fresh client request id: 16 hex digits."""
-    return secrets.token_hex(8)
-
-
-def tag_description(description: str | None, request_id: str) -> str:
-    """The description sent with a code: the user's text, then ``[req:<id>]``."""
-    tag = f"[req:{request_id}]"
-    return f"{description} {tag}" if description else tag
-
-
-def untag_description(stored: str | None) -> str | None:
-    """The user's description from a stored one, without the request tag."""
-    text = _REQUEST_TAG.sub("", stored or "").strip()
-    return text or None
-
-
-def request_id_of(description: str | None) -> str | None:
-    """The request id carried in a stored description, if any."""
-    match = _REQUEST_TAG.search(description or "")
-    return match.group(1) if match else None
-
-
 @dataclass
 class _ItemState:
     """What the client knows of one item: its ledger, and a lock for its code requests."""
@@ -142,6 +129,7 @@ class AsyncErmClient:
         timeout: float | None = None,
         token_cache: bool | str | Path | None = None,
         allow_insecure: bool | None = None,
+        proxy: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         cfg = config or ClientConfig()
@@ -151,6 +139,7 @@ class AsyncErmClient:
             "timeout": timeout,
             "token_cache": token_cache,
             "allow_insecure": allow_insecure,
+            "proxy": proxy,
         }
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         self.config = cfg
@@ -169,13 +158,6 @@ class AsyncErmClient:
         self.__password = password
         register_secret(password)
         self._clock = clock
-        self._gql = GeneratedClient(
-            url=self.url,
-            timeout=cfg.timeout,
-            connect_timeout=cfg.connect_timeout,
-            max_response_bytes=cfg.max_response_bytes,
-            connection_limit=max(cfg.max_concurrency, 1) * 2,
-        )
         cache = None
         if cfg.token_cache:
             cache = (
@@ -186,7 +168,18 @@ class AsyncErmClient:
         self._tokens = TokenManager(
             self._sign_in, refresh_margin=cfg.token_refresh_margin, cache=cache, clock=clock
         )
-        self._sem = asyncio.Semaphore(cfg.max_concurrency)
+        self._api = GeneratedClient(
+            url=self.url,
+            timeout=cfg.timeout,
+            connect_timeout=cfg.connect_timeout,
+            max_response_bytes=cfg.max_response_bytes,
+            connection_limit=max(cfg.max_concurrency, 1) * 2,
+            proxy=cfg.proxy or os.environ.get(c.ENV_PROXY) or None,
+            pipeline=Pipeline(
+                tokens=self._tokens, retry=cfg.retry, max_concurrency=cfg.max_concurrency
+            ),
+        )
+        self._port = _Port(self)
         self._items: dict[str, _ItemState] = {}
         self._aliases: dict[str, str] = {}
         self.server_refusals = 0
@@ -202,75 +195,34 @@ class AsyncErmClient:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._gql.close()
+        await self._api.close()
+
+    @property
+    def api(self) -> GeneratedClient:
+        """Every generated operation, typed, authenticated and retried (queries only).
+
+        An operation added under ``queries/`` and generated with ``make generate`` is here
+        with no further code: ``await erm.api.my_operation(...)``.
+        """
+        return self._api
 
     @property
     def transport(self) -> GeneratedClient:
-        """The generated client underneath (for inspection, e.g. of its session)."""
-        return self._gql
+        """The generated client underneath (the same object as ``api``)."""
+        return self._api
 
     @property
     def sign_ins(self) -> int:
         """How many times this client has signed in."""
         return self._tokens.sign_ins
 
-    # -- calls --------------------------------------------------------------------------
-
     async def _sign_in(self) -> str:
-        async def attempt() -> str:
-            result = await self._gql.sign_in_user(email=self.email, password=self.__password)
-            token = result.sign_in_user.access_token if result.sign_in_user else ""
-            register_secret(token)
-            return token
-
-        return await self._with_retries("SignInUser", attempt)
-
-    async def _with_retries(self, name: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run a call that is safe to repeat, retrying transient failures."""
-        policy = self.config.retry
-        n = 0
-        while True:
-            n += 1
-            started = time.perf_counter()
-            try:
-                result = await attempt()
-            except ErmError as exc:
-                if getattr(exc, _GAVE_UP, False) or not should_retry(exc, n, policy):
-                    # Marked, so that an enclosing loop (a query around its sign-in) does
-                    # not repeat what this one gave up on: 5 x 5 attempts, 40 s and more.
-                    setattr(exc, _GAVE_UP, True)
-                    raise
-                delay = retry_delay(n, policy, getattr(exc, "retry_after", None))
-                log.info(
-                    "%s attempt %d failed (%s); retrying in %.2f s",
-                    name,
-                    n,
-                    type(exc).__name__,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            log.debug("%s ok on attempt %d in %.1f ms", name, n, _ms(started))
-            return result
-
-    async def _authed(self, call: Callable[[Headers], Awaitable[T]]) -> T:
-        """One authenticated call; if the token is refused, sign in again once and repeat.
-
-        Repeating is safe: a refused token means the server executed nothing. Only the
-        HTTP call itself holds a slot of the concurrency bound, never a sign-in or a wait.
-        """
-        token = await self._tokens.token()
-        try:
-            async with self._sem:
-                return await call({"Authorization": f"Bearer {token}"})
-        except AuthenticationError:
-            self._tokens.invalidate(token)
-            token = await self._tokens.token()
-            async with self._sem:
-                return await call({"Authorization": f"Bearer {token}"})
-
-    async def _query(self, name: str, call: Callable[[Headers], Awaitable[T]]) -> T:
-        return await self._with_retries(name, lambda: self._authed(call))
+        # The pipeline owns the sign-in's one retry loop (SignInUser is retried like a
+        # query) and raises its own typed error when it gives up.
+        result = await self._api.sign_in_user(email=self.email, password=self.__password)
+        token = result.sign_in_user.access_token if result.sign_in_user else ""
+        register_secret(token)
+        return token
 
     # -- items --------------------------------------------------------------------------
 
@@ -290,19 +242,10 @@ class AsyncErmClient:
             raise InvalidInputError(f"order must be ASC or DESC, not {order!r:.20}") from None
         after: str | None = None
         while True:
-            cursor = after
-
-            def fetch(h: Headers, cursor: str | None = cursor) -> Awaitable[GetAllClientItems]:
-                return self._gql.get_all_client_items(
-                    queryorder=queryorder,
-                    first=size,
-                    after=cursor,
-                    search=search,
-                    assetaccount=False,
-                    headers=h,
-                )
-
-            page = (await self._query("GetAllClientItems", fetch)).get_all_client_items.page
+            result = await self._api.get_all_client_items(
+                queryorder=queryorder, first=size, after=after, search=search, assetaccount=False
+            )
+            page = result.get_all_client_items.page
             edges = page.edges or []
             for edge in edges:
                 if edge.node is not None:
@@ -315,13 +258,10 @@ class AsyncErmClient:
     async def find_item(self, item_id: str) -> Item:
         """The item whose ``_id``, ``oemItemID`` or ``sellerItemID`` is ``item_id``."""
         key = validate_item_id(item_id)
-
-        def search(h: Headers) -> Awaitable[GetAllClientItems]:
-            return self._gql.get_all_client_items(
-                queryorder=QueryOrder.DESC, first=25, search=key, assetaccount=False, headers=h
-            )
-
-        page = (await self._query("GetAllClientItems", search)).get_all_client_items.page
+        result = await self._api.get_all_client_items(
+            queryorder=QueryOrder.DESC, first=25, search=key, assetaccount=False
+        )
+        page = result.get_all_client_items.page
         for edge in page.edges or []:
             node = edge.node
             if node is not None and key in (node.id, node.oem_item_id, node.seller_item_id):
@@ -332,10 +272,7 @@ class AsyncErmClient:
         raise NotFoundError(f"no item {key!r:.70} among this distributor's items")
 
     async def _download(self, key: str) -> tuple[Item, list[CodeEvent]]:
-        def fetch(h: Headers) -> Awaitable[GetItemsForDownloadById]:
-            return self._gql.get_items_for_download_by_id(ids=[key], headers=h)
-
-        result = await self._query("GetItemsForDownloadById", fetch)
+        result = await self._api.get_items_for_download_by_id(ids=[key])
         entries = result.get_items_for_download_by_id
         if not entries:
             raise NotFoundError(f"no item {key!r:.70} among this distributor's items")
@@ -353,12 +290,8 @@ class AsyncErmClient:
         keys = [self._key(i) for i in items if self._key(i) not in self._aliases]
         for start in range(0, len(keys), 100):
             chunk = keys[start : start + 100]
-
-            def fetch(h: Headers, chunk: list[str] = chunk) -> Awaitable[GetItemsForDownloadById]:
-                return self._gql.get_items_for_download_by_id(ids=chunk, headers=h)
-
             try:
-                result = await self._query("GetItemsForDownloadById", fetch)
+                result = await self._api.get_items_for_download_by_id(ids=chunk)
             except NotFoundError:
                 continue  # an unknown id in the chunk; each item is resolved on its own later
             for entry in result.get_items_for_download_by_id:
@@ -393,6 +326,58 @@ class AsyncErmClient:
 
     # -- codes --------------------------------------------------------------------------
 
+    async def issue(
+        self,
+        kind: CodeTypes,
+        item: ItemRef,
+        days: int | None = None,
+        description: str | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> IssuedCode:
+        """Issue one code of ``kind`` for ``item``, exactly once.
+
+        ``days`` (1 to 1096) goes with ``CodeTypes.DAYSCODE`` only. ``request_id`` (16
+        hex digits, made up when omitted) tags the request: when its outcome is unknown
+        the item's history settles it, and ``recover(item, request_id)`` finds it later.
+        Raises ``OutcomeUnknownError`` when neither the answer nor the history can be
+        read.
+        """
+        request = self._code_request(kind, self._key(item), days, description, request_id)
+        state = await self._state(item)
+        request = replace(request, item_id=state.item_id)
+        return await _issuing.issue(
+            self._port, state, request, self.config.limits, self.config.retry
+        )
+
+    def _code_request(
+        self,
+        kind: CodeTypes,
+        item_id: str,
+        days: int | None,
+        description: str | None,
+        request_id: str | None,
+    ) -> CodeRequest:
+        """Validate everything that can be checked before sending."""
+        try:
+            kind = CodeTypes(kind)
+        except ValueError:
+            raise InvalidInputError(f"not a code type: {kind!r:.30}", field="kind") from None
+        if kind not in ISSUABLE:
+            raise InvalidInputError(
+                f"this client issues days, free and reset codes, not {kind!r:.30}", field="kind"
+            )
+        if kind is CodeTypes.DAYSCODE:
+            checked = validate_days(days, self.config.limits)
+        elif days:
+            raise InvalidInputError(f"a {kind.value} takes no days", field="days")
+        else:
+            checked = 0
+        rid = request_id or new_request_id()
+        if not REQUEST_ID.fullmatch(rid):
+            raise InvalidInputError("request_id must be 16 lowercase hex digits")
+        return CodeRequest(kind, item_id, checked, description, rid)
+
     async def generate_days_code(
         self,
         item: ItemRef,
@@ -402,137 +387,70 @@ class AsyncErmClient:
         request_id: str | None = None,
     ) -> IssuedCode:
         """Issue a code that adds ``days`` days of use (1 to 1096) to ``item``."""
-        checked = validate_days(days, self.config.limits)
-        return await self._issue(DAYS, item, checked, description, request_id)
+        return await self.issue(CodeTypes.DAYSCODE, item, days, description, request_id=request_id)
 
     async def generate_free_code(
         self, item: ItemRef, description: str | None = None, *, request_id: str | None = None
     ) -> IssuedCode:
         """Issue a code that unlocks ``item`` for good."""
-        return await self._issue(FREE, item, 0, description, request_id)
+        return await self.issue(CodeTypes.FREECODE, item, None, description, request_id=request_id)
 
     async def generate_reset_code(
         self, item: ItemRef, description: str | None = None, *, request_id: str | None = None
     ) -> IssuedCode:
         """Issue a code that sets ``item``'s remaining days to zero."""
-        return await self._issue(RESET, item, 0, description, request_id)
+        return await self.issue(CodeTypes.RESETCODE, item, None, description, request_id=request_id)
 
     async def recover(self, item: ItemRef, request_id: str) -> IssuedCode | None:
         """The code issued for ``request_id``, found in the item's history, or None."""
         state = await self._state(item)
-        return await self._recover(state, request_id, None)
+        return await _issuing.recover(self._port, state.item_id, request_id, None)
 
-    async def _recover(
-        self, state: _ItemState, request_id: str, description: str | None
-    ) -> IssuedCode | None:
-        _, events = await self._download(state.item_id)
-        self._learn(state.item_id, events)
-        for event in events:
-            if request_id_of(event.description) == request_id:
-                text = (
-                    description if description is not None else untag_description(event.description)
-                )
-                return IssuedCode.from_event(state.item_id, event, text, request_id)
-        return None
 
-    async def _send_code(self, kind: str, item_id: str, days: int, tagged: str) -> CodeFields:
-        async def send(h: Headers) -> CodeFields:
-            if kind == DAYS:
-                r = await self._gql.generate_days_code(
-                    item_id=item_id, code_days=days, description=tagged, headers=h
+class _Port:
+    """The issuing state machine's I/O, on this client's ``api`` and token manager."""
+
+    def __init__(self, erm: AsyncErmClient) -> None:
+        self._erm = erm
+
+    async def token(self) -> str:
+        return await self._erm._tokens.token()
+
+    def invalidate(self, token: str) -> None:
+        self._erm._tokens.invalidate(token)
+
+    async def send(self, request: CodeRequest, token: str) -> CodeFields:
+        # The token goes explicitly: the pipeline then neither signs in nor re-sends, and
+        # the machine knows that a sign-in failure happened before anything was sent.
+        api, h = self._erm._api, {AUTHORIZATION: f"Bearer {token}"}
+        kind, item_id, tagged = request.kind, request.item_id, request.tagged
+        match kind:
+            case CodeTypes.DAYSCODE:
+                d = await api.generate_days_code(
+                    item_id=item_id, code_days=request.days, description=tagged, headers=h
                 )
-                return r.generate_days_code
-            if kind == FREE:
-                f = await self._gql.generate_free_code(
-                    item_id=item_id, description=tagged, headers=h
-                )
+                return d.generate_days_code
+            case CodeTypes.FREECODE:
+                f = await api.generate_free_code(item_id=item_id, description=tagged, headers=h)
                 return f.generate_free_code
-            s = await self._gql.generate_reset_code(item_id=item_id, description=tagged, headers=h)
-            return s.generate_reset_code
+            case CodeTypes.RESETCODE:
+                r = await api.generate_reset_code(item_id=item_id, description=tagged, headers=h)
+                return r.generate_reset_code
+            case CodeTypes.JUMPCODE | CodeTypes.SYNCCODE:
+                raise InvalidInputError(f"this client does not issue {kind.value}s")
+            case _:
+                assert_never(kind)
 
-        return await self._authed(send)
+    async def history(self, item_id: str) -> list[CodeEvent]:
+        _, events = await self._erm._download(item_id)
+        self._erm._learn(item_id, events)
+        return events
 
-    async def _issue(
-        self,
-        kind: str,
-        item: ItemRef,
-        days: int,
-        description: str | None,
-        request_id: str | None,
-    ) -> IssuedCode:
-        rid = request_id or new_request_id()
-        if not re.fullmatch(r"[0-9a-f]{16}", rid):
-            raise InvalidInputError("request_id must be 16 lowercase hex digits")
-        tagged = tag_description(description, rid)
-        state = await self._state(item)
-        limits, policy = self.config.limits, self.config.retry
-        name = {DAYS: "GenerateDaysCode", FREE: "GenerateFreeCode"}.get(kind, "GenerateResetCode")
-        async with state.lock:
-            attempt = 0
-            while True:
-                attempt += 1
-                wait = check_code_request(kind, state.ledger, limits, self._clock())
-                if wait > 0:
-                    log.debug("%s req:%s waits %.2f s for the item interval", name, rid, wait)
-                    await asyncio.sleep(wait)
-                started = time.perf_counter()
-                try:
-                    code = await self._send_code(kind, state.item_id, days, tagged)
-                except RateLimitError as exc:
-                    # A refusal: nothing was issued, so the same request may go again.
-                    self.server_refusals += 1
-                    if attempt > policy.max_retries:
-                        raise
-                    await asyncio.sleep(retry_delay(attempt, policy, exc.retry_after))
-                    continue
-                except ErmError as exc:
-                    issued = await self._settle(state, exc, name, rid, attempt, description)
-                    if issued is not None:
-                        return issued
-                    await asyncio.sleep(retry_delay(attempt, policy))
-                    continue
-                state.ledger.record(kind, self._clock())
-                log.info("%s req:%s issued in %.1f ms", name, rid, _ms(started))
-                return IssuedCode.from_response(state.item_id, code, days, description, rid)
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
-    async def _settle(
-        self,
-        state: _ItemState,
-        exc: ErmError,
-        name: str,
-        rid: str,
-        attempt: int,
-        description: str | None,
-    ) -> IssuedCode | None:
-        """After a failed code request: the recovered code, None to send again, or raise."""
-        policy = self.config.retry
-        if outcome_unknown(exc):
-            log.warning("%s req:%s outcome unknown (%s); reading history", name, rid, exc.message)
-            try:
-                found = await self._recover(state, rid, description)
-            except ErmError as lookup_error:
-                raise TransportError(
-                    f"{name}: the outcome of request {rid} is unknown and the item's code "
-                    f"history could not be read ({lookup_error.message}); check the history "
-                    "before issuing again"
-                ) from exc
-            if found is not None:
-                log.info("%s req:%s recovered from history", name, rid)
-                return found
-            if attempt > policy.max_retries:
-                raise exc
-            log.info("%s req:%s was not issued; sending again", name, rid)
-            return None
-        if (
-            isinstance(exc, TransportError)
-            and not exc.sent
-            and exc.retryable
-            and not getattr(exc, _GAVE_UP, False)
-            and attempt <= policy.max_retries
-        ):
-            return None
-        raise exc
+    def now(self) -> float:
+        return self._erm._clock()
 
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
+    def refused(self) -> None:
+        self._erm.server_refusals += 1

@@ -53,3 +53,6 @@ class ClientConfig:
     # False: no cache; True: the default file under the user's cache directory; a path.
     token_cache: bool | str | Path = False
     allow_insecure: bool = False
+    # A proxy URL for every request; it overrides HTTPS_PROXY / HTTP_PROXY / NO_PROXY,
+    # which are honoured otherwise. ERM_PROXY sets it from the environment.
+    proxy: str | None = None

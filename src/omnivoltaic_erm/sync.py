@@ -11,8 +11,10 @@ import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
+from omnivoltaic_erm_gql import SyncClient
+
 from .client import AsyncErmClient, ItemRef
-from .models import CodeEvent, IssuedCode, Item, QueryOrder
+from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
 
 T = TypeVar("T")
 
@@ -47,6 +49,7 @@ class ErmClient:
         except BaseException:
             self._runner.stop()
             raise
+        self._api = SyncClient(self._async.api, self._runner)
 
     def __repr__(self) -> str:
         return f"ErmClient(url={self._async.url!r}, email={self._async.email!r})"
@@ -61,6 +64,12 @@ class ErmClient:
     def aio(self) -> AsyncErmClient:
         """The asynchronous client underneath."""
         return self._async
+
+    @property
+    def api(self) -> SyncClient:
+        """Every generated operation, synchronous, through the same pipeline as
+        ``AsyncErmClient.api``: typed, authenticated, queries retried."""
+        return self._api
 
     def close(self) -> None:
         """Close the connection pool and stop the background loop."""
@@ -102,6 +111,20 @@ class ErmClient:
         """See ``AsyncErmClient.code_history``."""
         return self._runner.run(self._async.code_history(item))
 
+    def issue(
+        self,
+        kind: CodeTypes,
+        item: ItemRef,
+        days: int | None = None,
+        description: str | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> IssuedCode:
+        """See ``AsyncErmClient.issue``."""
+        return self._runner.run(
+            self._async.issue(kind, item, days, description, request_id=request_id)
+        )
+
     def generate_days_code(
         self,
         item: ItemRef,
@@ -111,25 +134,19 @@ class ErmClient:
         request_id: str | None = None,
     ) -> IssuedCode:
         """See ``AsyncErmClient.generate_days_code``."""
-        return self._runner.run(
-            self._async.generate_days_code(item, days, description, request_id=request_id)
-        )
+        return self.issue(CodeTypes.DAYSCODE, item, days, description, request_id=request_id)
 
     def generate_free_code(
         self, item: ItemRef, description: str | None = None, *, request_id: str | None = None
     ) -> IssuedCode:
         """See ``AsyncErmClient.generate_free_code``."""
-        return self._runner.run(
-            self._async.generate_free_code(item, description, request_id=request_id)
-        )
+        return self.issue(CodeTypes.FREECODE, item, None, description, request_id=request_id)
 
     def generate_reset_code(
         self, item: ItemRef, description: str | None = None, *, request_id: str | None = None
     ) -> IssuedCode:
         """See ``AsyncErmClient.generate_reset_code``."""
-        return self._runner.run(
-            self._async.generate_reset_code(item, description, request_id=request_id)
-        )
+        return self.issue(CodeTypes.RESETCODE, item, None, description, request_id=request_id)
 
     def recover(self, item: ItemRef, request_id: str) -> IssuedCode | None:
         """See ``AsyncErmClient.recover``."""

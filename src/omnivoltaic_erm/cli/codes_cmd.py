@@ -51,6 +51,7 @@ def _issue(
     description: str | None,
     request_id: str | None,
 ) -> None:
+    from ..batch import DAYS, code_type
     from . import _output
     from ._run import run_client
 
@@ -59,13 +60,13 @@ def _issue(
             found = await client.recover(item_id, request_id)
             if found is not None:
                 return found
-        if kind == "days":
-            return await client.generate_days_code(
-                item_id, days, description, request_id=request_id
-            )
-        if kind == "free":
-            return await client.generate_free_code(item_id, description, request_id=request_id)
-        return await client.generate_reset_code(item_id, description, request_id=request_id)
+        return await client.issue(
+            code_type(kind),
+            item_id,
+            days if kind == DAYS else None,
+            description,
+            request_id=request_id,
+        )
 
     issued = run_client(settings, send, issuing=True)
     if settings.as_json:

@@ -1,0 +1,155 @@
+"""The request pipeline under every generated operation.
+
+The generated client's base class (``_transport.GraphQLTransport``) hands each call to
+``Pipeline.run`` together with the operation's name and type, which the code generator
+writes into every method. The pipeline applies, in this order and in one place:
+
+1. the token: lazy, refreshed ahead of expiry, one sign-in in flight (``_auth``);
+2. the concurrency bound: only the HTTP exchange holds a slot, never a sign-in or a wait;
+3. retries: one loop per request, for queries and sign-ins only, decided by
+   ``_retry.should_retry`` on exception types and HTTP status; a mutation is never sent
+   twice by the pipeline (a code request settles its own failures, see ``_issuing``);
+4. one re-sign-in when the server refuses the token of a query (UNAUTHENTICATED: the
+   server executed nothing);
+5. typed errors (raised by the transport), logging with secrets redacted, and a span
+   per operation when opentelemetry-api is installed (``_tracing``).
+
+A sign-in failure is raised as the sign-in's own error: it happened before the
+operation's request was sent, so no enclosing loop retries it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
+from . import _tracing
+from ._auth import TokenManager
+from ._logging import get_logger
+from ._retry import retry_delay, should_retry
+from .config import RetryPolicy
+from .errors import AuthenticationError, ErmError
+
+log = get_logger("omnivoltaic_erm.pipeline")
+
+T = TypeVar("T")
+Send = Callable[[Mapping[str, str] | None], Awaitable[T]]
+
+QUERY = "query"
+MUTATION = "mutation"
+# Operations that obtain a token rather than carry one. They change nothing on the
+# server, so they are retried like queries.
+SIGN_IN_OPERATIONS = frozenset({"SignInUser", "SignInClient"})
+AUTHORIZATION = "Authorization"
+
+_NO_RETRIES = RetryPolicy(max_retries=0)
+
+
+class Pipeline:
+    """Token, concurrency bound, retries, logging and tracing for every operation.
+
+    ``tokens`` is None for a bare generated client (no credentials: every call is sent
+    as given). ``max_concurrency`` of None leaves calls unbounded. A call that already
+    carries an ``Authorization`` header keeps it: its caller manages the token.
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens: TokenManager | None = None,
+        retry: RetryPolicy = _NO_RETRIES,
+        max_concurrency: int | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.tokens = tokens
+        self.retry = retry
+        self._sem: asyncio.Semaphore | contextlib.nullcontext[None] = (
+            asyncio.Semaphore(max_concurrency) if max_concurrency else contextlib.nullcontext()
+        )
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"Pipeline(tokens={self.tokens!r}, retry={self.retry!r})"
+
+    async def run(
+        self,
+        name: str,
+        kind: str,
+        send: Send[T],
+        headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Run one operation: ``send(headers)`` performs one HTTP exchange."""
+        tracer = _tracing.tracer()
+        if tracer is None:
+            return await self._run(name, kind, send, headers, None)
+        with _tracing.operation_span(tracer, name, kind) as span:
+            return await self._run(name, kind, send, headers, span)
+
+    async def _run(
+        self,
+        name: str,
+        kind: str,
+        send: Send[T],
+        headers: Mapping[str, str] | None,
+        span: _tracing.Span | None,
+    ) -> T:
+        tokens = self.tokens
+        sign_in = name in SIGN_IN_OPERATIONS
+        authed = tokens is not None and not sign_in and not (headers and AUTHORIZATION in headers)
+        repeatable = kind == QUERY or sign_in
+        attempt = 0
+        signed_in_again = False
+        while True:
+            attempt += 1
+            token = ""
+            call_headers = headers
+            if authed:
+                assert tokens is not None
+                # Outside the try: a failed sign-in is the sign-in's own error, raised
+                # after the sign-in's own retries, and nothing of this call was sent.
+                token = await tokens.token()
+                call_headers = {**(headers or {}), AUTHORIZATION: f"Bearer {token}"}
+            started = time.perf_counter()
+            try:
+                async with self._sem:
+                    result = await send(call_headers)
+            except AuthenticationError:
+                if not authed:
+                    raise
+                assert tokens is not None
+                tokens.invalidate(token)
+                if not repeatable or signed_in_again:
+                    raise
+                signed_in_again = True
+                attempt -= 1  # a refused token is not a failed attempt
+                log.info("%s: token refused; signing in again", name)
+                continue
+            except ErmError as exc:
+                if not repeatable or not should_retry(exc, attempt, self.retry):
+                    if span is not None:
+                        _tracing.record_failure(span, exc, attempt)
+                    raise
+                delay = retry_delay(attempt, self.retry, getattr(exc, "retry_after", None))
+                log.info(
+                    "%s attempt %d failed (%s); retrying in %.2f s",
+                    name,
+                    attempt,
+                    type(exc).__name__,
+                    delay,
+                )
+                if span is not None:
+                    _tracing.record_retry(span, exc, attempt)
+                await self._sleep(delay)
+                continue
+            if span is not None:
+                _tracing.record_success(span, attempt)
+            log.debug(
+                "%s ok on attempt %d in %.1f ms",
+                name,
+                attempt,
+                (time.perf_counter() - started) * 1000,
+            )
+            return result
