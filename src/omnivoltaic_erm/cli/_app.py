@@ -8,7 +8,14 @@ from dataclasses import dataclass
 
 import click
 
-from .._constants import CODE_INTERVAL, DEFAULT_TIMEOUT, ENV_EMAIL, ENV_PASSWORD, ENV_URL
+from .._constants import (
+    CODE_INTERVAL,
+    DEFAULT_TIMEOUT,
+    ENV_EMAIL,
+    ENV_PASSWORD,
+    ENV_PROXY,
+    ENV_URL,
+)
 
 
 @dataclass
@@ -22,6 +29,7 @@ class Settings:
     insecure: bool
     code_interval: float | None = None
     timeout: float | None = None
+    proxy: str | None = None
 
     def password(self) -> str | None:
         """ERM_PASSWORD, or a prompt when a terminal is attached; never an argument."""
@@ -65,6 +73,13 @@ class Settings:
     "request whose answer is lost is then settled from the item's history). "
     "Env ERM_TIMEOUT.",
 )
+@click.option(
+    "--proxy",
+    envvar=ENV_PROXY,
+    metavar="URL",
+    help="Send every request through this proxy; overrides HTTPS_PROXY / HTTP_PROXY / "
+    f"NO_PROXY, which are honoured otherwise. Env {ENV_PROXY}.",
+)
 @click.version_option(package_name="omnivoltaic-erm", prog_name="erm")
 @click.pass_context
 def erm(
@@ -76,6 +91,7 @@ def erm(
     insecure: bool,
     code_interval: float | None,
     timeout: float | None,
+    proxy: str | None,
 ) -> None:
     """Typed client for the Omnivoltaic ERM API: items, unlock codes and code history.
 
@@ -90,4 +106,5 @@ def erm(
         insecure=insecure,
         code_interval=code_interval,
         timeout=timeout,
+        proxy=proxy or None,
     )

@@ -183,6 +183,8 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
         kwargs["limits"] = Limits(code_interval=settings.code_interval)
     if settings.timeout is not None:
         kwargs["timeout"] = settings.timeout
+    if settings.proxy:
+        kwargs["proxy"] = settings.proxy
     password = os.environ.get(c.ENV_PASSWORD)
     if not password and not fresh_sign_in and _cached_token_usable(url, email):
         return _cached_token_client()(url, email, "cached-token-only", **kwargs)
