@@ -306,3 +306,18 @@ def test_error_from_graphql(code: str, cls: type[ErmError]) -> None:
     assert type(err) is cls
     if isinstance(err, RateLimitError):
         assert err.retry_after == 2.0
+
+
+def test_redaction_keeps_passwords_and_only_the_latest_tokens() -> None:
+    from omnivoltaic_erm import _logging
+
+    _logging.register_secret("password-kept-for-good")
+    tokens = [f"token-number-{n:04d}" for n in range(_logging.MAX_TOKENS * 3)]
+    for token in tokens:
+        _logging.register_secret(token, token=True)
+    text = " ".join(["password-kept-for-good", *tokens])
+    redacted = _logging.redact(text).split()
+    assert redacted[0] == _logging.REDACTED
+    assert redacted[-_logging.MAX_TOKENS :] == [_logging.REDACTED] * _logging.MAX_TOKENS
+    assert redacted[1] == tokens[0]  # long replaced: no longer held
+    assert len(_logging._tokens) == _logging.MAX_TOKENS

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._logging import register_secret
 from .errors import AuthenticationError, ErmError
 
 SignIn = Callable[[], Awaitable[str]]
@@ -128,6 +129,8 @@ class TokenManager:
         self._cache = cache
         self._clock = clock
         self._token: Token | None = cache.load() if cache else None
+        if self._token is not None:
+            register_secret(self._token.value, token=True)
         self._lifetime: float | None = None
         self._lock = asyncio.Lock()
         self.sign_ins = 0
@@ -167,6 +170,7 @@ class TokenManager:
             self.sign_ins += 1
         if not value:
             raise AuthenticationError("sign-in returned no access token")
+        register_secret(value, token=True)
         exp = jwt_expiry(value)
         expires_at = exp if exp is not None else issued + 3600.0
         self._lifetime = max(0.0, expires_at - issued)

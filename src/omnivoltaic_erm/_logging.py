@@ -9,16 +9,36 @@ from __future__ import annotations
 import logging
 import threading
 
-_secrets: set[str] = set()
-_lock = threading.Lock()
 REDACTED = "<redacted>"
+# Passwords stay for the life of the process; tokens are replaced as they are refreshed,
+# so only the latest few are kept (a long-running client signs in every day).
+MAX_TOKENS = 16
+
+_passwords: tuple[str, ...] = ()
+_tokens: tuple[str, ...] = ()
+# Readers take the current tuples without the lock: a tuple never changes, and writers
+# replace the whole tuple under the lock, so a reader never sees one half-updated.
+_secrets: tuple[str, ...] = ()
+_lock = threading.Lock()
 
 
-def register_secret(value: str | None) -> None:
-    """Redact ``value`` from every record of this package's loggers from now on."""
-    if value and len(value) >= 4:
-        with _lock:
-            _secrets.add(value)
+def register_secret(value: str | None, *, token: bool = False) -> None:
+    """Redact ``value`` from every record of this package's loggers from now on.
+
+    ``token=True`` marks a value that a newer one replaces; only the latest
+    ``MAX_TOKENS`` of those are kept.
+    """
+    global _passwords, _tokens, _secrets
+    if not value or len(value) < 4:
+        return
+    with _lock:
+        if value in _secrets:
+            return
+        if token:
+            _tokens = (*_tokens, value)[-MAX_TOKENS:]
+        else:
+            _passwords = (*_passwords, value)
+        _secrets = _passwords + _tokens
 
 
 def redact(text: str) -> str:

@@ -220,9 +220,7 @@ class AsyncErmClient:
         # The pipeline owns the sign-in's one retry loop (SignInUser is retried like a
         # query) and raises its own typed error when it gives up.
         result = await self._api.sign_in_user(email=self.email, password=self.__password)
-        token = result.sign_in_user.access_token if result.sign_in_user else ""
-        register_secret(token)
-        return token
+        return result.sign_in_user.access_token if result.sign_in_user else ""
 
     # -- items --------------------------------------------------------------------------
 
