@@ -9,7 +9,8 @@ dicts and then validating the dicts; the slow path below only runs for error res
 Redirects are never followed: a 3xx is a ``RedirectError`` naming the new location, so
 that no body (least of all a password) reaches any origin but the configured one.
 Proxies are taken from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` as in requests and
-httpx (aiohttp's ``trust_env``); an explicit ``proxy=`` overrides them.
+httpx (with aiohttp's own ``get_env_proxy_for_url``); an explicit ``proxy=`` overrides
+them. The transport posts to one URL only, so its proxy is resolved once per session.
 
 Nothing here retries: every call goes through the ``Pipeline`` (``_pipeline``), which
 knows the operation's type and owns the one retry loop.
@@ -28,7 +29,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypeVar, cast
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from pydantic import BaseModel, ValidationError, create_model
+from yarl import URL
 
 from ._constants import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -215,6 +218,9 @@ class GraphQLTransport:
         self._connection_limit = connection_limit
         self._session = session
         self._owns_session = session is None
+        self._proxy_auth: aiohttp.BasicAuth | None = None
+        self._route: str | None = None
+        self._client_timeout: aiohttp.ClientTimeout | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r})"
@@ -233,10 +239,28 @@ class GraphQLTransport:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connection_limit, ssl=self._ssl)
-            # trust_env: HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as requests and httpx do.
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+            self._session = aiohttp.ClientSession(connector=connector)
             self._owns_session = True
+            self._route = None
+        if self._route is None:
+            self._route, self._proxy_auth = self._resolve_proxy()
         return self._session
+
+    def _resolve_proxy(self) -> tuple[str, aiohttp.BasicAuth | None]:
+        """The proxy for ``url`` ("" for none): explicit, else from the environment.
+
+        Resolved once, not per request: aiohttp's ``trust_env`` reads the environment
+        (and ~/.netrc) in a worker thread on every request, which cost more CPU than the
+        rest of the call, and a netrc entry for the host would clash with our bearer
+        header. The rules are aiohttp's own (``get_env_proxy_for_url``).
+        """
+        if self.proxy:
+            return self.proxy, None
+        try:
+            proxy, auth = get_env_proxy_for_url(URL(self.url))
+        except LookupError:
+            return "", None
+        return str(proxy), auth
 
     async def close(self) -> None:
         """Close the session and its pooled connections."""
@@ -285,9 +309,13 @@ class GraphQLTransport:
     ) -> RawResponse:
         all_headers = {**self.headers, **headers} if headers else self.headers
         total = self.timeout if timeout is None else timeout
-        client_timeout = aiohttp.ClientTimeout(
-            total=total, sock_connect=min(self.connect_timeout, total)
-        )
+        client_timeout = self._client_timeout
+        if client_timeout is None or client_timeout.total != total:
+            client_timeout = aiohttp.ClientTimeout(
+                total=total, sock_connect=min(self.connect_timeout, total)
+            )
+            if timeout is None:
+                self._client_timeout = client_timeout
         session = self._get_session()
         started = time.perf_counter()
         try:
@@ -297,7 +325,8 @@ class GraphQLTransport:
                 headers=all_headers,
                 timeout=client_timeout,
                 allow_redirects=False,
-                proxy=self.proxy,
+                proxy=self._route or None,
+                proxy_auth=self._proxy_auth,
             ) as response:
                 raw = RawResponse(
                     response.status, response.headers, await self._read_body(response)
