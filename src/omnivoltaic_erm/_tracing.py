@@ -3,7 +3,8 @@
 The application configures the SDK; without one, the API's tracer is a no-op. Without
 the package, ``tracer()`` returns None after one failed import and nothing else runs.
 
-A span carries only names, types, counts, error class names and request ids: never a
+Without a configured SDK the pipeline skips spans altogether (one provider check
+per call). A span carries only names, types, counts, error class names and request ids: never a
 variable, a header, a message or a response body, so no secret can reach it.
 
 Span name: ``{operation type} {operation name}``; attributes from the OpenTelemetry
@@ -34,21 +35,31 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 _UNSET: Any = object()
-_tracer: Any = _UNSET
+_trace: Any = _UNSET
+_provider: Any = None
+_tracer: Tracer | None = None
 
 
 def tracer() -> Tracer | None:
-    """The package's tracer, or None when opentelemetry-api is not installed."""
-    global _tracer
-    if _tracer is _UNSET:
+    """The package's tracer; None without opentelemetry-api, or while the application
+    has configured no SDK (then the API would only hand out no-op spans: skip them)."""
+    global _trace, _provider, _tracer
+    if _trace is _UNSET:
         try:
-            from opentelemetry import trace
+            import opentelemetry.trace
         except ImportError:
-            _tracer = None
+            _trace = None
         else:
-            # A proxy tracer: it follows the provider the application sets, even later.
-            _tracer = trace.get_tracer(TRACER_NAME)
-    return _tracer  # type: ignore[no-any-return]
+            _trace = opentelemetry.trace
+    if _trace is None:
+        return None
+    provider = _trace.get_tracer_provider()
+    if provider is not _provider:
+        # The provider changes when the application configures the SDK, even later.
+        _provider = provider
+        noop = (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)
+        _tracer = None if isinstance(provider, noop) else provider.get_tracer(TRACER_NAME)
+    return _tracer
 
 
 @contextmanager
