@@ -7,7 +7,12 @@ operation's type (query or mutation, known here from the document) to the transp
 queries only, tracing) and one-pass validation of the raw response bytes. A method of a
 shape it does not recognise fails generation: an operation must never go unrouted.
 
-``SyncClientPlugin`` adds ``SyncClient`` to the client module: one synchronous method
+``DeferBuildPlugin`` sets ``defer_build=True`` on the generated ``BaseModel`` and drops the
+``X.model_rebuild()`` calls after each module's classes (which would build every
+validator at once): a model's validator is built when it is first used, forward
+references resolved then, so a program pays at import only for defining classes.
+
+``TypedExecutePlugin`` also adds ``SyncClient`` to the client module: one synchronous method
 per operation, with the very signature of the asynchronous one, that runs it on the
 synchronous client's event loop. ``ErmClient.api`` is that class, so mypy sees the real
 generated signatures on both faces.
@@ -199,6 +204,45 @@ def _after_imports(module: ast.Module) -> int:
         if not isinstance(node, ast.Import | ast.ImportFrom):
             return index
     return len(module.body)
+
+
+class DeferBuildPlugin(Plugin):
+    """Build each result model's validator on first use, not at import."""
+
+    CONFIG = "    model_config = ConfigDict(\n"
+
+    def copy_code(self, copied_code: str) -> str:
+        if "class BaseModel(PydanticBaseModel):" not in copied_code:
+            return copied_code
+        if copied_code.count(self.CONFIG) != 1:
+            raise UnroutedOperationError("the generated BaseModel's config has a new shape")
+        return copied_code.replace(self.CONFIG, self.CONFIG + "        defer_build=True,\n")
+
+    @staticmethod
+    def _without_rebuilds(module: ast.Module) -> ast.Module:
+        module.body = [
+            node
+            for node in module.body
+            if not (
+                isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr == "model_rebuild"
+            )
+        ]
+        return module
+
+    def generate_result_types_module(
+        self, module: ast.Module, operation_definition: ExecutableDefinitionNode
+    ) -> ast.Module:
+        return self._without_rebuilds(module)
+
+    def generate_fragments_module(
+        self,
+        module: ast.Module,
+        fragments_definitions: dict[str, FragmentDefinitionNode],
+    ) -> ast.Module:
+        return self._without_rebuilds(module)
 
 
 class OpenEnumPlugin(Plugin):

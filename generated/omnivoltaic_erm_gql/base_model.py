@@ -16,6 +16,7 @@ UNSET = UnsetType()
 
 class BaseModel(PydanticBaseModel):
     model_config = ConfigDict(
+        defer_build=True,
         populate_by_name=True,
         validate_assignment=True,
         arbitrary_types_allowed=True,

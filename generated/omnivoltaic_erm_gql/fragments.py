@@ -63,8 +63,3 @@ class ItemFields(BaseModel):
     code_gen_used: Optional[int] = Field(alias="codeGenUsed", default=None)
     legacy_item_id: Optional[str] = Field(alias="legacyItemId", default=None)
     code: Optional[str] = Field(default=None)
-
-
-CodeEventFields.model_rebuild()
-CodeFields.model_rebuild()
-ItemFields.model_rebuild()

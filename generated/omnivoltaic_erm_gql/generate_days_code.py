@@ -14,4 +14,3 @@ class GenerateDaysCode(BaseModel):
 
 
 GenerateDaysCodeGenerateDaysCode = CodeFields
-GenerateDaysCode.model_rebuild()

@@ -14,4 +14,3 @@ class GenerateFreeCode(BaseModel):
 
 
 GenerateFreeCodeGenerateFreeCode = CodeFields
-GenerateFreeCode.model_rebuild()

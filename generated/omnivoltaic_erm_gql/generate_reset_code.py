@@ -14,4 +14,3 @@ class GenerateResetCode(BaseModel):
 
 
 GenerateResetCodeGenerateResetCode = CodeFields
-GenerateResetCode.model_rebuild()

@@ -52,9 +52,3 @@ class GetAllClientItemsGetAllClientItemsPageData(BaseModel):
     count: float
     limit: float
     offset: float
-
-
-GetAllClientItems.model_rebuild()
-GetAllClientItemsGetAllClientItems.model_rebuild()
-GetAllClientItemsGetAllClientItemsPage.model_rebuild()
-GetAllClientItemsGetAllClientItemsPageEdges.model_rebuild()

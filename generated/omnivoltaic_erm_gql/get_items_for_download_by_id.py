@@ -22,5 +22,3 @@ class GetItemsForDownloadByIdGetItemsForDownloadById(BaseModel):
 
 GetItemsForDownloadByIdGetItemsForDownloadByIdItem = ItemFields
 GetItemsForDownloadByIdGetItemsForDownloadByIdCodeHistory = CodeEventFields
-GetItemsForDownloadById.model_rebuild()
-GetItemsForDownloadByIdGetItemsForDownloadById.model_rebuild()

@@ -15,6 +15,3 @@ class SignInClient(BaseModel):
 class SignInClientSignInClient(BaseModel):
     id: Optional[str] = Field(alias="_id", default=None)
     access_token: str = Field(alias="accessToken")
-
-
-SignInClient.model_rebuild()

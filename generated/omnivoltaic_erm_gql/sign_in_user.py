@@ -43,6 +43,3 @@ class SignInUserSignInUser(BaseModel):
     sub_role_name: Optional[str] = Field(alias="subRoleName", default=None)
     first_name: Optional[str] = Field(alias="firstName", default=None)
     last_name: Optional[str] = Field(alias="lastName", default=None)
-
-
-SignInUser.model_rebuild()

@@ -21,7 +21,8 @@ class IssuedCode(BaseModel):
     connection) and the code was found in the item's code history by its ``request_id``.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # Built on first use: `erm items` and other reads never need it.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     item_id: str
     code_type: CodeTypes | str
