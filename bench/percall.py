@@ -176,6 +176,37 @@ class Typed(Contender):
         await self.client.close()
 
 
+class Facade(Contender):
+    """``AsyncErmClient.api``: the whole per-call path a user takes, pipeline included
+    (a cached token, the concurrency bound, the tracing check, retries armed)."""
+
+    name = "erm.api (pipeline, token)"
+
+    async def open(self, url: str, document: str) -> None:
+        import time
+
+        from omnivoltaic_erm import AsyncErmClient, QueryOrder
+        from omnivoltaic_erm._auth import Token, TokenCache
+
+        # The canned server answers every request with the page, a sign-in too: the
+        # token comes from a cache file, as for `erm` after `erm login`.
+        self._tmp = tempfile.TemporaryDirectory(prefix="bench-token-")
+        cache = Path(self._tmp.name) / "token.json"
+        TokenCache(cache).save(Token("bench-token-value", time.time() + 86400))
+        self.erm = AsyncErmClient(url, "bench@example.test", "unused", token_cache=cache)
+        self.order = QueryOrder.DESC
+
+    async def call(self) -> int:
+        result = await self.erm.api.get_all_client_items(
+            queryorder=self.order, first=PAGE_SIZE, assetaccount=False
+        )
+        return len(result.get_all_client_items.page.edges or [])
+
+    async def close(self) -> None:
+        await self.erm.aclose()
+        self._tmp.cleanup()
+
+
 class TypedBytes(Contender):
     """Diagnostic: our transport's ``post`` alone, returning the raw bytes."""
 
@@ -290,6 +321,7 @@ def run(calls: int = 20, rounds: int = 50, warmup: int = 30) -> dict[str, Any]:
             contenders: list[Contender] = [
                 RawAiohttp(),
                 Typed(),
+                Facade(),
                 Gql(),
                 StockAriadne(stock),
                 RequestsNoSession(),

@@ -49,9 +49,7 @@ def sync_flow(url: str) -> str:
 
 
 async def api_async(erm: AsyncErmClient) -> int:
-    page: GetAllClientItems = await erm.api.get_all_client_items(
-        queryorder=QueryOrder.ASC, first=5
-    )
+    page: GetAllClientItems = await erm.api.get_all_client_items(queryorder=QueryOrder.ASC, first=5)
     code = await erm.issue(CodeTypes.DAYSCODE, "DVAV2501000001", 7, request_id="0" * 16)
     print(code.code_dec)
     return len(page.get_all_client_items.page.edges or [])
