@@ -3,11 +3,17 @@ when a query changes without regenerating. The wheel carries both packages, type
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
+import textwrap
 import zipfile
 from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import parse
 
 from tests.conftest import ROOT
 
@@ -68,3 +74,58 @@ def test_wheel_contains_both_typed_packages(tmp_path: Path) -> None:
     assert "omnivoltaic_erm_gql/py.typed" in names
     assert "omnivoltaic_erm_gql/client.py" in names
     assert "omnivoltaic_erm/__init__.py" in names
+
+
+def _plugin_module() -> Any:
+    sys.path.insert(0, str(ROOT / "codegen"))
+    try:
+        import erm_codegen_plugin
+    finally:
+        sys.path.remove(str(ROOT / "codegen"))
+    return erm_codegen_plugin
+
+
+def _method(source: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    node = ast.parse(textwrap.dedent(source)).body[0]
+    assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    return node
+
+
+STOCK_METHOD = """
+async def my_items(self, first: int, **kwargs: Any) -> MyItems:
+    query = gql("query MyItems { x }")
+    variables: dict[str, object] = {"first": first}
+    response = await self.execute(
+        query=query, operation_name="MyItems", variables=variables, **kwargs
+    )
+    data = self.get_data(response)
+    return MyItems.model_validate(data)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "operation", "routed"),
+    [
+        (STOCK_METHOD, "query MyItems { x }", "query"),
+        (STOCK_METHOD, "mutation MyItems { x }", "mutation"),
+        (STOCK_METHOD.replace("async def", "def").replace("await ", ""), "query Q { x }", None),
+        (STOCK_METHOD.replace("self.execute(", "self.run("), "query Q { x }", None),
+        (STOCK_METHOD.replace("MyItems.model_validate(data)", "data"), "query Q { x }", None),
+        (STOCK_METHOD, "subscription MyItems { x }", None),
+    ],
+)
+def test_plugin_routes_every_method_or_stops_generation(
+    source: str, operation: str, routed: str | None
+) -> None:
+    plugin_module = _plugin_module()
+    plugin = plugin_module.TypedExecutePlugin(schema=None, config_dict={})
+    definition = parse(operation).definitions[0]
+    method = _method(source)
+    if routed is None:
+        with pytest.raises(plugin_module.UnroutedOperationError, match="my_items"):
+            plugin.generate_client_method(method, definition)
+        return
+    out = ast.unparse(plugin.generate_client_method(method, definition))
+    assert "self.execute_typed(" in out
+    assert f"operation_type='{routed}'" in out
+    assert "result_type=MyItems" in out

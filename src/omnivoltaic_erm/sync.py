@@ -107,6 +107,10 @@ class ErmClient:
             if not self._runner.loop.is_closed():
                 self._runner.run(pages.aclose())
 
+    def prefetch(self, items: list[ItemRef]) -> None:
+        """See ``AsyncErmClient.prefetch``."""
+        self._runner.run(self._async.prefetch(items))
+
     def code_history(self, item: ItemRef) -> list[CodeEvent]:
         """See ``AsyncErmClient.code_history``."""
         return self._runner.run(self._async.code_history(item))
