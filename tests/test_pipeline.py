@@ -268,3 +268,19 @@ def test_redirect_to_another_origin_is_never_followed(
     assert sum(elsewhere.calls.values()) == 0
     assert not any(PASSWORD in text for text in elsewhere.seen)
     assert erm_stub.calls[operation] == 1
+
+
+def test_hand_written_document_is_authenticated_and_never_resent(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    erm_stub.answers["GetAllClientItems"] = status(502)
+
+    async def run() -> int:
+        async with client(srv) as erm:
+            raw = await erm.api.execute("query GetAllClientItems { x }", "GetAllClientItems")
+            return raw.status
+
+    assert asyncio.run(run()) == 502
+    assert erm_stub.calls["GetAllClientItems"] == 1  # its type is unknown: sent once
+    assert erm_stub.tokens and erm_stub.tokens[0] in erm_stub.seen[-1]  # with the token

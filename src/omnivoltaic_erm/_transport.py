@@ -41,7 +41,7 @@ from ._constants import (
     USER_AGENT,
 )
 from ._logging import get_logger
-from ._pipeline import QUERY, Pipeline
+from ._pipeline import MUTATION, QUERY, Pipeline
 from .errors import (
     ErmError,
     HttpStatusError,
@@ -365,10 +365,23 @@ class GraphQLTransport:
         query: str,
         operation_name: str | None = None,
         variables: dict[str, Any] | None = None,
-        **kwargs: Any,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> RawResponse:
-        """Send a request; the generated client calls this, then ``get_data``."""
-        return await self.post(query, operation_name, variables, **kwargs)
+        """Send a hand-written document through the pipeline; decode with ``get_data``.
+
+        Its type is not known here, so it is treated as a mutation: authenticated and
+        traced, never sent twice. Generated operations use ``execute_typed``.
+        """
+        body = encode_request(query, operation_name, variables)
+
+        async def send(call_headers: Mapping[str, str] | None) -> RawResponse:
+            return await self._post_body(
+                body, operation_name, headers=call_headers, timeout=timeout
+            )
+
+        return await self.pipeline.run(operation_name or "", MUTATION, send, headers)
 
     def get_data(self, response: RawResponse) -> dict[str, Any]:
         """Decode a response's ``data``, or raise the typed error for it."""
