@@ -321,3 +321,42 @@ def test_redaction_keeps_passwords_and_only_the_latest_tokens() -> None:
     assert redacted[-_logging.MAX_TOKENS :] == [_logging.REDACTED] * _logging.MAX_TOKENS
     assert redacted[1] == tokens[0]  # long replaced: no longer held
     assert len(_logging._tokens) == _logging.MAX_TOKENS
+
+
+@pytest.mark.parametrize(
+    ("refresh_fails", "sign_ins", "refreshes"),
+    [(False, 1, 1), (True, 2, 0)],
+)
+def test_token_manager_refreshes_when_it_can_and_signs_in_otherwise(
+    refresh_fails: bool, sign_ins: int, refreshes: int
+) -> None:
+    import asyncio
+
+    from omnivoltaic_erm._auth import TokenManager
+
+    now = [1_000_000.0]
+    issued = iter(range(100))
+
+    def jwt(exp: float) -> str:
+        claims = base64.urlsafe_b64encode(json.dumps({"exp": exp}).encode()).decode()
+        return f"e30.{claims.rstrip('=')}.sig-{next(issued)}"
+
+    async def sign_in() -> str:
+        return jwt(now[0] + 3600)
+
+    async def refresh(current: str) -> str:
+        assert current.startswith("e30.")
+        if refresh_fails:
+            raise AuthenticationError("refresh token expired")
+        return jwt(now[0] + 3600)
+
+    async def run() -> tuple[str, str]:
+        tokens = TokenManager(sign_in, refresh=refresh, refresh_margin=300, clock=lambda: now[0])
+        first = await tokens.token()
+        now[0] += 3500  # within the margin of expiry: due
+        second = await tokens.token()
+        assert (tokens.sign_ins, tokens.refreshes) == (sign_ins, refreshes)
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert first != second

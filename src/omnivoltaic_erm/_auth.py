@@ -4,9 +4,11 @@
 the current one is within the refresh margin of its ``exp``. Concurrent callers share a
 single sign-in. An optional ``refresh`` callable renews a token that is due without the
 password; when it fails, or there is none, the manager signs in. Each callable owns its
-own retries: the manager calls it once and raises its error as is. ``invalidate(token)``
-drops a token the server rejected. An optional on-disk cache (a 0600 file) lets a command
-line reuse a token across runs.
+own retries: the manager calls it once and raises its error as is. Both run while the
+manager holds its lock, so neither may ask the manager for a token (the pipeline
+exempts the sign-in and refresh operations). ``invalidate(token)`` drops a token the
+server rejected. An optional on-disk cache (a 0600 file) lets a command line reuse a
+token across runs.
 """
 
 from __future__ import annotations

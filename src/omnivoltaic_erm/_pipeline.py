@@ -40,9 +40,13 @@ Send = Callable[[Mapping[str, str] | None], Awaitable[T]]
 
 QUERY = "query"
 MUTATION = "mutation"
-# Operations that obtain a token rather than carry one. They change nothing on the
-# server, so they are retried like queries.
-SIGN_IN_OPERATIONS = frozenset({"SignInUser", "SignInClient"})
+# Operations that obtain a token rather than carry the managed one (they run while the
+# token manager holds its lock, so they must not wait for a token themselves; a refresh
+# sends whatever header its caller gives it). They change nothing else on the server,
+# so they are retried like queries.
+SIGN_IN_OPERATIONS = frozenset(
+    {"SignInUser", "SignInClient", "RefreshAccessToken", "RefreshClientAccessToken"}
+)
 AUTHORIZATION = "Authorization"
 
 _NO_RETRIES = RetryPolicy(max_retries=0)
