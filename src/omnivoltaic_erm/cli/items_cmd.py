@@ -36,7 +36,9 @@ def items(settings: Settings, search: str | None, limit: int) -> None:
     from . import _output
     from ._run import run_client
 
-    page = min(limit, 100) if limit else None
+    # One item more than shown: the first page then says whether there are more, without
+    # a second request.
+    page = min(limit + 1, 100) if limit else None
 
     async def fetch(client: AsyncErmClient) -> tuple[list[Item], bool]:
         found: list[Item] = []
