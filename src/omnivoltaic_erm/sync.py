@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 from omnivoltaic_erm_gql import SyncClient
 
 from .client import AsyncErmClient, ItemRef
+from .config import ClientConfig, Limits, RetryPolicy
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
 
 T = TypeVar("T")
@@ -42,10 +45,36 @@ class ErmClient:
     Use it as ``with ErmClient() as erm: ...`` or call ``close()``.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        *,
+        config: ClientConfig | None = None,
+        limits: Limits | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        token_cache: bool | str | Path | None = None,
+        allow_insecure: bool | None = None,
+        proxy: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._runner = _LoopThread()
         try:
-            self._async = AsyncErmClient(*args, **kwargs)
+            self._async = AsyncErmClient(
+                url,
+                email,
+                password,
+                config=config,
+                limits=limits,
+                retry=retry,
+                timeout=timeout,
+                token_cache=token_cache,
+                allow_insecure=allow_insecure,
+                proxy=proxy,
+                clock=clock,
+            )
         except BaseException:
             self._runner.stop()
             raise
