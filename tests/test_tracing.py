@@ -13,24 +13,25 @@ from collections.abc import Callable, Iterator
 import pytest
 from aiohttp import web
 from omnivoltaic_erm_gql import QueryOrder
-from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from omnivoltaic_erm import AsyncErmClient, RetryPolicy
+from omnivoltaic_erm import AsyncErmClient, RetryPolicy, _tracing
 from omnivoltaic_erm.testing import BackgroundServer
+from tests.conftest import ROOT
 from tests.stub_erm import ITEM_ID, PASSWORD, StubErm, status
 
 EXPORTER = InMemorySpanExporter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _provider() -> None:
-    # The global provider can be set once per process; the package's tracer follows it.
+@pytest.fixture(autouse=True)
+def _provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A provider of this test's own: the global one can be set only once per process,
+    # and would then trace every later test. The global path is tested in a subprocess.
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
-    trace.set_tracer_provider(provider)
+    monkeypatch.setattr(_tracing, "tracer", lambda: provider.get_tracer(_tracing.TRACER_NAME))
 
 
 @pytest.fixture
@@ -128,3 +129,38 @@ print(sorted(m for m in sys.modules if m.startswith("opentelemetry") and sys.mod
     first, second = done.stdout.splitlines()
     assert first == "sent None"
     assert json.loads(second.replace("'", '"')) == []
+
+
+def test_the_application_configures_the_sdk_even_after_the_first_call() -> None:
+    code = """
+import asyncio
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from omnivoltaic_erm import AsyncErmClient, QueryOrder
+from tests.stub_erm import PASSWORD, StubErm
+
+async def main(url, exporter):
+    async with AsyncErmClient(url, "d@example.com", PASSWORD) as erm:
+        await erm.api.get_all_client_items(queryorder=QueryOrder.DESC)  # no SDK yet
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        await erm.api.get_all_client_items(queryorder=QueryOrder.DESC)
+
+exporter = InMemorySpanExporter()
+with StubErm().serve() as srv:
+    asyncio.run(main(f"{srv.base_url}/graphql", exporter))
+print(sorted(s.name for s in exporter.get_finished_spans()))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['query GetAllClientItems']"
