@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ERM_URL ?=
 
-.PHONY: install generate check-generated schema lint test demo bench soak clean
+.PHONY: install generate check-generated schema reconcile-schema lint test demo bench soak clean
 
 install: $(STAMP)
 
@@ -23,6 +23,12 @@ check-generated: install
 schema: install
 	@test -n "$(ERM_URL)" || { echo "usage: make schema ERM_URL=http://HOST:PORT/graphql" >&2; exit 2; }
 	$(BIN)/erm schema pull --url "$(ERM_URL)" --out schema.graphql
+
+# Rebuild schema.graphql from the printed copy of the real schema and the handbook's
+# additions (codegen/handbook_additions.graphql); see the header of schema.graphql.
+PRINTED ?= ../shared/reference/erm-federated-schema-2024-12.graphql
+reconcile-schema: install
+	$(BIN)/python codegen/reconcile_schema.py "$(PRINTED)"
 
 lint: install
 	$(BIN)/ruff check --no-cache src tests codegen bench examples

@@ -50,7 +50,9 @@ def sync_flow(url: str) -> str:
 async def first_code(url: str, item_id: str) -> tuple[CodeTypes | str, str] | None:
     async with Client(url=url) as client:
         try:
-            page = await client.get_all_client_items(queryorder=QueryOrder.DESC, first=1)
+            page = await client.get_all_client_items(
+                queryorder=QueryOrder.DESC, first=1, assetaccount=False
+            )
             edges = page.get_all_client_items.page.edges or []
             if not edges or edges[0].node is None:
                 return None

@@ -49,9 +49,9 @@ class GetAllClientItemsGetAllClientItemsPagePageInfo(BaseModel):
 
 
 class GetAllClientItemsGetAllClientItemsPageData(BaseModel):
-    count: float
-    limit: float
-    offset: float
+    count: int
+    limit: int
+    offset: int
 
 
 GetAllClientItems.model_rebuild()

@@ -22,10 +22,16 @@ from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 from omnivoltaic_erm_gql import Client as GeneratedClient
-from omnivoltaic_erm_gql import CodeFields, GetAllClientItems, GetItemsForDownloadById
+from omnivoltaic_erm_gql import (
+    CodeFields,
+    GetAllClientItems,
+    GetItemLimits,
+    GetItemsForDownloadById,
+)
 
 from . import _constants as c
-from ._auth import TokenCache, TokenManager
+from ._auth import Grant, TokenCache, TokenManager
+from ._limits import limits_from_fleet, missing_limits
 from ._logging import get_logger, register_secret
 from ._ratelimit import DAYS, FREE, RESET, ItemLedger, check_code_request, validate_days
 from ._retry import outcome_unknown, retry_delay, should_retry
@@ -112,11 +118,13 @@ def request_id_of(description: str | None) -> str | None:
 
 @dataclass
 class _ItemState:
-    """What the client knows of one item: its ledger, and a lock for its code requests."""
+    """What the client knows of one item: its ledger, its limits once learned, and a lock
+    for its code requests."""
 
     item_id: str
     ledger: ItemLedger
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    limits: Limits | None = None
 
 
 ItemRef = Item | str
@@ -184,7 +192,11 @@ class AsyncErmClient:
                 else TokenCache.for_account(self.url, email)
             )
         self._tokens = TokenManager(
-            self._sign_in, refresh_margin=cfg.token_refresh_margin, cache=cache, clock=clock
+            self._sign_in,
+            refresh=self._refresh,
+            refresh_margin=cfg.token_refresh_margin,
+            cache=cache,
+            clock=clock,
         )
         self._sem = asyncio.Semaphore(cfg.max_concurrency)
         self._items: dict[str, _ItemState] = {}
@@ -211,19 +223,29 @@ class AsyncErmClient:
 
     @property
     def sign_ins(self) -> int:
-        """How many times this client has signed in."""
+        """How many times this client has signed in with the password."""
         return self._tokens.sign_ins
+
+    @property
+    def refreshes(self) -> int:
+        """How many times this client has renewed its token with the refresh token."""
+        return self._tokens.refreshes
 
     # -- calls --------------------------------------------------------------------------
 
-    async def _sign_in(self) -> str:
-        async def attempt() -> str:
+    async def _sign_in(self) -> Grant:
+        async def attempt() -> Grant:
             result = await self._gql.sign_in_user(email=self.email, password=self.__password)
-            token = result.sign_in_user.access_token if result.sign_in_user else ""
-            register_secret(token)
-            return token
+            return _grant(result.sign_in_user.access_token, result.sign_in_user.refresh_token)
 
         return await self._with_retries("SignInUser", attempt)
+
+    async def _refresh(self, refresh_token: str) -> Grant:
+        # One attempt: a refresh token is spent when used, so a retry could only fail;
+        # the token manager signs in instead.
+        result = await self._gql.refresh_access_token(refresh_token=refresh_token)
+        tokens = result.refresh_access_token
+        return _grant(tokens.access_token, tokens.refresh_token)
 
     async def _with_retries(self, name: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run a call that is safe to repeat, retrying transient failures."""
@@ -340,7 +362,7 @@ class AsyncErmClient:
         if not entries:
             raise NotFoundError(f"no item {key!r:.70} among this distributor's items")
         entry = entries[0]
-        return entry.item, list(entry.code_history)
+        return entry.item, list(entry.code_history or ())
 
     async def code_history(self, item: ItemRef) -> list[CodeEvent]:
         """The item's code events, oldest first."""
@@ -362,7 +384,7 @@ class AsyncErmClient:
             except NotFoundError:
                 continue  # an unknown id in the chunk; each item is resolved on its own later
             for entry in result.get_items_for_download_by_id:
-                state = self._learn(entry.item.id, list(entry.code_history))
+                state = self._learn(entry.item.id, list(entry.code_history or ()))
                 for alias in (entry.item.oem_item_id, entry.item.seller_item_id):
                     if alias:
                         self._aliases[alias] = state.item_id
@@ -372,7 +394,7 @@ class AsyncErmClient:
 
     def _learn(self, item_id: str, events: list[CodeEvent]) -> _ItemState:
         """Record an item's history as the authority on its code events."""
-        ledger = ItemLedger.from_history((e.code_type, e.created_at) for e in events)
+        ledger = ItemLedger.from_history((e.code_type, e.created_at, e.code_days) for e in events)
         state = self._items.get(item_id)
         if state is None:
             state = self._items[item_id] = _ItemState(item_id, ledger)
@@ -390,6 +412,46 @@ class AsyncErmClient:
         state = self._items.get(found.id) or self._learn(found.id, events)
         self._aliases[key] = found.id
         return state
+
+    async def item_limits(self, item: ItemRef) -> Limits:
+        """The limits the client applies to ``item``: its fleet's, read from the server
+        once, or the configured ``Limits`` where the server gives none."""
+        state = await self._state(item)
+        return await self._limits_of(state)
+
+    async def _limits_of(self, state: _ItemState) -> Limits:
+        if state.limits is not None:
+            return state.limits
+        base = self.config.limits
+        if not self.config.learn_limits:
+            state.limits = base
+            return base
+
+        def fetch(h: Headers) -> Awaitable[GetItemLimits]:
+            return self._gql.get_item_limits(item_id=state.item_id, headers=h)
+
+        try:
+            fleet = (await self._query("GetItemLimits", fetch)).get_specific_item.item_fleet
+        except ErmError as exc:
+            # Permissions, a server without the field, a refusal: never a reason to fail.
+            log.debug(
+                "item %s: fleet limits unavailable (%s); the configured limits apply",
+                state.item_id,
+                type(exc).__name__,
+            )
+            fleet = None
+        else:
+            missing = missing_limits(fleet)
+            if missing:
+                log.debug(
+                    "item %s: %s gives no %s; the configured limits apply for %s",
+                    state.item_id,
+                    "no fleet" if fleet is None else f"fleet {fleet.fleet_name!r}",
+                    "limits" if fleet is None else ", ".join(missing),
+                    "it" if fleet is None else "those",
+                )
+        state.limits = limits_from_fleet(fleet, base)
+        return state.limits
 
     # -- codes --------------------------------------------------------------------------
 
@@ -465,13 +527,14 @@ class AsyncErmClient:
             raise InvalidInputError("request_id must be 16 lowercase hex digits")
         tagged = tag_description(description, rid)
         state = await self._state(item)
-        limits, policy = self.config.limits, self.config.retry
+        policy = self.config.retry
         name = {DAYS: "GenerateDaysCode", FREE: "GenerateFreeCode"}.get(kind, "GenerateResetCode")
         async with state.lock:
+            limits = await self._limits_of(state)
             attempt = 0
             while True:
                 attempt += 1
-                wait = check_code_request(kind, state.ledger, limits, self._clock())
+                wait = check_code_request(kind, state.ledger, limits, self._clock(), days)
                 if wait > 0:
                     log.debug("%s req:%s waits %.2f s for the item interval", name, rid, wait)
                     await asyncio.sleep(wait)
@@ -491,7 +554,7 @@ class AsyncErmClient:
                         return issued
                     await asyncio.sleep(retry_delay(attempt, policy))
                     continue
-                state.ledger.record(kind, self._clock())
+                state.ledger.record(kind, self._clock(), days)
                 log.info("%s req:%s issued in %.1f ms", name, rid, _ms(started))
                 return IssuedCode.from_response(state.item_id, code, days, description, rid)
 
@@ -532,6 +595,13 @@ class AsyncErmClient:
         ):
             return None
         raise exc
+
+
+def _grant(access: str | None, refresh: str | None) -> Grant:
+    for secret in (access, refresh):
+        if secret:
+            register_secret(secret)
+    return Grant(access or "", refresh)
 
 
 def _ms(started: float) -> float:
