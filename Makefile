@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ERM_URL ?=
 
-.PHONY: install generate check-generated schema lint test demo bench soak clean
+.PHONY: install generate check-generated schema lint test test-fast demo bench soak clean
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ lint: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The developer's loop: everything but the tests marked slow (soaks, crash loops, fuzzing,
+# subprocess-heavy CLI runs); under a minute on 2 cores. `make test` runs them all.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # Client cost, streaming, bulk issuance and start-up, measured side by side; a few
 # minutes on 2 cores. Prints Markdown tables and writes bench/results.json.

@@ -193,6 +193,7 @@ def run_until(cli: Cli, args: list[str], ready: Any, timeout: float = 60) -> Non
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_issues_each_row_exactly_once(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     items = oem_ids(sb)[:4]
@@ -220,6 +221,7 @@ def test_sigkill_mid_run_then_resume_issues_each_row_exactly_once(cli: Cli, tmp_
     assert_records_agree(sb, items, journal, out, rows=32)
 
 
+@pytest.mark.slow
 def test_kill_while_answers_are_in_flight_recovers_them_from_history(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -287,6 +289,7 @@ def test_a_journal_in_use_by_another_run_is_refused(cli: Cli, tmp_path: Path) ->
     assert cli.sandbox.history(oem_ids(cli.sandbox)[0]) == []
 
 
+@pytest.mark.slow
 def test_server_down_aborts_before_anything_is_journaled(cli: Cli, tmp_path: Path) -> None:
     from tests.cli_helpers import closed_port
 
@@ -298,6 +301,7 @@ def test_server_down_aborts_before_anything_is_journaled(cli: Cli, tmp_path: Pat
     assert journal_rows(journal) == []
 
 
+@pytest.mark.slow
 def test_batch_under_faults_ends_with_one_code_per_row(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     items = oem_ids(sb)[:6]
