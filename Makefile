@@ -37,7 +37,8 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # Client cost, streaming, bulk issuance and start-up, measured side by side; a few
-# minutes on 2 cores. Prints Markdown tables and writes bench/results.json.
+# minutes on 2 cores. Prints Markdown tables, writes them with the machine and the commit
+# to bench/RESULTS.md (the docs include it) and every raw sample to bench/results.json.
 bench: install
 	$(BIN)/python -m bench
 
