@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ERM_URL ?=
 
+# Python trees that ruff checks and formats.
+PY_PATHS := src tests codegen bench examples scripts
 DOCS_STAMP := $(VENV)/.docs-installed
 
 .PHONY: install generate check-generated schema lint test test-fast docs demo bench soak clean
@@ -27,7 +29,8 @@ schema: install
 	$(BIN)/erm schema pull --url "$(ERM_URL)" --out schema.graphql
 
 lint: install
-	$(BIN)/ruff check --no-cache src tests codegen bench examples
+	$(BIN)/ruff check --no-cache $(PY_PATHS)
+	$(BIN)/ruff format --no-cache --check $(PY_PATHS)
 	$(BIN)/mypy --strict src tests/typing_consumer.py
 
 test: install
