@@ -73,6 +73,7 @@ def test_login_json(cli: Cli) -> None:
     assert Path(doc["token_cache"]).is_file()
 
 
+@pytest.mark.slow
 def test_login_with_a_wrong_password_fails_in_one_line(cli: Cli) -> None:
     r = cli.run("login", ERM_PASSWORD="not-the-password")
     r.assert_one_line_error(1, "sign-in refused", "Invalid Credentials", "ERM_PASSWORD")
@@ -95,6 +96,7 @@ def test_no_password_and_no_cached_token_is_a_usage_error(cli: Cli) -> None:
 # -- items ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_items_table_and_json(cli: Cli, sandbox: Sandbox) -> None:
     r = cli.run("items", "--limit", "5")
     assert r.code == 0, r.err
@@ -133,6 +135,7 @@ def test_item_by_each_id_kind(cli: Cli, sandbox: Sandbox) -> None:
     assert target["_id"] in r.out and "sellerItemID" in r.out
 
 
+@pytest.mark.slow
 def test_unknown_item_fails_in_one_line(cli: Cli, sandbox: Sandbox) -> None:
     cli.run("item", "NOPE0000000000").assert_one_line_error(1, "no item 'NOPE0000000000'")
     other = sandbox.items(email=sandbox.other_email)[0]["oemItemID"]
@@ -201,6 +204,7 @@ def test_days_free_reset_codes_then_history(cli: Cli, sandbox: Sandbox) -> None:
     assert listed[0]["description"].startswith("first [req:")
 
 
+@pytest.mark.slow
 def test_a_request_id_makes_a_code_command_safe_to_repeat(cli: Cli, sandbox: Sandbox) -> None:
     item = oem_ids(sandbox)[1]
     rid = "00112233445566ff"

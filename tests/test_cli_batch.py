@@ -85,6 +85,7 @@ def assert_records_agree(
         assert per_item[item] == len(sandbox.history(item))
 
 
+@pytest.mark.slow
 def test_batch_issues_each_row_in_order_and_a_rerun_skips_them(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     items = oem_ids(sb)[:3]
@@ -118,6 +119,7 @@ def test_batch_issues_each_row_in_order_and_a_rerun_skips_them(cli: Cli, tmp_pat
     assert [r["code_hex"] for r in read_results(out)] == [r["code_hex"] for r in results]
 
 
+@pytest.mark.slow
 def test_bad_rows_are_reported_by_line_and_the_good_rows_issued(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     a, b = oem_ids(sb)[:2]
@@ -259,6 +261,7 @@ def test_kill_while_answers_are_in_flight_recovers_them_from_history(
     assert len(recovered) == counts["recovered"] and all(x["code_dec"] for x in recovered)
 
 
+@pytest.mark.slow
 def test_a_journal_refuses_another_input_file_unless_forced(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     a, b = oem_ids(sb)[:2]
