@@ -170,6 +170,7 @@ def test_fifty_concurrent_calls_sign_in_once(sandbox: Sandbox) -> None:
     assert asyncio.run(run()) == 1
 
 
+@pytest.mark.slow
 def test_token_expiring_mid_run_fails_no_call() -> None:
     with Sandbox(items=5, token_ttl=2, code_interval=0.2) as sb:
         keys = item_ids(sb)
@@ -237,6 +238,7 @@ def test_iter_items_search_and_order(sandbox: Sandbox) -> None:
     assert len(asc) == 30
 
 
+@pytest.mark.slow
 def test_faults_on_100_code_requests_issue_each_code_exactly_once() -> None:
     faults = FaultSpec(error_502=0.15, drop=0.15, seed=7)
     with Sandbox(items=20, code_interval=0.1) as sb:

@@ -61,6 +61,7 @@ FUZZ = settings(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(query=from_schema(SCHEMA, fields=SERVED, mode=Mode.POSITIVE))
 def test_valid_documents(target: tuple[Sandbox, requests.Session, _Collect], query: str) -> None:
@@ -68,6 +69,7 @@ def test_valid_documents(target: tuple[Sandbox, requests.Session, _Collect], que
     _check(_post(session, sb.url, {"query": query}), collect)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(query=from_schema(SCHEMA, fields=SERVED, mode=Mode.NEGATIVE))
 def test_invalid_documents(target: tuple[Sandbox, requests.Session, _Collect], query: str) -> None:

@@ -142,6 +142,7 @@ def test_non_bearer_authorization_is_unauthorized(sb: Sandbox) -> None:
     _assert_handbook_unauthorized(reply.json)
 
 
+@pytest.mark.slow
 def test_token_expires_after_its_ttl(erm_sandbox_factory: Any) -> None:
     sb = erm_sandbox_factory(items=2, token_ttl=1.5)
     token = sign_in(sb)

@@ -227,6 +227,7 @@ def test_modified_schema_with_unknown_fields_is_served(tmp_path: Path) -> None:
         assert code["data"]["generateDaysCode"]["codeType"] == "DAYSCODE"
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,

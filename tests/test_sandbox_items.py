@@ -242,6 +242,7 @@ def test_unknown_id_is_not_found_and_never_echoed_in_full(sb: Sandbox, token: st
     assert len(error["message"]) < 120 and "XXXX" in error["message"]
 
 
+@pytest.mark.slow
 def test_twenty_thousand_items_seed_fast_and_page_by_offset() -> None:
     started = time.monotonic()
     with Sandbox(items=20_000) as big:

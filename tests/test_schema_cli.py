@@ -181,6 +181,7 @@ def test_a_refused_pull_is_one_line_and_never_shows_the_header(
     assert not out_file.exists()
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_times_out_on_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.soak import run_batch_soak, run_soak
 
 
+@pytest.mark.slow
 def test_short_soak_issues_each_code_exactly_once() -> None:
     report = run_soak(requests=200, items=20, fault_rate=0.2, seed=3)
     print(report)
@@ -26,6 +29,7 @@ def test_short_soak_issues_each_code_exactly_once() -> None:
     assert report.ok
 
 
+@pytest.mark.slow
 def test_short_batch_soak_issues_each_row_exactly_once(tmp_path: Path) -> None:
     report = run_batch_soak(requests=100, items=10, workdir=tmp_path, fault_rate=0.2, seed=5)
     print(report)
