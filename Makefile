@@ -5,7 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ERM_URL ?=
 
-.PHONY: install generate check-generated schema lint test demo bench soak clean
+# Python trees that ruff checks and formats.
+PY_PATHS := src tests codegen bench examples scripts
+DOCS_STAMP := $(VENV)/.docs-installed
+
+.PHONY: install generate check-generated schema reconcile-schema lint test test-fast docs demo \
+	bench soak clean
 
 install: $(STAMP)
 
@@ -24,15 +29,39 @@ schema: install
 	@test -n "$(ERM_URL)" || { echo "usage: make schema ERM_URL=http://HOST:PORT/graphql" >&2; exit 2; }
 	$(BIN)/erm schema pull --url "$(ERM_URL)" --out schema.graphql
 
+# Rebuild schema.graphql from the printed copy of the real schema and the handbook's
+# additions (codegen/handbook_additions.graphql); see the header of schema.graphql.
+PRINTED ?= ../shared/reference/erm-federated-schema-2024-12.graphql
+reconcile-schema: install
+	$(BIN)/python codegen/reconcile_schema.py "$(PRINTED)"
+
 lint: install
-	$(BIN)/ruff check --no-cache src tests codegen bench examples
+	$(BIN)/ruff check --no-cache $(PY_PATHS)
+	$(BIN)/ruff format --no-cache --check $(PY_PATHS)
 	$(BIN)/mypy --strict src tests/typing_consumer.py
 
 test: install
 	$(BIN)/python -m pytest -q
 
+# The developer's loop: everything but the tests marked slow (soaks, crash loops, fuzzing,
+# subprocess-heavy CLI runs); under a minute on 2 cores. `make test` runs them all.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The documentation site, into site/; any warning fails the build. The `docs` extra is
+# installed on first use, so `make install` stays lean. NO_MKDOCS_2_WARNING silences the
+# notice mkdocs-material prints on every build about its own end of life (May 2027); it
+# is not a build warning, and --strict still fails on every warning.
+docs: install $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,sandbox,schema,docs]'
+	@touch $@
+
 # Client cost, streaming, bulk issuance and start-up, measured side by side; a few
-# minutes on 2 cores. Prints Markdown tables and writes bench/results.json.
+# minutes on 2 cores. Prints Markdown tables, writes them with the machine and the commit
+# to bench/RESULTS.md (the docs include it) and every raw sample to bench/results.json.
 bench: install
 	$(BIN)/python -m bench
 
@@ -46,4 +75,4 @@ demo: install
 	$(BIN)/python scripts/demo.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist site .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Run the benchmarks, print the tables and write ``bench/results.json``.
+"""Run the benchmarks, print the tables and write ``bench/RESULTS.md`` and ``results.json``.
 
     python -m bench                      # everything (what `make bench` runs)
     python -m bench --only percall,startup
@@ -29,6 +29,16 @@ from ._common import ROOT, loopback_only
 
 SECTIONS = ("percall", "startup", "streaming", "bulk", "cli")
 RESULTS = ROOT / "bench" / "results.json"
+# The tables of the last full run, with its machine and commit; the docs' Performance page
+# includes this file, so no figure there is copied by hand.
+RESULTS_MD = ROOT / "bench" / "RESULTS.md"
+TITLES = {
+    "percall": "Per call",
+    "startup": "Start-up",
+    "streaming": "Streaming",
+    "bulk": "Bulk issuance",
+    "cli": "Command line",
+}
 INTERVAL = 0.2
 SANDBOX_ITEMS = 20_000
 STREAM_COUNTS = (5_000, 20_000)
@@ -168,12 +178,12 @@ def report(results: dict[str, Any]) -> list[str]:
         section = results.get(name)
         if section is None:
             continue
-        out.append(f"\n### {name}\n")
+        out.append(f"\n### {TITLES[name]}\n")
         if "error" in section or "skipped" in section:
             out.append(section.get("error") or section["skipped"])
             continue
         out.extend(REPORTERS[name](section))
-    out.append("\n### targets (issues 7 and 12)\n")
+    out.append("\n### Targets (issues 7 and 12)\n")
     out.extend(targets(results))
     return out
 
@@ -355,12 +365,36 @@ def targets(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def results_markdown(info: dict[str, Any], lines: list[str]) -> str:
+    """The whole report as one Markdown document: the run, the machine, every table."""
+    m = info["machine"]
+    head = [
+        "<!-- Written by `make bench` (python -m bench) from its own run; not edited by hand. -->",
+        "",
+        f"Commit `{info['revision']}`, started {info['started']}"
+        + (" (a --quick run: few repetitions, not figures)" if info["quick"] else "")
+        + ".",
+        "",
+        f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, Python {m['python']}, "
+        f"{m['platform']}; load average {m['load_average'][0]:.2f} at start, "
+        f"{m['load_average_end'][0]:.2f} at end; {info['seconds']:.0f} s in all.",
+    ]
+    return "\n".join([*head, *lines]) + "\n"
+
+
 def main(argv: list[str]) -> int:
     """Entry point of ``python -m bench``."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few repetitions")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write JSON")
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        default=None,
+        help=f"where to write the Markdown report (default: {RESULTS_MD.relative_to(ROOT)}, "
+        "after a full run only)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = set(names) - set(SECTIONS)
@@ -373,17 +407,17 @@ def main(argv: list[str]) -> int:
     results = run_sections(names, args.quick)
     info["machine"]["load_average_end"] = os.getloadavg()
     info["seconds"] = time.perf_counter() - started
-    lines = report(results)
-    m = info["machine"]
-    print(
-        f"\n## omnivoltaic-erm benchmarks ({info['revision']}, {info['started']})\n\n"
-        f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, Python {m['python']}, "
-        f"{m['platform']}; load average {m['load_average'][0]:.2f} at start, "
-        f"{m['load_average_end'][0]:.2f} at end; {info['seconds']:.0f} s in all."
-    )
-    print("\n".join(lines))
+    markdown = results_markdown(info, report(results))
+    print(markdown)
     args.output.write_text(json.dumps({**info, "results": results}, indent=2) + "\n")
     print(f"\n(written to {args.output})")
+    # A partial or quick run would replace the figures of the last full run with fewer.
+    markdown_path = args.markdown
+    if markdown_path is None and not args.quick and names == list(SECTIONS):
+        markdown_path = RESULTS_MD
+    if markdown_path is not None:
+        markdown_path.write_text(markdown)
+        print(f"(written to {markdown_path})")
     failed = any("error" in r for r in results.values())
     return 1 if failed else 0
 

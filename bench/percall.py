@@ -52,7 +52,7 @@ def typed_document() -> str:
     client = Client(url="http://127.0.0.1:9/graphql")
     client.execute_typed = capture  # type: ignore[method-assign]
     # Driven by hand: the capture raises before the first await, so no loop is needed.
-    call = client.get_all_client_items(queryorder=QueryOrder.DESC)
+    call = client.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
     with contextlib.suppress(LookupError):
         call.send(None)
     call.close()

@@ -79,9 +79,22 @@ def check() -> int:
     return 1
 
 
+def regenerate() -> None:
+    """Replace the generated package wholesale, so no file of an earlier run survives."""
+    import shutil
+
+    target = ROOT / "generated"
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = generate(Path(tmp))
+        committed = target / fresh.name
+        if committed.exists():
+            shutil.rmtree(committed)
+        shutil.copytree(fresh, committed, ignore=shutil.ignore_patterns("__pycache__"))
+
+
 def main(argv: list[str]) -> int:
     if argv == ["generate"]:
-        generate(ROOT / "generated")
+        regenerate()
         return 0
     if argv == ["check"]:
         return check()

@@ -11,6 +11,28 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The reference material lives in shared/, beside the clone (as in CI) or at the
+# workplace's root.
+REFERENCE = next(
+    (
+        p
+        for p in (ROOT.parent / "shared" / "reference", Path("/work/shared/reference"))
+        if p.is_dir()
+    ),
+    ROOT.parent / "shared" / "reference",
+)
+PRINTED_SCHEMA = REFERENCE / "erm-federated-schema-2024-12.graphql"
+
+
+def schema_body(text: str) -> str:
+    """SDL without its leading ``#`` comment header: what a server prints."""
+    lines = text.splitlines(keepends=True)
+    index = 0
+    while index < len(lines) and (lines[index].startswith("#") or not lines[index].strip()):
+        index += 1
+    return "".join(lines[index:])
+
+
 # The sandbox fixtures (`erm_sandbox`, `erm_sandbox_factory`), as users enable them.
 pytest_plugins = ["omnivoltaic_erm.sandbox.pytest_plugin"]
 

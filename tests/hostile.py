@@ -25,7 +25,22 @@ def fake_jwt(ttl: float = 3600.0) -> str:
 
 
 def _item(i: int) -> dict[str, Any]:
-    return {"_id": f"{i:024x}", "oemItemID": f"DVAV2501{i:06d}", "sellerItemID": f"DVAV2501{i:06d}"}
+    serial = f"DVAV2501{i:06d}"
+    return {
+        "_id": f"{i:024x}",
+        "triggers": [],
+        "type": "DEVICE",
+        "actionScope": "DEVELOPMENT",
+        "actorName": "eIOT",
+        "idType": "UUID",
+        "description": "OVES Connected eIoT",
+        "creationDate": "2025-01-09T08:41:41.513Z",
+        "oemID": "OVES",
+        "oemItemID": serial,
+        "sellerID": "OVES",
+        "sellerItemID": serial,
+        "lifeCycle": "ASSIGNED",
+    }
 
 
 @dataclass

@@ -14,9 +14,10 @@ still validates against the changed server and can carry the new enum value back
 
 from __future__ import annotations
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, schema_body
 
-COMMITTED_SDL = (ROOT / "schema.graphql").read_text()
+# The committed schema as a server prints it (without the provenance header).
+COMMITTED_SDL = schema_body((ROOT / "schema.graphql").read_text())
 
 
 def edit(sdl: str, old: str, new: str) -> str:
@@ -29,35 +30,34 @@ def add_enum_value(sdl: str) -> str:
     """``CodeTypes`` gains ``BONUSCODE``."""
     return edit(
         sdl,
-        '  """Adds a number of days of use to the device."""\n  DAYSCODE\n',
-        '  """A promotional code (added after the client was generated)."""\n  BONUSCODE\n\n'
-        '  """Adds a number of days of use to the device."""\n  DAYSCODE\n',
+        "enum CodeTypes {\n  DAYSCODE\n",
+        'enum CodeTypes {\n  """A promotional code (added after the client was generated)."""\n'
+        "  BONUSCODE\n  DAYSCODE\n",
     )
 
 
 def add_field(sdl: str) -> str:
     """``CodeEvent`` gains ``batteryLevel``."""
+    head = "type CodeEvent {\n  _id: ID!\n  actionScope: ActionScope!\n  actorName: String!\n"
     return edit(
         sdl,
-        '  _id: ID!\n\n  """Days the code adds;',
-        (
-            '  _id: ID!\n\n  """Battery charge when the code was made, in percent."""\n'
-            '  batteryLevel: Int\n\n  """Days the code adds;'
-        ),
+        head,
+        head
+        + '\n  """Battery charge when the code was made, in percent."""\n  batteryLevel: Int\n',
     )
 
 
 def remove_field(sdl: str) -> str:
     """``AuthToken.subRoleName`` is removed."""
-    return edit(sdl, "  subRoleName: String\n", "")
+    return edit(sdl, "  subRoleName: String\n  subrole: SubRoles\n", "  subrole: SubRoles\n")
 
 
 def require_argument(sdl: str) -> str:
     """``Query.getAllClientItems(search:)`` becomes required."""
     return edit(
         sdl,
-        "    search: String\n  ): GetAllItemsResponse!",
-        "    search: String!\n  ): GetAllItemsResponse!",
+        "    search: String\n    searchByOemItemId: String\n  ): GetAllItemsResponse!",
+        "    search: String!\n    searchByOemItemId: String\n  ): GetAllItemsResponse!",
     )
 
 

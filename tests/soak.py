@@ -46,6 +46,7 @@ class SoakReport:
     mismatched: int = 0
     missing: int = 0
     sign_ins: int = 0
+    refreshes: int = 0
     server_refusals: int = 0
     seconds: float = 0.0
     faults: dict[str, int] = field(default_factory=dict)
@@ -92,6 +93,7 @@ async def _issue_all(
     async with AsyncErmClient(sb.url, sb.email, sb.password, config=config) as erm:
         await asyncio.gather(*(one_item(erm, k) for k in keys))
         report.sign_ins = erm.sign_ins
+        report.refreshes = erm.refreshes
         report.server_refusals = erm.server_refusals
     return outcomes
 

@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 
 OPERATION = """\
 query MyItems($first: Int) {
-  getAllClientItems(queryorder: DESC, first: $first) {
+  getAllClientItems(queryorder: DESC, first: $first, assetaccount: false) {
     page {
       edges {
         node {

@@ -42,6 +42,7 @@ def oem_ids(sandbox: Sandbox) -> list[str]:
 # -- login and the token cache -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_login_caches_a_token_that_later_commands_use_without_a_password(cli: Cli) -> None:
     r = cli.run("login")
     assert r.code == 0, r.err
@@ -72,6 +73,7 @@ def test_login_json(cli: Cli) -> None:
     assert Path(doc["token_cache"]).is_file()
 
 
+@pytest.mark.slow
 def test_login_with_a_wrong_password_fails_in_one_line(cli: Cli) -> None:
     r = cli.run("login", ERM_PASSWORD="not-the-password")
     r.assert_one_line_error(1, "sign-in refused", "Invalid Credentials", "ERM_PASSWORD")
@@ -81,6 +83,7 @@ def test_login_with_a_wrong_password_fails_in_one_line(cli: Cli) -> None:
     assert r.json()["error"]["type"] == "AuthenticationError"
 
 
+@pytest.mark.slow
 def test_login_checks_the_password_even_with_a_cached_token(cli: Cli) -> None:
     assert cli.run("login").code == 0
     cli.run("login", ERM_PASSWORD="wrong-password").assert_one_line_error(1, "sign-in refused")
@@ -93,6 +96,7 @@ def test_no_password_and_no_cached_token_is_a_usage_error(cli: Cli) -> None:
 # -- items ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_items_table_and_json(cli: Cli, sandbox: Sandbox) -> None:
     r = cli.run("items", "--limit", "5")
     assert r.code == 0, r.err
@@ -109,6 +113,7 @@ def test_items_table_and_json(cli: Cli, sandbox: Sandbox) -> None:
     assert set(listed[0]) >= {"_id", "oemItemID", "sellerItemID", "description"}
 
 
+@pytest.mark.slow
 def test_items_search(cli: Cli, sandbox: Sandbox) -> None:
     target = sandbox.items()[3]
     r = cli.run("--json", "items", "--search", target["_id"])
@@ -118,6 +123,7 @@ def test_items_search(cli: Cli, sandbox: Sandbox) -> None:
     assert r.code == 0 and "0 items" in r.out
 
 
+@pytest.mark.slow
 def test_item_by_each_id_kind(cli: Cli, sandbox: Sandbox) -> None:
     target = sandbox.items()[2]
     for key in (target["_id"], target["oemItemID"], target["sellerItemID"]):
@@ -129,6 +135,7 @@ def test_item_by_each_id_kind(cli: Cli, sandbox: Sandbox) -> None:
     assert target["_id"] in r.out and "sellerItemID" in r.out
 
 
+@pytest.mark.slow
 def test_unknown_item_fails_in_one_line(cli: Cli, sandbox: Sandbox) -> None:
     cli.run("item", "NOPE0000000000").assert_one_line_error(1, "no item 'NOPE0000000000'")
     other = sandbox.items(email=sandbox.other_email)[0]["oemItemID"]
@@ -142,6 +149,7 @@ def test_unknown_item_fails_in_one_line(cli: Cli, sandbox: Sandbox) -> None:
 # -- codes and history ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_days_free_reset_codes_then_history(cli: Cli, sandbox: Sandbox) -> None:
     item = oem_ids(sandbox)[0]
     r = cli.run("code", "days", item, "--days", "7", "--description", "first")
@@ -196,6 +204,7 @@ def test_days_free_reset_codes_then_history(cli: Cli, sandbox: Sandbox) -> None:
     assert listed[0]["description"].startswith("first [req:")
 
 
+@pytest.mark.slow
 def test_a_request_id_makes_a_code_command_safe_to_repeat(cli: Cli, sandbox: Sandbox) -> None:
     item = oem_ids(sandbox)[1]
     rid = "00112233445566ff"
@@ -239,6 +248,7 @@ def test_usage_errors_are_one_line_with_exit_2(cli: Cli) -> None:
 # -- settings and the server ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_server_down_fails_in_one_line(cli: Cli) -> None:
     url = f"http://127.0.0.1:{closed_port()}/graphql"
     r = cli.run("items", ERM_URL=url)
@@ -248,6 +258,7 @@ def test_server_down_fails_in_one_line(cli: Cli) -> None:
     assert r.json()["error"]["type"] == "TransportError"
 
 
+@pytest.mark.slow
 def test_missing_or_unsafe_settings_are_usage_errors(cli: Cli) -> None:
     cli.run("items", ERM_URL=None).assert_one_line_error(2, "no ERM URL", "--url")
     cli.run("items", ERM_EMAIL=None).assert_one_line_error(2, "--email")
@@ -287,6 +298,7 @@ def test_cli_imports_no_heavy_modules_for_help() -> None:
 # -- secrets -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_password_and_token_never_reach_the_output(cli: Cli, sandbox: Sandbox) -> None:
     item = oem_ids(sandbox)[9]
     runs = [

@@ -85,6 +85,7 @@ def assert_records_agree(
         assert per_item[item] == len(sandbox.history(item))
 
 
+@pytest.mark.slow
 def test_batch_issues_each_row_in_order_and_a_rerun_skips_them(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     items = oem_ids(sb)[:3]
@@ -118,6 +119,7 @@ def test_batch_issues_each_row_in_order_and_a_rerun_skips_them(cli: Cli, tmp_pat
     assert [r["code_hex"] for r in read_results(out)] == [r["code_hex"] for r in results]
 
 
+@pytest.mark.slow
 def test_bad_rows_are_reported_by_line_and_the_good_rows_issued(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     a, b = oem_ids(sb)[:2]
@@ -193,6 +195,7 @@ def run_until(cli: Cli, args: list[str], ready: Any, timeout: float = 60) -> Non
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_issues_each_row_exactly_once(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     items = oem_ids(sb)[:4]
@@ -220,6 +223,7 @@ def test_sigkill_mid_run_then_resume_issues_each_row_exactly_once(cli: Cli, tmp_
     assert_records_agree(sb, items, journal, out, rows=32)
 
 
+@pytest.mark.slow
 def test_kill_while_answers_are_in_flight_recovers_them_from_history(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -257,6 +261,7 @@ def test_kill_while_answers_are_in_flight_recovers_them_from_history(
     assert len(recovered) == counts["recovered"] and all(x["code_dec"] for x in recovered)
 
 
+@pytest.mark.slow
 def test_a_journal_refuses_another_input_file_unless_forced(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     a, b = oem_ids(sb)[:2]
@@ -287,6 +292,7 @@ def test_a_journal_in_use_by_another_run_is_refused(cli: Cli, tmp_path: Path) ->
     assert cli.sandbox.history(oem_ids(cli.sandbox)[0]) == []
 
 
+@pytest.mark.slow
 def test_server_down_aborts_before_anything_is_journaled(cli: Cli, tmp_path: Path) -> None:
     from tests.cli_helpers import closed_port
 
@@ -298,6 +304,7 @@ def test_server_down_aborts_before_anything_is_journaled(cli: Cli, tmp_path: Pat
     assert journal_rows(journal) == []
 
 
+@pytest.mark.slow
 def test_batch_under_faults_ends_with_one_code_per_row(cli: Cli, tmp_path: Path) -> None:
     sb = cli.sandbox
     items = oem_ids(sb)[:6]

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 KEYPAD = re.compile(r"\*\d{3}(?: \d{3}){6}#")
 
 
+@pytest.mark.slow
 def test_demo_prints_real_codes_and_cleans_up() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ERM_")}
     done = subprocess.run(

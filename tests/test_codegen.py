@@ -41,6 +41,7 @@ def test_check_generated_passes_on_the_committed_tree(tmp_path: Path) -> None:
     assert "in sync" in result.stdout
 
 
+@pytest.mark.slow
 def test_check_generated_fails_when_a_query_changes(tmp_path: Path) -> None:
     repo = _copy_repo(tmp_path)
     codes = repo / "queries" / "codes.graphql"
@@ -51,6 +52,7 @@ def test_check_generated_fails_when_a_query_changes(tmp_path: Path) -> None:
     assert "+" in result.stdout and "codeHex" in result.stdout
 
 
+@pytest.mark.slow
 def test_generation_is_deterministic(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "codegen"))
     try:
@@ -62,6 +64,7 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
     assert a == b
 
 
+@pytest.mark.slow
 def test_wheel_contains_both_typed_packages(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],

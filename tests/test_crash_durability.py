@@ -8,6 +8,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from omnivoltaic_erm.sandbox import Sandbox
 from tests.cli_helpers import Cli
 from tests.test_cli_batch import assert_records_agree, oem_ids, states, write_rows
@@ -17,6 +19,7 @@ ROWS = 12
 INTERVAL = "0.1"
 
 
+@pytest.mark.slow
 def test_twenty_random_kills_each_resume_to_one_code_per_row(tmp_path: Path) -> None:
     rng = random.Random(20261125)
     kills_mid_run = 0

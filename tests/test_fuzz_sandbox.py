@@ -13,9 +13,12 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema
 
 from omnivoltaic_erm.sandbox import Sandbox
+from omnivoltaic_erm.sandbox.resolvers import served_root_fields
 from tests.conftest import ROOT
 
 SCHEMA = (ROOT / "schema.graphql").read_text()
+# The served root fields; the rest of the real schema answers "not served" (tested apart).
+SERVED = sorted(served_root_fields())
 
 
 class _Collect(logging.Handler):
@@ -58,15 +61,17 @@ FUZZ = settings(
 )
 
 
+@pytest.mark.slow
 @FUZZ
-@given(query=from_schema(SCHEMA, mode=Mode.POSITIVE))
+@given(query=from_schema(SCHEMA, fields=SERVED, mode=Mode.POSITIVE))
 def test_valid_documents(target: tuple[Sandbox, requests.Session, _Collect], query: str) -> None:
     sb, session, collect = target
     _check(_post(session, sb.url, {"query": query}), collect)
 
 
+@pytest.mark.slow
 @FUZZ
-@given(query=from_schema(SCHEMA, mode=Mode.NEGATIVE))
+@given(query=from_schema(SCHEMA, fields=SERVED, mode=Mode.NEGATIVE))
 def test_invalid_documents(target: tuple[Sandbox, requests.Session, _Collect], query: str) -> None:
     sb, session, collect = target
     response = _post(session, sb.url, {"query": query})

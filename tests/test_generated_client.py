@@ -101,7 +101,7 @@ def test_unauthorized_raises_typed_error_with_extensions(server: Any) -> None:
         json.dumps(_load("handbook_unauthorized")).encode()
     )
     with pytest.raises(AuthenticationError) as info:
-        _call(srv, lambda c: c.get_all_client_items(queryorder=QueryOrder.DESC))
+        _call(srv, lambda c: c.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False))
     err = info.value
     assert err.message == "Unauthorized"
     assert err.code == "UNAUTHENTICATED"
@@ -117,7 +117,7 @@ def test_partial_data_is_kept_on_graphql_errors(server: Any) -> None:
     }
     replay.answers["GetAllClientItems"] = Canned(json.dumps(body).encode())
     with pytest.raises(Exception) as info:
-        _call(srv, lambda c: c.get_all_client_items(queryorder=QueryOrder.ASC))
+        _call(srv, lambda c: c.get_all_client_items(queryorder=QueryOrder.ASC, assetaccount=False))
     err = info.value
     assert getattr(err, "data", None) == {"getAllClientItems": None}
     assert getattr(err, "path", None) == ["getAllClientItems"]

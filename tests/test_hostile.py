@@ -87,6 +87,7 @@ def test_response_size_cap(hostile: tuple[Hostile, BackgroundServer], mode: str)
     assert "cap" in str(err)
 
 
+@pytest.mark.slow
 def test_huge_body_within_a_raised_cap_parses(hostile: tuple[Hostile, BackgroundServer]) -> None:
     h, server = hostile
     h.mode = "huge"

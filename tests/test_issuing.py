@@ -75,6 +75,7 @@ class ScriptedPort:
     invalidated: int = 0
     refusals: int = 0
     slept: list[float] = field(default_factory=list)
+    limits_read: int = 0
     clock: float = 1_000_000.0
 
     async def token(self) -> str:
@@ -146,6 +147,10 @@ class ScriptedPort:
     def refused(self) -> None:
         self.refusals += 1
 
+    async def limits(self, state: object) -> Limits:
+        self.limits_read += 1
+        return LIMITS
+
 
 @dataclass(frozen=True)
 class Row:
@@ -207,7 +212,7 @@ def test_issuing_table(row: Row) -> None:
 
     async def run() -> object:
         try:
-            return await issue(port, state, request, LIMITS, POLICY)
+            return await issue(port, state, request, POLICY)
         except ErmError as exc:
             return exc
 
@@ -221,6 +226,7 @@ def test_issuing_table(row: Row) -> None:
         assert type(result) is row.outcome, repr(result)
     if isinstance(result, OutcomeUnknownError):
         assert (result.request_id, result.item_id) == (RID, "item-1")
+    assert port.limits_read == 1  # learned once, before anything else
     assert port.sent == row.sent
     assert port.read == row.reads
     assert port.refusals == row.refusals
@@ -234,7 +240,7 @@ def test_ledger_limit_is_checked_before_anything_is_sent() -> None:
     state = State(ledger=ItemLedger(total=LIMITS.total_limit))
     request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
     with pytest.raises(CodeLimitError):
-        asyncio.run(issue(port, state, request, LIMITS, POLICY))
+        asyncio.run(issue(port, state, request, POLICY))
     assert (port.sent, port.tokens_taken) == (0, 0)
 
 
@@ -245,8 +251,8 @@ def test_interval_wait_comes_before_the_send() -> None:
     second = CodeRequest(CodeTypes.RESETCODE, "item-1", 0, None, "fedcba9876543210")
 
     async def run() -> None:
-        await issue(port, state, first, LIMITS, POLICY)
-        await issue(port, state, second, LIMITS, POLICY)
+        await issue(port, state, first, POLICY)
+        await issue(port, state, second, POLICY)
 
     asyncio.run(run())
     assert port.slept == [pytest.approx(LIMITS.code_interval + LIMITS.interval_margin)]
@@ -257,6 +263,6 @@ def test_unknown_outcome_with_an_http_refusal_is_not_read_from_history() -> None
     port = ScriptedPort(sends=[MOVED])
     with pytest.raises(HttpStatusError):
         asyncio.run(
-            issue(port, State(), CodeRequest(CodeTypes.DAYSCODE, "i", 1, None, RID), LIMITS, POLICY)
+            issue(port, State(), CodeRequest(CodeTypes.DAYSCODE, "i", 1, None, RID), POLICY)
         )
     assert port.read == 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import gc
 
+import pytest
+
 from omnivoltaic_erm import AsyncErmClient, ClientConfig
 from omnivoltaic_erm.sandbox import Sandbox
 
@@ -21,6 +23,7 @@ async def _round(erm: AsyncErmClient, keys: list[str]) -> int:
     return sum(await asyncio.gather(*calls))
 
 
+@pytest.mark.slow
 def test_200_concurrent_calls_without_errors_leaks_or_growth() -> None:
     with Sandbox(items=40) as sb:
         keys = [str(i["oemItemID"]) for i in sb.items()]

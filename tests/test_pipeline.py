@@ -107,10 +107,10 @@ def test_sign_in_fault_on_a_query_is_not_retried_around_the_sign_in(
 
     async def run() -> BaseException:
         async with client(srv, clock) as erm:
-            await erm.api.get_all_client_items(queryorder=QueryOrder.DESC)
+            await erm.api.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
             clock.now += 7200
             with pytest.raises(ErmError) as info:
-                await erm.api.get_all_client_items(queryorder=QueryOrder.DESC)
+                await erm.api.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
             return info.value
 
     raised = asyncio.run(run())
@@ -173,7 +173,9 @@ def test_retry_table(
         async with client(srv) as erm:
             with pytest.raises(error):
                 if kind == "query":
-                    await erm.api.get_all_client_items(queryorder=QueryOrder.DESC)
+                    await erm.api.get_all_client_items(
+                        queryorder=QueryOrder.DESC, assetaccount=False
+                    )
                 else:
                     await erm.api.generate_days_code(item_id=ITEM_ID, code_days=1)
 
@@ -187,10 +189,10 @@ def test_a_body_over_the_cap_is_not_retried(stub: tuple[StubErm, BackgroundServe
 
     async def run() -> None:
         async with client(srv) as erm:
-            await erm.api.get_all_client_items(queryorder=QueryOrder.DESC)
+            await erm.api.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
             erm.api.max_response_bytes = 64
             with pytest.raises(ResponseTooLargeError):
-                await erm.api.get_all_client_items(queryorder=QueryOrder.DESC)
+                await erm.api.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
 
     asyncio.run(run())
     assert erm_stub.calls["GetAllClientItems"] == 2  # one success, one over the cap
@@ -205,7 +207,7 @@ def test_refused_token_on_a_query_signs_in_again_once(
     async def run() -> None:
         async with client(srv) as erm:
             with pytest.raises(AuthenticationError):
-                await erm.api.get_all_client_items(queryorder=QueryOrder.DESC)
+                await erm.api.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
 
     asyncio.run(run())
     assert erm_stub.calls["SignInUser"] == 2
@@ -232,7 +234,7 @@ def test_sync_api_runs_through_the_same_pipeline(stub: tuple[StubErm, Background
     erm_stub.answers["GetAllClientItems"] = status(502)
     with ErmClient(f"{srv.base_url}/graphql", "d@example.com", PASSWORD, retry=POLICY) as erm:
         with pytest.raises(ServerError):
-            erm.api.get_all_client_items(queryorder=QueryOrder.DESC)
+            erm.api.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
         code = erm.api.generate_days_code(item_id=ITEM_ID, code_days=3)
     assert code.generate_days_code.code_hex == "5F9378720CBB25A8"
     assert erm_stub.calls["GetAllClientItems"] == 3

@@ -77,7 +77,9 @@ def proxy() -> Iterator[tuple[ForwardProxy, BackgroundServer]]:
 def _items(url: str, proxy: str | None = None) -> int:
     async def run() -> int:
         async with AsyncErmClient(url, "d@example.com", PASSWORD, proxy=proxy) as erm:
-            page = await erm.api.get_all_client_items(queryorder=QueryOrder.DESC)
+            page = await erm.api.get_all_client_items(
+                queryorder=QueryOrder.DESC, assetaccount=False
+            )
             return len(page.get_all_client_items.page.edges or [])
 
     return asyncio.run(run())

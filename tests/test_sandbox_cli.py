@@ -17,7 +17,7 @@ from graphql import build_client_schema, build_schema, get_introspection_query, 
 from graphql.utilities import lexicographic_sort_schema
 
 from omnivoltaic_erm.sandbox import Sandbox
-from omnivoltaic_erm.sandbox.__main__ import main
+from omnivoltaic_erm.sandbox.__main__ import build_parser, config_from_args, main
 from tests.conftest import ROOT
 from tests.sandbox_http import ITEMS, gql, post, sign_in
 
@@ -88,6 +88,20 @@ def test_main_reports_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "bogus" in capsys.readouterr().err
     assert main(["--items", "-1"]) == 2
     assert main(["--port", "not-a-port"]) == 2
+    assert main(["--fleet", "Slow:speed=3"]) == 2
+    assert "bad fleet setting" in capsys.readouterr().err
+
+
+def test_fleet_flags_make_the_fleets() -> None:
+    args = build_parser().parse_args(
+        ["--code-interval", "2", "--fleet", "Fast:interval=1", "--fleet", "Slow:off=credit+daily"]
+    )
+    config = config_from_args(args)
+    assert config.fleets is not None
+    fast, slow = config.fleets
+    assert (fast.name, fast.code_interval, slow.name, slow.code_interval) == ("Fast", 1, "Slow", 2)
+    assert slow.disabled == {"credit", "daily"}
+    assert config_from_args(build_parser().parse_args([])).fleets is None
 
 
 def test_introspection_reproduces_schema_graphql() -> None:

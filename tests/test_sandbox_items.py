@@ -20,6 +20,8 @@ from omnivoltaic_erm.sandbox.pagination import window
 from tests.sandbox_http import HISTORY, ITEMS, error_of, gql, sign_in
 
 N = 11
+# The printed schema's LifeCycle values.
+LIFE_CYCLES = {"INITIATED", "PRODUCED", "ASSIGNED", "SHIPPED", "INSTALLED", "RETURNED", "RECYCLED"}
 
 
 def relay_connection_from_array(
@@ -84,6 +86,9 @@ def token(sb: Sandbox) -> str:
 
 def page(sb: Sandbox, token: str, **args: Any) -> dict[str, Any]:
     args.setdefault("order", "ASC")
+    # Sent as explicit nulls: an omitted `first` takes the printed schema's default, 10.
+    args.setdefault("first", None)
+    args.setdefault("last", None)
     result = gql(sb, ITEMS, args, token)
     assert "errors" not in result, result
     data: dict[str, Any] = result["data"]["getAllClientItems"]
@@ -111,7 +116,7 @@ def test_demo_items_follow_the_handbook(sb: Sandbox) -> None:
         assert len(item["_id"]) == 24 and int(item["_id"], 16) >= 0
         assert item["oemItemID"] == item["sellerItemID"] == f"DVAV2501{n:06d}"
         assert item["type"] == "DEVICE" and item["profile"] == "Off-Grid Electric Device"
-        assert item["description"] == "OVES Connected eIoT" and item["lifeCycle"] == "INITIATED"
+        assert item["description"] == "OVES Connected eIoT" and item["lifeCycle"] in LIFE_CYCLES
     other = sb.items(sb.other_email)
     assert other[0]["oemItemID"] == "06AH2502000001"
     assert not {i["_id"] for i in items} & {i["_id"] for i in other}
@@ -237,6 +242,7 @@ def test_unknown_id_is_not_found_and_never_echoed_in_full(sb: Sandbox, token: st
     assert len(error["message"]) < 120 and "XXXX" in error["message"]
 
 
+@pytest.mark.slow
 def test_twenty_thousand_items_seed_fast_and_page_by_offset() -> None:
     started = time.monotonic()
     with Sandbox(items=20_000) as big:
@@ -254,3 +260,25 @@ def test_twenty_thousand_items_seed_fast_and_page_by_offset() -> None:
         assert deep["pageData"]["offset"] == 19_901
         assert len(deep["page"]["edges"]) == 99
         assert elapsed < 2, f"two deep pages took {elapsed:.2f} s"
+
+
+def test_an_unserved_root_field_names_itself(sb: Sandbox, token: str) -> None:
+    # getAllItems is in the real schema, so the document validates; the sandbox says it
+    # does not serve it instead of answering a null.
+    result = gql(sb, "query { getAllItems(queryorder: ASC) { pageData { count } } }", token=token)
+    error = error_of(result)
+    assert error["extensions"]["code"] == "NOT_SERVED_BY_SANDBOX"
+    assert "Query.getAllItems is not served by the sandbox" in error["message"]
+    mutation = error_of(gql(sb, 'mutation { deleteItem(itemId: "x") }', token=token))
+    assert mutation["message"].startswith("Mutation.deleteItem is not served by the sandbox")
+
+
+def test_omitting_first_takes_the_printed_default_of_ten(sb: Sandbox, token: str) -> None:
+    result = gql(
+        sb,
+        "query { getAllClientItems(queryorder: ASC, assetaccount: false) "
+        "{ page { edges { cursor } pageInfo { hasNextPage } } } }",
+        token=token,
+    )
+    conn = result["data"]["getAllClientItems"]["page"]
+    assert len(conn["edges"]) == 10 and conn["pageInfo"]["hasNextPage"] is True

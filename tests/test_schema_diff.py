@@ -21,6 +21,14 @@ from omnivoltaic_erm.schema_tools import (
 from tests.conftest import ROOT
 from tests.schema_changes import COMMITTED_SDL, additive_sdl, edit, modified_sdl
 
+# The operations that select the ItemFields fragment.
+ITEM_OPERATIONS = {
+    "GetAllClientItems",
+    "GetItemsForDownloadById",
+    "GetSpecificItem",
+    "GetItemByOemItemId",
+}
+
 
 @pytest.fixture(scope="module")
 def operations() -> list[Operation]:
@@ -78,6 +86,7 @@ def test_the_added_enum_value_is_dangerous_and_breaks_nothing(report: SchemaDiff
         "GenerateDaysCode",
         "GenerateFreeCode",
         "GenerateResetCode",
+        "GetItemCodeEvents",
         "GetItemsForDownloadById",
     }
 
@@ -100,17 +109,17 @@ def test_an_unchanged_schema_has_no_changes(operations: list[Operation]) -> None
     report = diff_sdl(COMMITTED_SDL, COMMITTED_SDL, operations)
     assert report.changes == ()
     assert report.exit_code == 0
-    assert len(report.operations) == 7
+    assert len(report.operations) == 13
 
 
 def test_a_field_removed_from_a_fragment_breaks_every_operation_spreading_it(
     operations: list[Operation],
 ) -> None:
-    new = edit(COMMITTED_SDL, "  legacyItemId: String\n", "")
+    new = edit(COMMITTED_SDL, "  legacyItemId: Float\n", "")
     report = diff_sdl(COMMITTED_SDL, new, operations)
     (removed,) = report.changes
     assert removed.coordinate == "Item.legacyItemId"
-    assert set(report.breaks(removed)) == {"GetAllClientItems", "GetItemsForDownloadById"}
+    assert set(report.breaks(removed)) == ITEM_OPERATIONS
     for op in report.broken_operations:
         (problem,) = op.problems
         assert problem.locations == ("queries/fragments.graphql:22:3",)
@@ -119,11 +128,11 @@ def test_a_field_removed_from_a_fragment_breaks_every_operation_spreading_it(
 def test_an_output_type_change_breaks_the_model_though_the_query_validates(
     operations: list[Operation],
 ) -> None:
-    new = edit(COMMITTED_SDL, "  codeGenUsed: Int\n", "  codeGenUsed: String\n")
+    new = edit(COMMITTED_SDL, "  codeGenUsed: CodeGenUsed\n", "  codeGenUsed: Int\n")
     report = diff_sdl(COMMITTED_SDL, new, operations)
     (changed,) = report.changes
     assert (changed.severity, changed.kind) == ("breaking", "FIELD_CHANGED_KIND")
-    assert set(report.breaks(changed)) == {"GetAllClientItems", "GetItemsForDownloadById"}
+    assert set(report.breaks(changed)) == ITEM_OPERATIONS
     problem = report.broken_operations[0].problems[0]
     assert "generated model expects the old type" in problem.message
 
@@ -151,11 +160,13 @@ def test_a_removed_enum_value_breaks_an_operation_that_sends_it_as_a_literal(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "q.graphql").write_text(
-        "query Newest { getAllClientItems(queryorder: DESC, first: 1) { pageData { count } } }\n"
-        "query Any($o: QueryOrder!) { getAllClientItems(queryorder: $o) { pageData { count } } }\n"
+        "query Newest { getAllClientItems(queryorder: DESC, first: 1, assetaccount: false)"
+        " { pageData { count } } }\n"
+        "query Any($o: QueryOrder!) { getAllClientItems(queryorder: $o, assetaccount: false)"
+        " { pageData { count } } }\n"
     )
     ops = load_operations(operation_files(tmp_path), tmp_path)
-    new = edit(COMMITTED_SDL, '  """Newest first."""\n  DESC\n', "")
+    new = edit(COMMITTED_SDL, "enum QueryOrder {\n  ASC\n  DESC\n}", "enum QueryOrder {\n  ASC\n}")
     report = diff_sdl(COMMITTED_SDL, new, ops)
     removed = next(c for c in report.changes if c.kind == "VALUE_REMOVED_FROM_ENUM")
     assert removed.coordinate == "QueryOrder.DESC"
@@ -313,7 +324,7 @@ def test_the_json_report_is_complete(report: SchemaDiff) -> None:
         "breaking": 2,
         "dangerous": 1,
         "safe": 1,
-        "operations": 7,
+        "operations": 13,
         "broken_operations": ["GetAllClientItems", "SignInUser"],
     }
     removed = next(c for c in data["changes"] if c["coordinate"] == "AuthToken.subRoleName")

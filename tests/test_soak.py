@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.soak import run_batch_soak, run_soak
 
 
+@pytest.mark.slow
 def test_short_soak_issues_each_code_exactly_once() -> None:
     report = run_soak(requests=200, items=20, fault_rate=0.2, seed=3)
     print(report)
@@ -20,10 +23,13 @@ def test_short_soak_issues_each_code_exactly_once() -> None:
     assert report.history_events == report.issued
     assert report.recovered > 0, "drops and delays must have forced recoveries"
     assert all(report.faults.get(k, 0) > 0 for k in ("error_502", "drop", "delay")), report.faults
-    assert report.sign_ins >= 2, "tokens of 3 s must have expired mid-run"
+    # Tokens of 3 s expire mid-run: renewed with the refresh token, not the password.
+    assert report.refreshes >= 1, "tokens of 3 s must have expired mid-run"
+    assert report.sign_ins == 1
     assert report.ok
 
 
+@pytest.mark.slow
 def test_short_batch_soak_issues_each_row_exactly_once(tmp_path: Path) -> None:
     report = run_batch_soak(requests=100, items=10, workdir=tmp_path, fault_rate=0.2, seed=5)
     print(report)

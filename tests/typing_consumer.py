@@ -49,14 +49,18 @@ def sync_flow(url: str) -> str:
 
 
 async def api_async(erm: AsyncErmClient) -> int:
-    page: GetAllClientItems = await erm.api.get_all_client_items(queryorder=QueryOrder.ASC, first=5)
+    page: GetAllClientItems = await erm.api.get_all_client_items(
+        queryorder=QueryOrder.ASC, first=5, assetaccount=False
+    )
     code = await erm.issue(CodeTypes.DAYSCODE, "DVAV2501000001", 7, request_id="0" * 16)
     print(code.code_dec)
     return len(page.get_all_client_items.page.edges or [])
 
 
 def api_sync(erm: ErmClient) -> str:
-    page: GetAllClientItems = erm.api.get_all_client_items(queryorder=QueryOrder.DESC, first=1)
+    page: GetAllClientItems = erm.api.get_all_client_items(
+        queryorder=QueryOrder.DESC, first=1, assetaccount=False
+    )
     print(page.get_all_client_items.page.page_info)
     result: GenerateDaysCode = erm.api.generate_days_code(item_id="x", code_days=7)
     return result.generate_days_code.code_hex
@@ -65,7 +69,9 @@ def api_sync(erm: ErmClient) -> str:
 async def first_code(url: str, item_id: str) -> tuple[CodeTypes | str, str] | None:
     async with Client(url=url) as client:
         try:
-            page = await client.get_all_client_items(queryorder=QueryOrder.DESC, first=1)
+            page = await client.get_all_client_items(
+                queryorder=QueryOrder.DESC, first=1, assetaccount=False
+            )
             edges = page.get_all_client_items.page.edges or []
             if not edges or edges[0].node is None:
                 return None

@@ -3,8 +3,29 @@
 from .base_client import ErmBaseClient
 from .base_model import BaseModel, Upload
 from .client import Client, SyncClient
-from .enums import ActionScope, ActorTypes, CodeTypes, QueryOrder, ThingIDTypes
-from .fragments import CodeEventFields, CodeFields, ItemFields
+from .enums import (
+    ActionScope,
+    ActorTypes,
+    AgentTypes,
+    CodeGenUsed,
+    CodeTypes,
+    PaginationEnum,
+    PersonalIDTypes,
+    QueryOrder,
+    ThingIDTypes,
+)
+from .fragments import (
+    CodeEventFields,
+    CodeEventPage,
+    CodeEventPagePage,
+    CodeEventPagePageData,
+    CodeEventPagePageEdges,
+    CodeEventPagePageEdgesNode,
+    CodeEventPagePagePageInfo,
+    CodeFields,
+    FleetLimits,
+    ItemFields,
+)
 from .generate_days_code import GenerateDaysCode, GenerateDaysCodeGenerateDaysCode
 from .generate_free_code import GenerateFreeCode, GenerateFreeCodeGenerateFreeCode
 from .generate_reset_code import GenerateResetCode, GenerateResetCodeGenerateResetCode
@@ -17,17 +38,33 @@ from .get_all_client_items import (
     GetAllClientItemsGetAllClientItemsPageEdgesNode,
     GetAllClientItemsGetAllClientItemsPagePageInfo,
 )
+from .get_item_by_oem_item_id import (
+    GetItemByOemItemId,
+    GetItemByOemItemIdGetItembyOemItemId,
+)
+from .get_item_code_events import (
+    GetItemCodeEvents,
+    GetItemCodeEventsGetAllCodeEventsForSpecificItemByDistributor,
+)
+from .get_item_limits import (
+    GetItemLimits,
+    GetItemLimitsGetSpecificItem,
+    GetItemLimitsGetSpecificItemItemFleet,
+)
 from .get_items_for_download_by_id import (
     GetItemsForDownloadById,
     GetItemsForDownloadByIdGetItemsForDownloadById,
     GetItemsForDownloadByIdGetItemsForDownloadByIdCodeHistory,
     GetItemsForDownloadByIdGetItemsForDownloadByIdItem,
 )
-from .input_types import (
-    GenerateCodeInput,
-    GenerateDaysCodeInput,
-    SignInCredentialsDto,
-    SignInCredentialsInput,
+from .get_specific_item import GetSpecificItem, GetSpecificItemGetSpecificItem
+from .refresh_access_token import (
+    RefreshAccessToken,
+    RefreshAccessTokenRefreshAccessToken,
+)
+from .refresh_client_access_token import (
+    RefreshClientAccessToken,
+    RefreshClientAccessTokenRefreshClientAccessToken,
 )
 from .sign_in_client import SignInClient, SignInClientSignInClient
 from .sign_in_user import SignInUser, SignInUserSignInUser
@@ -35,16 +72,23 @@ from .sign_in_user import SignInUser, SignInUserSignInUser
 __all__ = [
     "ActionScope",
     "ActorTypes",
+    "AgentTypes",
     "BaseModel",
     "Client",
     "CodeEventFields",
+    "CodeEventPage",
+    "CodeEventPagePage",
+    "CodeEventPagePageData",
+    "CodeEventPagePageEdges",
+    "CodeEventPagePageEdgesNode",
+    "CodeEventPagePagePageInfo",
     "CodeFields",
+    "CodeGenUsed",
     "CodeTypes",
     "ErmBaseClient",
-    "GenerateCodeInput",
+    "FleetLimits",
     "GenerateDaysCode",
     "GenerateDaysCodeGenerateDaysCode",
-    "GenerateDaysCodeInput",
     "GenerateFreeCode",
     "GenerateFreeCodeGenerateFreeCode",
     "GenerateResetCode",
@@ -56,16 +100,29 @@ __all__ = [
     "GetAllClientItemsGetAllClientItemsPageEdges",
     "GetAllClientItemsGetAllClientItemsPageEdgesNode",
     "GetAllClientItemsGetAllClientItemsPagePageInfo",
+    "GetItemByOemItemId",
+    "GetItemByOemItemIdGetItembyOemItemId",
+    "GetItemCodeEvents",
+    "GetItemCodeEventsGetAllCodeEventsForSpecificItemByDistributor",
+    "GetItemLimits",
+    "GetItemLimitsGetSpecificItem",
+    "GetItemLimitsGetSpecificItemItemFleet",
     "GetItemsForDownloadById",
     "GetItemsForDownloadByIdGetItemsForDownloadById",
     "GetItemsForDownloadByIdGetItemsForDownloadByIdCodeHistory",
     "GetItemsForDownloadByIdGetItemsForDownloadByIdItem",
+    "GetSpecificItem",
+    "GetSpecificItemGetSpecificItem",
     "ItemFields",
+    "PaginationEnum",
+    "PersonalIDTypes",
     "QueryOrder",
+    "RefreshAccessToken",
+    "RefreshAccessTokenRefreshAccessToken",
+    "RefreshClientAccessToken",
+    "RefreshClientAccessTokenRefreshClientAccessToken",
     "SignInClient",
     "SignInClientSignInClient",
-    "SignInCredentialsDto",
-    "SignInCredentialsInput",
     "SignInUser",
     "SignInUserSignInUser",
     "SyncClient",

@@ -5,12 +5,18 @@ from typing import Any, Optional, Union
 
 from .base_client import ErmBaseClient, SyncErmBaseClient
 from .base_model import UNSET, UnsetType
-from .enums import QueryOrder
+from .enums import PaginationEnum, QueryOrder
 from .generate_days_code import GenerateDaysCode
 from .generate_free_code import GenerateFreeCode
 from .generate_reset_code import GenerateResetCode
 from .get_all_client_items import GetAllClientItems
+from .get_item_by_oem_item_id import GetItemByOemItemId
+from .get_item_code_events import GetItemCodeEvents
+from .get_item_limits import GetItemLimits
 from .get_items_for_download_by_id import GetItemsForDownloadById
+from .get_specific_item import GetSpecificItem
+from .refresh_access_token import RefreshAccessToken
+from .refresh_client_access_token import RefreshClientAccessToken
 from .sign_in_client import SignInClient
 from .sign_in_user import SignInUser
 
@@ -118,19 +124,105 @@ class Client(ErmBaseClient):
             **kwargs,
         )
 
+    async def get_item_code_events(
+        self,
+        item_id: str,
+        distributor_id: Union[Optional[str], UnsetType] = UNSET,
+        pagination: Union[Optional[PaginationEnum], UnsetType] = UNSET,
+        first: Union[Optional[int], UnsetType] = UNSET,
+        after: Union[Optional[str], UnsetType] = UNSET,
+        last: Union[Optional[int], UnsetType] = UNSET,
+        before: Union[Optional[str], UnsetType] = UNSET,
+        limit: Union[Optional[int], UnsetType] = UNSET,
+        offset: Union[Optional[int], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> GetItemCodeEvents:
+        query = gql("""
+            query GetItemCodeEvents($itemId: ID!, $distributorId: ID, $pagination: PaginationEnum, $first: Int, $after: String, $last: Int, $before: String, $limit: Int, $offset: Int) {
+              getAllCodeEventsForSpecificItemByDistributor(
+                itemId: $itemId
+                distributorId: $distributorId
+                pagination: $pagination
+                first: $first
+                after: $after
+                last: $last
+                before: $before
+                limit: $limit
+                offset: $offset
+              ) {
+                ...CodeEventPage
+              }
+            }
+
+            fragment CodeEventFields on CodeEvent {
+              _id
+              codeType
+              codeDays
+              codeNumber
+              codeHexString
+              codeDecString
+              description
+              hashIndex
+              createdAt
+              deleteStatus
+              deleteAt
+            }
+
+            fragment CodeEventPage on GetAllCodeEventsResponse {
+              page {
+                edges {
+                  cursor
+                  node {
+                    ...CodeEventFields
+                  }
+                }
+                pageInfo {
+                  startCursor
+                  endCursor
+                  hasPreviousPage
+                  hasNextPage
+                }
+              }
+              pageData {
+                count
+                limit
+                offset
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "itemId": item_id,
+            "distributorId": distributor_id,
+            "pagination": pagination,
+            "first": first,
+            "after": after,
+            "last": last,
+            "before": before,
+            "limit": limit,
+            "offset": offset,
+        }
+        return await self.execute_typed(
+            query=query,
+            operation_name="GetItemCodeEvents",
+            variables=variables,
+            result_type=GetItemCodeEvents,
+            operation_type="query",
+            **kwargs,
+        )
+
     async def get_all_client_items(
         self,
         queryorder: QueryOrder,
+        assetaccount: bool,
         first: Union[Optional[int], UnsetType] = UNSET,
         last: Union[Optional[int], UnsetType] = UNSET,
         after: Union[Optional[str], UnsetType] = UNSET,
         before: Union[Optional[str], UnsetType] = UNSET,
         search: Union[Optional[str], UnsetType] = UNSET,
-        assetaccount: Union[Optional[bool], UnsetType] = UNSET,
         **kwargs: Any,
     ) -> GetAllClientItems:
         query = gql("""
-            query GetAllClientItems($queryorder: QueryOrder!, $first: Int, $last: Int, $after: String, $before: String, $search: String, $assetaccount: Boolean) {
+            query GetAllClientItems($queryorder: QueryOrder!, $first: Int, $last: Int, $after: String, $before: String, $search: String, $assetaccount: Boolean!) {
               getAllClientItems(
                 queryorder: $queryorder
                 first: $first
@@ -269,6 +361,134 @@ class Client(ErmBaseClient):
             **kwargs,
         )
 
+    async def get_specific_item(self, item_id: str, **kwargs: Any) -> GetSpecificItem:
+        query = gql("""
+            query GetSpecificItem($itemId: ID!) {
+              getSpecificItem(itemId: $itemId) {
+                ...ItemFields
+              }
+            }
+
+            fragment ItemFields on Item {
+              _id
+              deleteStatus
+              deleteAt
+              createdAt
+              updatedAt
+              triggers
+              type
+              actionScope
+              actorName
+              profile
+              idType
+              idString
+              description
+              creationDate
+              oemID
+              oemItemID
+              sellerID
+              sellerItemID
+              lifeCycle
+              codeGenUsed
+              legacyItemId
+              code
+            }
+            """)
+        variables: dict[str, object] = {"itemId": item_id}
+        return await self.execute_typed(
+            query=query,
+            operation_name="GetSpecificItem",
+            variables=variables,
+            result_type=GetSpecificItem,
+            operation_type="query",
+            **kwargs,
+        )
+
+    async def get_item_by_oem_item_id(
+        self, oem_item_id: str, **kwargs: Any
+    ) -> GetItemByOemItemId:
+        query = gql("""
+            query GetItemByOemItemId($oemItemId: ID!) {
+              getItembyOemItemId(oemItemId: $oemItemId) {
+                ...ItemFields
+              }
+            }
+
+            fragment ItemFields on Item {
+              _id
+              deleteStatus
+              deleteAt
+              createdAt
+              updatedAt
+              triggers
+              type
+              actionScope
+              actorName
+              profile
+              idType
+              idString
+              description
+              creationDate
+              oemID
+              oemItemID
+              sellerID
+              sellerItemID
+              lifeCycle
+              codeGenUsed
+              legacyItemId
+              code
+            }
+            """)
+        variables: dict[str, object] = {"oemItemId": oem_item_id}
+        return await self.execute_typed(
+            query=query,
+            operation_name="GetItemByOemItemId",
+            variables=variables,
+            result_type=GetItemByOemItemId,
+            operation_type="query",
+            **kwargs,
+        )
+
+    async def get_item_limits(self, item_id: str, **kwargs: Any) -> GetItemLimits:
+        query = gql("""
+            query GetItemLimits($itemId: ID!) {
+              getSpecificItem(itemId: $itemId) {
+                _id
+                itemFleet {
+                  ...FleetLimits
+                }
+              }
+            }
+
+            fragment FleetLimits on ItemFleet {
+              _id
+              fleetName
+              codeGenInterval
+              disableCodeGenInterval
+              dayCodeCountLimit
+              disableDayCodeCountLimit
+              totalCodeCountLimit
+              disableTotalCodeCountLimit
+              freeCodeCount
+              disableFreeCode
+              resetCodeCount
+              disableResetCodeCount
+              maxCreditStackDays
+              disableMaxCreditStackDays
+              maxCreditStackCodeEvents
+              disableMaxCreditStackCodeEvents
+            }
+            """)
+        variables: dict[str, object] = {"itemId": item_id}
+        return await self.execute_typed(
+            query=query,
+            operation_name="GetItemLimits",
+            variables=variables,
+            result_type=GetItemLimits,
+            operation_type="query",
+            **kwargs,
+        )
+
     async def sign_in_user(
         self, email: str, password: str, **kwargs: Any
     ) -> SignInUser:
@@ -318,6 +538,7 @@ class Client(ErmBaseClient):
               signInClient(signInCredentialsInput: {email: $email, password: $password}) {
                 _id
                 accessToken
+                refreshToken
               }
             }
             """)
@@ -327,6 +548,48 @@ class Client(ErmBaseClient):
             operation_name="SignInClient",
             variables=variables,
             result_type=SignInClient,
+            operation_type="mutation",
+            **kwargs,
+        )
+
+    async def refresh_access_token(
+        self, refresh_token: str, **kwargs: Any
+    ) -> RefreshAccessToken:
+        query = gql("""
+            mutation RefreshAccessToken($refreshToken: String!) {
+              refreshAccessToken(refreshToken: $refreshToken) {
+                accessToken
+                refreshToken
+              }
+            }
+            """)
+        variables: dict[str, object] = {"refreshToken": refresh_token}
+        return await self.execute_typed(
+            query=query,
+            operation_name="RefreshAccessToken",
+            variables=variables,
+            result_type=RefreshAccessToken,
+            operation_type="mutation",
+            **kwargs,
+        )
+
+    async def refresh_client_access_token(
+        self, refresh_token: str, **kwargs: Any
+    ) -> RefreshClientAccessToken:
+        query = gql("""
+            mutation RefreshClientAccessToken($refreshToken: String!) {
+              refreshClientAccessToken(refreshToken: $refreshToken) {
+                accessToken
+                refreshToken
+              }
+            }
+            """)
+        variables: dict[str, object] = {"refreshToken": refresh_token}
+        return await self.execute_typed(
+            query=query,
+            operation_name="RefreshClientAccessToken",
+            variables=variables,
+            result_type=RefreshClientAccessToken,
             operation_type="mutation",
             **kwargs,
         )
@@ -376,26 +639,53 @@ class SyncClient(SyncErmBaseClient):
             **kwargs,
         )
 
+    def get_item_code_events(
+        self,
+        item_id: str,
+        distributor_id: Union[Optional[str], UnsetType] = UNSET,
+        pagination: Union[Optional[PaginationEnum], UnsetType] = UNSET,
+        first: Union[Optional[int], UnsetType] = UNSET,
+        after: Union[Optional[str], UnsetType] = UNSET,
+        last: Union[Optional[int], UnsetType] = UNSET,
+        before: Union[Optional[str], UnsetType] = UNSET,
+        limit: Union[Optional[int], UnsetType] = UNSET,
+        offset: Union[Optional[int], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> GetItemCodeEvents:
+        return self._call(
+            Client.get_item_code_events,
+            item_id=item_id,
+            distributor_id=distributor_id,
+            pagination=pagination,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            limit=limit,
+            offset=offset,
+            **kwargs,
+        )
+
     def get_all_client_items(
         self,
         queryorder: QueryOrder,
+        assetaccount: bool,
         first: Union[Optional[int], UnsetType] = UNSET,
         last: Union[Optional[int], UnsetType] = UNSET,
         after: Union[Optional[str], UnsetType] = UNSET,
         before: Union[Optional[str], UnsetType] = UNSET,
         search: Union[Optional[str], UnsetType] = UNSET,
-        assetaccount: Union[Optional[bool], UnsetType] = UNSET,
         **kwargs: Any,
     ) -> GetAllClientItems:
         return self._call(
             Client.get_all_client_items,
             queryorder=queryorder,
+            assetaccount=assetaccount,
             first=first,
             last=last,
             after=after,
             before=before,
             search=search,
-            assetaccount=assetaccount,
             **kwargs,
         )
 
@@ -404,10 +694,37 @@ class SyncClient(SyncErmBaseClient):
     ) -> GetItemsForDownloadById:
         return self._call(Client.get_items_for_download_by_id, ids=ids, **kwargs)
 
+    def get_specific_item(self, item_id: str, **kwargs: Any) -> GetSpecificItem:
+        return self._call(Client.get_specific_item, item_id=item_id, **kwargs)
+
+    def get_item_by_oem_item_id(
+        self, oem_item_id: str, **kwargs: Any
+    ) -> GetItemByOemItemId:
+        return self._call(
+            Client.get_item_by_oem_item_id, oem_item_id=oem_item_id, **kwargs
+        )
+
+    def get_item_limits(self, item_id: str, **kwargs: Any) -> GetItemLimits:
+        return self._call(Client.get_item_limits, item_id=item_id, **kwargs)
+
     def sign_in_user(self, email: str, password: str, **kwargs: Any) -> SignInUser:
         return self._call(Client.sign_in_user, email=email, password=password, **kwargs)
 
     def sign_in_client(self, email: str, password: str, **kwargs: Any) -> SignInClient:
         return self._call(
             Client.sign_in_client, email=email, password=password, **kwargs
+        )
+
+    def refresh_access_token(
+        self, refresh_token: str, **kwargs: Any
+    ) -> RefreshAccessToken:
+        return self._call(
+            Client.refresh_access_token, refresh_token=refresh_token, **kwargs
+        )
+
+    def refresh_client_access_token(
+        self, refresh_token: str, **kwargs: Any
+    ) -> RefreshClientAccessToken:
+        return self._call(
+            Client.refresh_client_access_token, refresh_token=refresh_token, **kwargs
         )

@@ -24,12 +24,34 @@ class ActorTypes(str, Enum):
     SOFTWARE = "SOFTWARE"
 
 
+class AgentTypes(str, Enum):
+    COLLECTION = "COLLECTION"
+    SALES = "SALES"
+    SERVICE = "SERVICE"
+
+
+class CodeGenUsed(str, Enum):
+    OPENTOKEN = "OPENTOKEN"
+    OVES = "OVES"
+
+
 class CodeTypes(str, Enum):
     DAYSCODE = "DAYSCODE"
     FREECODE = "FREECODE"
     JUMPCODE = "JUMPCODE"
     RESETCODE = "RESETCODE"
     SYNCCODE = "SYNCCODE"
+
+
+class PaginationEnum(str, Enum):
+    CURSOR = "CURSOR"
+    OFFSET = "OFFSET"
+
+
+class PersonalIDTypes(str, Enum):
+    DRIVERS_LICENSE = "DRIVERS_LICENSE"
+    OFFICIAL_ID = "OFFICIAL_ID"
+    PASSPORT = "PASSPORT"
 
 
 class QueryOrder(str, Enum):

@@ -7,7 +7,14 @@ from typing import Annotated, Optional, Union
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import ActionScope, ActorTypes, CodeTypes, OpenEnum, ThingIDTypes
+from .enums import (
+    ActionScope,
+    ActorTypes,
+    CodeGenUsed,
+    CodeTypes,
+    OpenEnum,
+    ThingIDTypes,
+)
 
 
 class CodeEventFields(BaseModel):
@@ -26,6 +33,40 @@ class CodeEventFields(BaseModel):
     delete_at: Optional[datetime] = Field(alias="deleteAt", default=None)
 
 
+class CodeEventPage(BaseModel):
+    page: "CodeEventPagePage"
+    page_data: Optional["CodeEventPagePageData"] = Field(alias="pageData", default=None)
+
+
+class CodeEventPagePage(BaseModel):
+    edges: Optional[list["CodeEventPagePageEdges"]] = Field(default=None)
+    page_info: Optional["CodeEventPagePagePageInfo"] = Field(
+        alias="pageInfo", default=None
+    )
+
+
+class CodeEventPagePageEdges(BaseModel):
+    cursor: Optional[str] = Field(default=None)
+    node: Optional["CodeEventPagePageEdgesNode"] = Field(default=None)
+
+
+class CodeEventPagePageEdgesNode(CodeEventFields):
+    pass
+
+
+class CodeEventPagePagePageInfo(BaseModel):
+    start_cursor: Optional[str] = Field(alias="startCursor", default=None)
+    end_cursor: Optional[str] = Field(alias="endCursor", default=None)
+    has_previous_page: bool = Field(alias="hasPreviousPage")
+    has_next_page: bool = Field(alias="hasNextPage")
+
+
+class CodeEventPagePageData(BaseModel):
+    count: int
+    limit: int
+    offset: int
+
+
 class CodeFields(BaseModel):
     code_type: Annotated[Union[CodeTypes, str], OpenEnum(CodeTypes)] = Field(
         alias="codeType"
@@ -34,32 +75,69 @@ class CodeFields(BaseModel):
     code_dec: str = Field(alias="codeDec")
 
 
+class FleetLimits(BaseModel):
+    id: str = Field(alias="_id")
+    fleet_name: str = Field(alias="fleetName")
+    code_gen_interval: Optional[int] = Field(alias="codeGenInterval", default=None)
+    disable_code_gen_interval: Optional[bool] = Field(
+        alias="disableCodeGenInterval", default=None
+    )
+    day_code_count_limit: Optional[int] = Field(alias="dayCodeCountLimit", default=None)
+    disable_day_code_count_limit: Optional[bool] = Field(
+        alias="disableDayCodeCountLimit", default=None
+    )
+    total_code_count_limit: Optional[int] = Field(
+        alias="totalCodeCountLimit", default=None
+    )
+    disable_total_code_count_limit: Optional[bool] = Field(
+        alias="disableTotalCodeCountLimit", default=None
+    )
+    free_code_count: Optional[int] = Field(alias="freeCodeCount", default=None)
+    disable_free_code: Optional[bool] = Field(alias="disableFreeCode", default=None)
+    reset_code_count: Optional[int] = Field(alias="resetCodeCount", default=None)
+    disable_reset_code_count: Optional[bool] = Field(
+        alias="disableResetCodeCount", default=None
+    )
+    max_credit_stack_days: Optional[int] = Field(
+        alias="maxCreditStackDays", default=None
+    )
+    disable_max_credit_stack_days: Optional[bool] = Field(
+        alias="disableMaxCreditStackDays", default=None
+    )
+    max_credit_stack_code_events: Optional[int] = Field(
+        alias="maxCreditStackCodeEvents", default=None
+    )
+    disable_max_credit_stack_code_events: Optional[bool] = Field(
+        alias="disableMaxCreditStackCodeEvents", default=None
+    )
+
+
 class ItemFields(BaseModel):
     id: str = Field(alias="_id")
     delete_status: Optional[bool] = Field(alias="deleteStatus", default=None)
     delete_at: Optional[datetime] = Field(alias="deleteAt", default=None)
     created_at: Optional[datetime] = Field(alias="createdAt", default=None)
     updated_at: Optional[datetime] = Field(alias="updatedAt", default=None)
-    triggers: Optional[list[str]] = Field(default=None)
-    type_: Optional[Annotated[Union[ActorTypes, str], OpenEnum(ActorTypes)]] = Field(
-        alias="type", default=None
+    triggers: list[str]
+    type_: Annotated[Union[ActorTypes, str], OpenEnum(ActorTypes)] = Field(alias="type")
+    action_scope: Annotated[Union[ActionScope, str], OpenEnum(ActionScope)] = Field(
+        alias="actionScope"
     )
-    action_scope: Optional[
-        Annotated[Union[ActionScope, str], OpenEnum(ActionScope)]
-    ] = Field(alias="actionScope", default=None)
-    actor_name: Optional[str] = Field(alias="actorName", default=None)
+    actor_name: str = Field(alias="actorName")
     profile: Optional[str] = Field(default=None)
-    id_type: Optional[Annotated[Union[ThingIDTypes, str], OpenEnum(ThingIDTypes)]] = (
-        Field(alias="idType", default=None)
+    id_type: Annotated[Union[ThingIDTypes, str], OpenEnum(ThingIDTypes)] = Field(
+        alias="idType"
     )
     id_string: Optional[str] = Field(alias="idString", default=None)
-    description: Optional[str] = Field(default=None)
-    creation_date: Optional[datetime] = Field(alias="creationDate", default=None)
-    oem_id: Optional[str] = Field(alias="oemID", default=None)
-    oem_item_id: Optional[str] = Field(alias="oemItemID", default=None)
-    seller_id: Optional[str] = Field(alias="sellerID", default=None)
-    seller_item_id: Optional[str] = Field(alias="sellerItemID", default=None)
-    life_cycle: Optional[str] = Field(alias="lifeCycle", default=None)
-    code_gen_used: Optional[int] = Field(alias="codeGenUsed", default=None)
-    legacy_item_id: Optional[str] = Field(alias="legacyItemId", default=None)
+    description: str
+    creation_date: datetime = Field(alias="creationDate")
+    oem_id: str = Field(alias="oemID")
+    oem_item_id: str = Field(alias="oemItemID")
+    seller_id: str = Field(alias="sellerID")
+    seller_item_id: str = Field(alias="sellerItemID")
+    life_cycle: str = Field(alias="lifeCycle")
+    code_gen_used: Optional[
+        Annotated[Union[CodeGenUsed, str], OpenEnum(CodeGenUsed)]
+    ] = Field(alias="codeGenUsed", default=None)
+    legacy_item_id: Optional[float] = Field(alias="legacyItemId", default=None)
     code: Optional[str] = Field(default=None)

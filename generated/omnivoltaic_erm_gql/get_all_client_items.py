@@ -49,6 +49,6 @@ class GetAllClientItemsGetAllClientItemsPagePageInfo(BaseModel):
 
 
 class GetAllClientItemsGetAllClientItemsPageData(BaseModel):
-    count: float
-    limit: float
-    offset: float
+    count: int
+    limit: int
+    offset: int

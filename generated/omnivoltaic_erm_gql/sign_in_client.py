@@ -13,5 +13,6 @@ class SignInClient(BaseModel):
 
 
 class SignInClientSignInClient(BaseModel):
-    id: Optional[str] = Field(alias="_id", default=None)
-    access_token: str = Field(alias="accessToken")
+    id: str = Field(alias="_id")
+    access_token: Optional[str] = Field(alias="accessToken", default=None)
+    refresh_token: Optional[str] = Field(alias="refreshToken", default=None)

@@ -7,17 +7,15 @@ from typing import Annotated, Optional, Union
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import ActionScope, OpenEnum, ThingIDTypes
+from .enums import ActionScope, AgentTypes, OpenEnum, PersonalIDTypes
 
 
 class SignInUser(BaseModel):
-    sign_in_user: Optional["SignInUserSignInUser"] = Field(
-        alias="signInUser", default=None
-    )
+    sign_in_user: "SignInUserSignInUser" = Field(alias="signInUser")
 
 
 class SignInUserSignInUser(BaseModel):
-    access_token: str = Field(alias="accessToken")
+    access_token: Optional[str] = Field(alias="accessToken", default=None)
     refresh_token: Optional[str] = Field(alias="refreshToken", default=None)
     id: str = Field(alias="_id")
     delete_status: Optional[bool] = Field(alias="deleteStatus", default=None)
@@ -25,16 +23,18 @@ class SignInUserSignInUser(BaseModel):
     created_at: Optional[datetime] = Field(alias="createdAt", default=None)
     updated_at: Optional[datetime] = Field(alias="updatedAt", default=None)
     email: Optional[str] = Field(default=None)
-    agent_type: Optional[str] = Field(alias="agentType", default=None)
+    agent_type: Optional[Annotated[Union[AgentTypes, str], OpenEnum(AgentTypes)]] = (
+        Field(alias="agentType", default=None)
+    )
     agent_id: Optional[str] = Field(alias="agentId", default=None)
     hire_date: Optional[datetime] = Field(alias="hireDate", default=None)
     id_string: Optional[str] = Field(alias="idString", default=None)
     type_: Optional[str] = Field(alias="type", default=None)
     name: Optional[str] = Field(default=None)
     profile: Optional[str] = Field(default=None)
-    id_type: Optional[Annotated[Union[ThingIDTypes, str], OpenEnum(ThingIDTypes)]] = (
-        Field(alias="idType", default=None)
-    )
+    id_type: Optional[
+        Annotated[Union[PersonalIDTypes, str], OpenEnum(PersonalIDTypes)]
+    ] = Field(alias="idType", default=None)
     birth_date: Optional[datetime] = Field(alias="birthDate", default=None)
     action_scope: Optional[
         Annotated[Union[ActionScope, str], OpenEnum(ActionScope)]

@@ -1,14 +1,15 @@
-"""Access tokens: sign in lazily, refresh ahead of expiry, one sign-in in flight.
+"""Access tokens: sign in lazily, renew ahead of expiry, one renewal in flight.
 
-``TokenManager.token()`` returns a valid token, signing in when there is none or when
-the current one is within the refresh margin of its ``exp``. Concurrent callers share a
-single sign-in. An optional ``refresh`` callable renews a token that is due without the
-password; when it fails, or there is none, the manager signs in. Each callable owns its
-own retries: the manager calls it once and raises its error as is. Both run while the
-manager holds its lock, so neither may ask the manager for a token (the pipeline
-exempts the sign-in and refresh operations). ``invalidate(token)`` drops a token the
-server rejected. An optional on-disk cache (a 0600 file) lets a command line reuse a
-token across runs.
+``TokenManager.token()`` returns a valid token, renewing it when there is none or when
+the current one is within the refresh margin of its ``exp``. A renewal first spends the
+refresh token (``refreshAccessToken``), and signs in with the password only when there is
+no refresh token or the server refuses it. Concurrent callers share a single renewal.
+``invalidate(token)`` drops an access token the server rejected (its refresh token is
+kept). An optional on-disk cache (a 0600 file) lets a command line reuse both tokens
+across runs, so commands keep working without the password past the access token's life.
+The sign-in and refresh callables run while the manager holds its lock, so neither may
+ask the manager for a token (the pipeline exempts the sign-in and refresh operations).
+Every token the manager holds is registered for redaction.
 """
 
 from __future__ import annotations
@@ -25,23 +26,38 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._logging import register_secret
+from ._logging import get_logger, register_secret
 from .errors import AuthenticationError, ErmError
 
-SignIn = Callable[[], Awaitable[str]]
-# Given the current token value, a new token value.
-Refresh = Callable[[str], Awaitable[str]]
+log = get_logger("omnivoltaic_erm.auth")
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a sign-in or a refresh returns: an access token, and a refresh token if any."""
+
+    access: str
+    refresh: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Grant(access=<redacted>, refresh={'<redacted>' if self.refresh else None})"
+
+
+SignIn = Callable[[], Awaitable[Grant]]
+Refresh = Callable[[str], Awaitable[Grant]]
 
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """An access token and the epoch second it expires at."""
+    """An access token, the epoch second it expires at, and the refresh token if any."""
 
     value: str
     expires_at: float
+    refresh: str | None = None
 
     def __repr__(self) -> str:
-        return f"Token(expires_at={self.expires_at:.0f}, value=<redacted>)"
+        refresh = "<redacted>" if self.refresh else None
+        return f"Token(expires_at={self.expires_at:.0f}, value=<redacted>, refresh={refresh})"
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -93,8 +109,13 @@ class TokenCache:
         """The cached token, or None when absent or unreadable."""
         try:
             data = json.loads(self.path.read_text())
-            return Token(str(data["token"]), float(data["expires_at"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            refresh = data.get("refresh")
+            return Token(
+                str(data["token"]),
+                float(data["expires_at"]),
+                refresh if isinstance(refresh, str) and refresh else None,
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def save(self, token: Token) -> None:
@@ -103,7 +124,10 @@ class TokenCache:
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump({"token": token.value, "expires_at": token.expires_at}, fh)
+            json.dump(
+                {"token": token.value, "expires_at": token.expires_at, "refresh": token.refresh},
+                fh,
+            )
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)
 
@@ -114,7 +138,7 @@ class TokenCache:
 
 
 class TokenManager:
-    """Hands out a valid token; one sign-in at a time, whatever the concurrency."""
+    """Hands out a valid token; one renewal at a time, whatever the concurrency."""
 
     def __init__(
         self,
@@ -131,15 +155,20 @@ class TokenManager:
         self._cache = cache
         self._clock = clock
         self._token: Token | None = cache.load() if cache else None
+        self._refresh_token: str | None = self._token.refresh if self._token else None
         if self._token is not None:
             register_secret(self._token.value, token=True)
+            register_secret(self._refresh_token, token=True)
         self._lifetime: float | None = None
         self._lock = asyncio.Lock()
         self.sign_ins = 0
         self.refreshes = 0
 
     def __repr__(self) -> str:
-        return f"TokenManager(sign_ins={self.sign_ins}, token={self._token!r})"
+        return (
+            f"TokenManager(sign_ins={self.sign_ins}, refreshes={self.refreshes}, "
+            f"token={self._token!r})"
+        )
 
     def _usable(self, token: Token | None) -> bool:
         return token is not None and not refresh_due(
@@ -147,7 +176,7 @@ class TokenManager:
         )
 
     async def token(self) -> str:
-        """A token valid for at least the refresh margin; signs in if needed."""
+        """A token valid for at least the refresh margin; renews it if needed."""
         token = self._token
         if token is not None and self._usable(token):
             return token.value
@@ -155,35 +184,45 @@ class TokenManager:
             token = self._token
             if token is not None and self._usable(token):
                 return token.value
-            token = await self._fresh(token)
+            token = await self._fresh()
             return token.value
 
-    async def _fresh(self, due: Token | None) -> Token:
-        issued = self._clock()
-        value = ""
-        if due is not None and self._refresh is not None and issued < due.expires_at:
+    async def _renew(self) -> Grant:
+        """A refreshed grant when a refresh token works, else a signed-in one."""
+        if self._refresh is not None and self._refresh_token:
             try:
-                value = await self._refresh(due.value)
+                grant = await self._refresh(self._refresh_token)
+            except ErmError as exc:
+                # Expired, rotated by another process, or refused: the password still works.
+                log.debug("token refresh failed (%s); signing in", type(exc).__name__)
+            else:
                 self.refreshes += 1
-            except ErmError:
-                value = ""  # an expired or revoked refresh: sign in instead
-        if not value:
-            value = await self._sign_in()
-            self.sign_ins += 1
-        if not value:
+                return grant
+        grant = await self._sign_in()
+        self.sign_ins += 1
+        return grant
+
+    async def _fresh(self) -> Token:
+        issued = self._clock()
+        grant = await self._renew()
+        if not grant.access:
             raise AuthenticationError("sign-in returned no access token")
-        register_secret(value, token=True)
-        exp = jwt_expiry(value)
+        register_secret(grant.access, token=True)
+        register_secret(grant.refresh, token=True)
+        exp = jwt_expiry(grant.access)
         expires_at = exp if exp is not None else issued + 3600.0
         self._lifetime = max(0.0, expires_at - issued)
-        token = Token(value, expires_at)
+        # A server that returns no new refresh token leaves the old one in use.
+        self._refresh_token = grant.refresh or self._refresh_token
+        token = Token(grant.access, expires_at, self._refresh_token)
         self._token = token
         if self._cache is not None:
             self._cache.save(token)
         return token
 
     def invalidate(self, value: str) -> None:
-        """Forget ``value`` if it is the current token (the server rejected it)."""
+        """Forget ``value`` if it is the current access token (the server rejected it);
+        the refresh token stays, for the renewal that follows."""
         if self._token is not None and self._token.value == value:
             self._token = None
             if self._cache is not None:

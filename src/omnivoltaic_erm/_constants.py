@@ -23,6 +23,8 @@ RETRY_JITTER = 0.25
 
 # Tokens.
 TOKEN_TTL = 86400.0
+# The sandbox's refresh tokens outlive its access tokens (the real lifetime is not public).
+REFRESH_TOKEN_TTL = 7 * 86400.0
 TOKEN_REFRESH_MARGIN = 300.0
 
 # Code-generation limits, per item.
@@ -38,6 +40,9 @@ MIN_CODE_DAYS = 1
 MAX_CODE_DAYS = 1096
 FREE_CODE_LIMIT = 5
 RESET_CODE_LIMIT = 5
+# Credit stacking (public schema descriptions: 60 days over 5 code events); off unless an
+# item's fleet turns it on.
+CREDIT_STACK_EVENTS = 5
 
 # Client concurrency and pagination.
 MAX_CONCURRENCY = 16

@@ -2,7 +2,8 @@
 
 ``issue`` takes a ``CodeRequest`` for one item and drives it to a code or a typed error:
 
-- wait out the item's interval (``_ratelimit.check_code_request`` raises past a limit);
+- learn the item's limits (its fleet's, once), then wait out its interval
+  (``_ratelimit.check_code_request`` raises past a limit);
 - take a token (a failed sign-in raises its own error: nothing was sent);
 - send the request once, with its request id tagged into the description;
 - a refused token (UNAUTHENTICATED): nothing was executed; sign in again and send again,
@@ -128,12 +129,15 @@ class IssuePort(Protocol):
         """Count one code request the server refused for speed."""
         ...
 
+    async def limits(self, state: ItemState) -> Limits:
+        """The limits that apply to the item (learned once, under its lock)."""
+        ...
+
 
 async def issue(
     port: IssuePort,
     state: ItemState,
     request: CodeRequest,
-    limits: Limits,
     policy: RetryPolicy,
 ) -> IssuedCode:
     """Issue ``request`` for ``state``'s item; see the module docstring."""
@@ -143,6 +147,7 @@ async def issue(
         token_var = _tracing.request_id_var.set(rid)
         try:
             async with state.lock:
+                limits = await port.limits(state)
                 return await _issue(port, state, request, limits, policy, span)
         finally:
             _tracing.request_id_var.reset(token_var)
@@ -161,7 +166,7 @@ async def _issue(
     token_refused = False
     while True:
         attempt += 1
-        wait = check_code_request(request.kind, state.ledger, limits, port.now())
+        wait = check_code_request(request.kind, state.ledger, limits, port.now(), request.days)
         if wait > 0:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s req:%s waits %.2f s for the item interval", name, rid, wait)
@@ -191,7 +196,7 @@ async def _issue(
                 return issued
             await port.sleep(retry_delay(attempt, policy))
             continue
-        state.ledger.record(request.kind, port.now())
+        state.ledger.record(request.kind, port.now(), request.days)
         log.info("%s req:%s issued", name, rid)
         return IssuedCode.from_response(state.item_id, code, request.days, request.description, rid)
 

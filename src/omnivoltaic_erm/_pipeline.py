@@ -4,7 +4,7 @@ The generated client's base class (``_transport.GraphQLTransport``) hands each c
 ``Pipeline.run`` together with the operation's name and type, which the code generator
 writes into every method. The pipeline applies, in this order and in one place:
 
-1. the token: lazy, refreshed ahead of expiry, one sign-in in flight (``_auth``);
+1. the token: lazy, renewed ahead of expiry, one renewal in flight (``_auth``);
 2. the concurrency bound: only the HTTP exchange holds a slot, never a sign-in or a wait;
 3. retries: one loop per request, for queries and sign-ins only, decided by
    ``_retry.should_retry`` on exception types and HTTP status; a mutation is never sent
@@ -40,13 +40,13 @@ Send = Callable[[Mapping[str, str] | None], Awaitable[T]]
 
 QUERY = "query"
 MUTATION = "mutation"
-# Operations that obtain a token rather than carry the managed one (they run while the
-# token manager holds its lock, so they must not wait for a token themselves; a refresh
-# sends whatever header its caller gives it). They change nothing else on the server,
-# so they are retried like queries.
-SIGN_IN_OPERATIONS = frozenset(
-    {"SignInUser", "SignInClient", "RefreshAccessToken", "RefreshClientAccessToken"}
-)
+# Sign-ins obtain a token with a password: they change nothing on the server, so they are
+# retried like queries.
+SIGN_IN_OPERATIONS = frozenset({"SignInUser", "SignInClient"})
+# Every operation that obtains a token rather than carries the managed one: they run
+# while the token manager holds its lock, so they must not wait for a token themselves.
+# A refresh is sent once: its refresh token is spent when used.
+TOKEN_OPERATIONS = SIGN_IN_OPERATIONS | {"RefreshAccessToken", "RefreshClientAccessToken"}
 AUTHORIZATION = "Authorization"
 
 _NO_RETRIES = RetryPolicy(max_retries=0)
@@ -101,9 +101,12 @@ class Pipeline:
         span: _tracing.Span | None,
     ) -> T:
         tokens = self.tokens
-        sign_in = name in SIGN_IN_OPERATIONS
-        authed = tokens is not None and not sign_in and not (headers and AUTHORIZATION in headers)
-        repeatable = kind == QUERY or sign_in
+        authed = (
+            tokens is not None
+            and name not in TOKEN_OPERATIONS
+            and not (headers and AUTHORIZATION in headers)
+        )
+        repeatable = kind == QUERY or name in SIGN_IN_OPERATIONS
         attempt = 0
         signed_in_again = False
         while True:

@@ -15,6 +15,7 @@ from omnivoltaic_erm_gql import CodeTypes
 
 from .config import Limits
 from .errors import (
+    CODE_CREDIT_LIMIT,
     CODE_DAILY_LIMIT,
     CODE_FREE_LIMIT,
     CODE_RESET_LIMIT,
@@ -37,26 +38,45 @@ class ItemLedger:
     total: int = 0
     free: int = 0
     reset: int = 0
+    # (code type, days) of each event, oldest first, for the credit-stacking rule.
+    kinds: list[tuple[str, int]] = field(default_factory=list)
 
     @classmethod
-    def from_history(cls, events: Iterable[tuple[str, datetime | None]]) -> ItemLedger:
-        """Build from ``(code_type, created_at)`` pairs of the item's code history."""
+    def from_history(
+        cls, events: Iterable[tuple[str, datetime | None] | tuple[str, datetime | None, int]]
+    ) -> ItemLedger:
+        """Build from ``(code_type, created_at[, code_days])`` of the item's code history,
+        oldest first."""
         ledger = cls()
-        for kind, created in events:
+        for event in events:
+            kind, created = event[0], event[1]
+            days = event[2] if len(event) > 2 else 0
             ledger.record(
-                str(getattr(kind, "value", kind)), created.timestamp() if created else 0.0
+                str(getattr(kind, "value", kind)), created.timestamp() if created else 0.0, days
             )
         ledger.times.sort()
         return ledger
 
-    def record(self, kind: str, at: float) -> None:
-        """Count one code event of ``kind`` at ``at``."""
+    def record(self, kind: str, at: float, days: int = 0) -> None:
+        """Count one code event of ``kind`` (adding ``days``) at ``at``."""
         self.times.append(at)
+        self.kinds.append((kind, days))
         self.total += 1
         if kind == FREE:
             self.free += 1
         elif kind == RESET:
             self.reset += 1
+
+    def stacked_days(self, events: int) -> int:
+        """Days of the days codes among the last ``events`` code events, counted back to
+        the latest reset code (which sets the device's days to zero)."""
+        stacked = 0
+        for kind, days in reversed(self.kinds[-events:] if events > 0 else []):
+            if kind == RESET:
+                break
+            if kind == DAYS:
+                stacked += days
+        return stacked
 
     @property
     def last(self) -> float | None:
@@ -80,8 +100,11 @@ def validate_days(days: object, limits: Limits) -> int:
     return days
 
 
-def check_code_request(kind: str, ledger: ItemLedger, limits: Limits, now: float) -> float:
-    """Raise CodeLimitError if a ``kind`` code must not be requested now; else the wait.
+def check_code_request(
+    kind: str, ledger: ItemLedger, limits: Limits, now: float, days: int = 0
+) -> float:
+    """Raise CodeLimitError if a ``kind`` code (of ``days`` days) must not be requested
+    now; else the wait.
 
     The wait is the time left of the item's minimum interval since its last event.
     """
@@ -100,6 +123,14 @@ def check_code_request(kind: str, ledger: ItemLedger, limits: Limits, now: float
             f"this item has used all {limits.reset_limit} reset codes; nothing was issued",
             limit=CODE_RESET_LIMIT,
         )
+    if kind == DAYS and limits.credit_days is not None:
+        stacked = ledger.stacked_days(limits.credit_events - 1)
+        if stacked + days > limits.credit_days:
+            raise CodeLimitError(
+                f"this item already has {stacked} days of credit stacked; {days} more would "
+                f"pass its fleet's limit of {limits.credit_days} days; nothing was issued",
+                limit=CODE_CREDIT_LIMIT,
+            )
     window_start = now - limits.daily_window
     recent = [t for t in ledger.times if t > window_start]
     if len(recent) >= limits.daily_limit:

@@ -25,7 +25,7 @@ from omnivoltaic_erm_gql import CodeFields
 
 from . import _constants as c
 from . import _issuing
-from ._auth import TokenCache, TokenManager
+from ._auth import Grant, TokenCache, TokenManager
 from ._issuing import (
     REQUEST_ID,
     CodeRequest,
@@ -34,12 +34,14 @@ from ._issuing import (
     tag_description,
     untag_description,
 )
+from ._limits import limits_from_fleet, missing_limits
 from ._logging import get_logger, register_secret
 from ._pipeline import AUTHORIZATION, Pipeline
 from ._ratelimit import ItemLedger, validate_days
 from .config import ClientConfig, Limits, RetryPolicy
 from .errors import (
     ConfigurationError,
+    ErmError,
     InvalidInputError,
     NotFoundError,
 )
@@ -99,11 +101,13 @@ def validate_item_id(item_id: object) -> str:
 
 @dataclass
 class _ItemState:
-    """What the client knows of one item: its ledger, and a lock for its code requests."""
+    """What the client knows of one item: its ledger, its limits once learned, and a lock
+    for its code requests."""
 
     item_id: str
     ledger: ItemLedger
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    limits: Limits | None = None
 
 
 ItemRef = Item | str
@@ -166,7 +170,11 @@ class AsyncErmClient:
                 else TokenCache.for_account(self.url, email)
             )
         self._tokens = TokenManager(
-            self._sign_in, refresh_margin=cfg.token_refresh_margin, cache=cache, clock=clock
+            self._sign_in,
+            refresh=self._refresh,
+            refresh_margin=cfg.token_refresh_margin,
+            cache=cache,
+            clock=clock,
         )
         self._api = GeneratedClient(
             url=self.url,
@@ -213,14 +221,26 @@ class AsyncErmClient:
 
     @property
     def sign_ins(self) -> int:
-        """How many times this client has signed in."""
+        """How many times this client has signed in with the password."""
         return self._tokens.sign_ins
 
-    async def _sign_in(self) -> str:
+    @property
+    def refreshes(self) -> int:
+        """How many times this client has renewed its token with the refresh token."""
+        return self._tokens.refreshes
+
+    async def _sign_in(self) -> Grant:
         # The pipeline owns the sign-in's one retry loop (SignInUser is retried like a
         # query) and raises its own typed error when it gives up.
         result = await self._api.sign_in_user(email=self.email, password=self.__password)
-        return result.sign_in_user.access_token if result.sign_in_user else ""
+        return Grant(result.sign_in_user.access_token or "", result.sign_in_user.refresh_token)
+
+    async def _refresh(self, refresh_token: str) -> Grant:
+        # One attempt (the pipeline never re-sends a refresh): a refresh token is spent
+        # when used, so a retry could only fail; the token manager signs in instead.
+        result = await self._api.refresh_access_token(refresh_token=refresh_token)
+        tokens = result.refresh_access_token
+        return Grant(tokens.access_token or "", tokens.refresh_token)
 
     # -- items --------------------------------------------------------------------------
 
@@ -275,7 +295,7 @@ class AsyncErmClient:
         if not entries:
             raise NotFoundError(f"no item {key!r:.70} among this distributor's items")
         entry = entries[0]
-        return entry.item, list(entry.code_history)
+        return entry.item, list(entry.code_history or ())
 
     async def code_history(self, item: ItemRef) -> list[CodeEvent]:
         """The item's code events, oldest first."""
@@ -293,7 +313,7 @@ class AsyncErmClient:
             except NotFoundError:
                 continue  # an unknown id in the chunk; each item is resolved on its own later
             for entry in result.get_items_for_download_by_id:
-                state = self._learn(entry.item.id, list(entry.code_history))
+                state = self._learn(entry.item.id, list(entry.code_history or ()))
                 for alias in (entry.item.oem_item_id, entry.item.seller_item_id):
                     if alias:
                         self._aliases[alias] = state.item_id
@@ -303,7 +323,7 @@ class AsyncErmClient:
 
     def _learn(self, item_id: str, events: list[CodeEvent]) -> _ItemState:
         """Record an item's history as the authority on its code events."""
-        ledger = ItemLedger.from_history((e.code_type, e.created_at) for e in events)
+        ledger = ItemLedger.from_history((e.code_type, e.created_at, e.code_days) for e in events)
         state = self._items.get(item_id)
         if state is None:
             state = self._items[item_id] = _ItemState(item_id, ledger)
@@ -321,6 +341,43 @@ class AsyncErmClient:
         state = self._items.get(found.id) or self._learn(found.id, events)
         self._aliases[key] = found.id
         return state
+
+    async def item_limits(self, item: ItemRef) -> Limits:
+        """The limits the client applies to ``item``: its fleet's, read from the server
+        once, or the configured ``Limits`` where the server gives none."""
+        state = await self._state(item)
+        return await self._limits_of(state)
+
+    async def _limits_of(self, state: _ItemState) -> Limits:
+        if state.limits is not None:
+            return state.limits
+        base = self.config.limits
+        if not self.config.learn_limits:
+            state.limits = base
+            return base
+        try:
+            result = await self._api.get_item_limits(item_id=state.item_id)
+            fleet = result.get_specific_item.item_fleet
+        except ErmError as exc:
+            # Permissions, a server without the field, a refusal: never a reason to fail.
+            log.debug(
+                "item %s: fleet limits unavailable (%s); the configured limits apply",
+                state.item_id,
+                type(exc).__name__,
+            )
+            fleet = None
+        else:
+            missing = missing_limits(fleet)
+            if missing:
+                log.debug(
+                    "item %s: %s gives no %s; the configured limits apply for %s",
+                    state.item_id,
+                    "no fleet" if fleet is None else f"fleet {fleet.fleet_name!r}",
+                    "limits" if fleet is None else ", ".join(missing),
+                    "it" if fleet is None else "those",
+                )
+        state.limits = limits_from_fleet(fleet, base)
+        return state.limits
 
     # -- codes --------------------------------------------------------------------------
 
@@ -344,9 +401,7 @@ class AsyncErmClient:
         request = self._code_request(kind, self._key(item), days, description, request_id)
         state = await self._state(item)
         request = replace(request, item_id=state.item_id)
-        return await _issuing.issue(
-            self._port, state, request, self.config.limits, self.config.retry
-        )
+        return await _issuing.issue(self._port, state, request, self.config.retry)
 
     def _code_request(
         self,
@@ -449,6 +504,10 @@ class _Port:
 
     def now(self) -> float:
         return self._erm._clock()
+
+    async def limits(self, state: _issuing.ItemState) -> Limits:
+        assert isinstance(state, _ItemState)
+        return await self._erm._limits_of(state)
 
     def refused(self) -> None:
         self._erm.server_refusals += 1

@@ -14,7 +14,12 @@ from . import _constants as c
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Per-item code-generation limits, enforced before a code request is sent."""
+    """Per-item code-generation limits, enforced before a code request is sent.
+
+    These are the limits applied when the server does not give an item's own: before an
+    item's first code the client reads the limits of the item's fleet and applies those
+    (``learn_limits=False`` on the client turns that off).
+    """
 
     code_interval: float = c.CODE_INTERVAL
     daily_limit: int = c.DAILY_CODE_LIMIT
@@ -26,6 +31,10 @@ class Limits:
     reset_limit: int = c.RESET_CODE_LIMIT
     # Added to every interval wait (see _constants.INTERVAL_MARGIN).
     interval_margin: float = c.INTERVAL_MARGIN
+    # Credit stacking: at most this many days in the item's last ``credit_events`` code
+    # events since its latest reset code; None turns the rule off (the default fleet's).
+    credit_days: int | None = None
+    credit_events: int = c.CREDIT_STACK_EVENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,8 @@ class ClientConfig:
     # False: no cache; True: the default file under the user's cache directory; a path.
     token_cache: bool | str | Path = False
     allow_insecure: bool = False
+    # Read each item's fleet limits before its first code (see ``_limits``).
+    learn_limits: bool = True
     # A proxy URL for every request; it overrides HTTPS_PROXY / HTTP_PROXY / NO_PROXY,
     # which are honoured otherwise. ERM_PROXY sets it from the environment.
     proxy: str | None = None

@@ -136,6 +136,10 @@ class ErmClient:
             if not self._runner.loop.is_closed():
                 self._runner.run(pages.aclose())
 
+    def item_limits(self, item: ItemRef) -> Limits:
+        """See ``AsyncErmClient.item_limits``."""
+        return self._runner.run(self._async.item_limits(item))
+
     def prefetch(self, items: list[ItemRef]) -> None:
         """See ``AsyncErmClient.prefetch``."""
         self._runner.run(self._async.prefetch(items))

@@ -149,11 +149,19 @@ def enable_debug_logging() -> None:
 
 
 def _cached_token_usable(url: str, email: str) -> bool:
-    from .._auth import TokenCache
+    from .._auth import TokenCache, jwt_expiry
 
     token = TokenCache.for_account(url, email).load()
+    if token is None:
+        return False
     margin = c.TOKEN_REFRESH_MARGIN + _CACHED_TOKEN_HEADROOM
-    return token is not None and token.expires_at - time.time() > margin
+    if token.expires_at - time.time() > margin:
+        return True
+    # An expired access token is still usable through its refresh token, while that lasts.
+    if token.refresh is None:
+        return False
+    refresh_exp = jwt_expiry(token.refresh)
+    return refresh_exp is None or refresh_exp - time.time() > _CACHED_TOKEN_HEADROOM
 
 
 def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmClient:
@@ -201,12 +209,13 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
 
 @functools.cache
 def _cached_token_client() -> type[AsyncErmClient]:
+    from .._auth import Grant
     from ..client import AsyncErmClient
 
     class CachedTokenClient(AsyncErmClient):
         """A client with a cached token and no password: it must never sign in."""
 
-        async def _sign_in(self) -> str:
+        async def _sign_in(self) -> Grant:
             raise CachedTokenExpired(
                 "the token cached by `erm login` was refused or has expired: run `erm login` "
                 f"again, or set {c.ENV_PASSWORD}"

@@ -20,6 +20,7 @@ from aiohttp import web
 from .._constants import SANDBOX_HOST, SANDBOX_PORT
 from .app import STATE, create_app
 from .config import FaultSpec, SandboxConfig
+from .fleets import parse_fleet, standard_fleet
 
 _DEFAULTS = SandboxConfig()
 
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="reset codes per item (%(default)s)")  # fmt: skip
     add("--token-ttl", type=float, default=d.token_ttl,
         help="access-token lifetime in seconds (%(default)s)")  # fmt: skip
+    add("--refresh-ttl", type=float, default=d.refresh_ttl,
+        help="refresh-token lifetime in seconds (%(default)s)")  # fmt: skip
+    add("--fleet", action="append", default=[], metavar="NAME:SETTINGS",
+        help="a fleet of its own limits, on top of the flags above, e.g. "
+             "'Slow:interval=3,daily=5,off=credit'; repeat for more; items take the "
+             "fleets in turn (default: the Standard and Pilot demo fleets)")  # fmt: skip
     add("--faults", type=_faults, default=FaultSpec(), metavar="SPEC",
         help="fault probabilities per authorised request, e.g. "
              "'502=0.1,drop=0.1,delay=0.05:3.5' (default: none)")  # fmt: skip
@@ -72,7 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     """A ``SandboxConfig`` from parsed options; raises ``ValueError`` on bad values."""
+    base = standard_fleet(
+        code_interval=args.code_interval,
+        daily_limit=args.daily_limit,
+        total_limit=args.total_limit,
+        free_limit=args.free_limit,
+        reset_limit=args.reset_limit,
+    )
+    fleets = tuple(parse_fleet(spec, base) for spec in args.fleet) or None
     return SandboxConfig(
+        fleets=fleets,
+        refresh_ttl=args.refresh_ttl,
         host=args.host,
         port=args.port,
         db_path=args.db,

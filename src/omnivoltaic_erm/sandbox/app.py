@@ -27,7 +27,7 @@ from graphql import GraphQLEnumType, GraphQLError, GraphQLSchema
 
 from ..errors import CODE_BAD_USER_INPUT, CODE_INTERNAL
 from .config import SandboxConfig
-from .errors import internal, shorten
+from .errors import internal, not_served, shorten
 from .faults import FAULTS, FaultInjector, fault_middleware
 from .resolvers import BINDABLES, RequestContext
 from .store import Store
@@ -64,7 +64,27 @@ def build_schema(config: SandboxConfig) -> GraphQLSchema:
     )
     schema = make_executable_schema(sdl, *BINDABLES)
     _fix_enum_parse_value(schema)
+    _refuse_unserved_root_fields(schema)
     return schema
+
+
+def _refuse_unserved_root_fields(schema: GraphQLSchema) -> None:
+    # The sandbox serves the whole printed schema of the real API, so that real documents
+    # validate; a root field it does not implement answers an error naming the field,
+    # never a silent null (or a 500 for a non-null one).
+    for root in (schema.query_type, schema.mutation_type):
+        if root is None:
+            continue
+        for name, field in root.fields.items():
+            if field.resolve is None:
+                field.resolve = _unserved(f"{root.name}.{name}")
+
+
+def _unserved(coordinate: str) -> Any:
+    def resolve(*_: Any, **__: Any) -> Any:
+        raise not_served(coordinate)
+
+    return resolve
 
 
 def _fix_enum_parse_value(schema: GraphQLSchema) -> None:

@@ -56,9 +56,16 @@ def _times(now: float, ttl: float) -> tuple[float | int, float | int]:
 
 
 def issue_token(
-    secret: str, distributor_id: str, ttl: float, now: float, *, refresh: bool = False
+    secret: str,
+    distributor_id: str,
+    ttl: float,
+    now: float,
+    *,
+    refresh: bool = False,
+    jti: str | None = None,
 ) -> str:
-    """A signed token for ``distributor_id``; a refresh token when ``refresh``."""
+    """A signed token for ``distributor_id``; a refresh token (with its id ``jti``, so it
+    can be used once) when ``refresh``."""
     iat, exp = _times(now, ttl)
     payload: dict[str, Any] = {
         "distributorId": distributor_id,
@@ -68,7 +75,34 @@ def issue_token(
     }
     if refresh:
         payload["tokenUse"] = _REFRESH
+        payload["jti"] = jti or secrets.token_hex(12)
     return jwt.encode(payload, secret, algorithm=_ALGORITHM)
+
+
+def new_token_id() -> str:
+    """A fresh refresh-token id."""
+    return secrets.token_hex(12)
+
+
+def verify_refresh_token(secret: str, token: str, now: float) -> tuple[str, str] | None:
+    """``(distributor_id, jti)`` of a valid, unexpired refresh token, or None."""
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[_ALGORITHM],
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(payload, dict) or payload.get("tokenUse") != _REFRESH:
+        return None
+    distributor_id, jti, exp = payload.get("distributorId"), payload.get("jti"), payload.get("exp")
+    if not (isinstance(distributor_id, str) and isinstance(jti, str) and _is_number(exp)):
+        return None
+    if not math.isfinite(float(exp)) or now >= float(exp):
+        return None
+    return distributor_id, jti
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from .._constants import (
     DAILY_WINDOW,
     FREE_CODE_LIMIT,
     MAX_CODE_DAYS,
+    REFRESH_TOKEN_TTL,
     RESET_CODE_LIMIT,
     SANDBOX_EMAIL,
     SANDBOX_HOST,
@@ -28,6 +29,7 @@ from .._constants import (
     TOKEN_TTL,
     TOTAL_CODE_LIMIT,
 )
+from .fleets import Fleet, demo_fleets, standard_fleet
 
 # Names accepted in a fault SPEC, mapped to FaultSpec attributes.
 _FAULT_KEYS = {
@@ -156,6 +158,10 @@ class SandboxConfig:
     free_limit: int = FREE_CODE_LIMIT
     reset_limit: int = RESET_CODE_LIMIT
     token_ttl: float = TOKEN_TTL
+    refresh_ttl: float = REFRESH_TOKEN_TTL
+    # None: the demo fleets (the limits above, and a pilot fleet); else items take the
+    # given fleets in turn.
+    fleets: tuple[Fleet, ...] | None = None
     faults: FaultSpec = field(default_factory=FaultSpec)
     seed: int | None = None
     secret: str | None = field(default=None, repr=False)
@@ -177,16 +183,34 @@ class SandboxConfig:
                 raise ValueError(f"{name} must not be negative")
         if self.max_days < 1:
             raise ValueError("max_days must be at least 1")
-        for name in ("code_interval", "daily_window", "token_ttl"):
+        for name in ("code_interval", "daily_window", "token_ttl", "refresh_ttl"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative number of seconds")
-        if self.token_ttl <= 0:
-            raise ValueError("token_ttl must be positive")
+        if self.token_ttl <= 0 or self.refresh_ttl <= 0:
+            raise ValueError("token_ttl and refresh_ttl must be positive")
+        if self.fleets is not None:
+            if not self.fleets:
+                raise ValueError("fleets, when given, must hold at least one fleet")
+            object.__setattr__(self, "fleets", tuple(self.fleets))
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
         if self.email == self.other_email:
             raise ValueError("the two demo distributors need different e-mails")
+
+    def all_fleets(self) -> tuple[Fleet, ...]:
+        """The fleets items belong to: the configured ones, or the demo fleets."""
+        if self.fleets is not None:
+            return self.fleets
+        return demo_fleets(
+            standard_fleet(
+                code_interval=self.code_interval,
+                daily_limit=self.daily_limit,
+                total_limit=self.total_limit,
+                free_limit=self.free_limit,
+                reset_limit=self.reset_limit,
+            )
+        )
 
     @classmethod
     def field_names(cls) -> frozenset[str]:

@@ -16,6 +16,7 @@ from ..errors import (
     CODE_BAD_USER_INPUT,
     CODE_INTERNAL,
     CODE_NOT_FOUND,
+    CODE_NOT_SERVED,
     CODE_UNAUTHENTICATED,
 )
 
@@ -65,3 +66,13 @@ def bad_input(message: str) -> ApiError:
 def internal() -> ApiError:
     """An unexpected failure inside the sandbox (details go to the log only)."""
     return ApiError("Internal server error", CODE_INTERNAL, 500)
+
+
+def not_served(coordinate: str) -> ApiError:
+    """A root field of the real schema that the sandbox does not implement."""
+    return ApiError(
+        f"{coordinate} is not served by the sandbox: it is part of the real API's schema,"
+        " but the sandbox implements only the operations this project uses",
+        CODE_NOT_SERVED,
+        501,
+    )

@@ -16,9 +16,17 @@ from typing import Any
 from ariadne import ObjectType
 from graphql import GraphQLObjectType, GraphQLResolveInfo
 
-from .auth import ROLE_DISTRIBUTOR, bearer_token, issue_token, verify_token
-from .errors import bad_input, invalid_credentials, not_found, unauthorized
-from .pagination import offset_to_cursor, window
+from ..errors import CODE_FORBIDDEN
+from .auth import (
+    ROLE_DISTRIBUTOR,
+    bearer_token,
+    issue_token,
+    new_token_id,
+    verify_refresh_token,
+    verify_token,
+)
+from .errors import ApiError, bad_input, invalid_credentials, not_found, unauthorized
+from .pagination import Window, offset_to_cursor, window
 from .store import DAYSCODE, FREECODE, RESETCODE, Distributor, Store
 
 log = logging.getLogger("omnivoltaic_erm.sandbox")
@@ -58,6 +66,8 @@ class _ObjectType(ObjectType):
 
 query = _ObjectType("Query")
 mutation = _ObjectType("Mutation")
+item_type = _ObjectType("Item")
+code_event_type = _ObjectType("CodeEvent")
 
 
 def _context(info: GraphQLResolveInfo) -> RequestContext:
@@ -76,15 +86,21 @@ def _sign_in(info: GraphQLResolveInfo, credentials: dict[str, Any]) -> dict[str,
     if distributor is None:
         log.info("sign-in refused for %s", email[:100])
         raise invalid_credentials()
-    cfg = ctx.store.config
-    now = time.time()
     log.info("signed in %s", distributor.email)
+    return _tokens(ctx.store, distributor)
+
+
+def _tokens(store: Store, distributor: Distributor) -> dict[str, Any]:
+    """A fresh access token and a fresh single-use refresh token, with the profile."""
+    cfg = store.config
+    now = time.time()
+    jti = new_token_id()
+    refresh = issue_token(store.secret, distributor.id, cfg.refresh_ttl, now, refresh=True, jti=jti)
+    store.save_refresh_token(jti, distributor.id)
     return {
         "_id": distributor.id,
-        "accessToken": issue_token(ctx.store.secret, distributor.id, cfg.token_ttl, now),
-        "refreshToken": issue_token(
-            ctx.store.secret, distributor.id, cfg.token_ttl * 7, now, refresh=True
-        ),
+        "accessToken": issue_token(store.secret, distributor.id, cfg.token_ttl, now),
+        "refreshToken": refresh,
         "deleteStatus": False,
         "deleteAt": None,
         "createdAt": distributor.created_at,
@@ -93,7 +109,40 @@ def _sign_in(info: GraphQLResolveInfo, credentials: dict[str, Any]) -> dict[str,
         "type": ROLE_DISTRIBUTOR,
         "name": distributor.name,
         "roleName": ROLE_DISTRIBUTOR,
+        # Values of the printed enums AgentTypes, PersonalIDTypes and ActionScope.
+        "agentType": "SALES",
+        "idType": "OFFICIAL_ID",
+        "actionScope": "CLIENT",
     }
+
+
+def _refresh(info: GraphQLResolveInfo, refresh_token: str) -> dict[str, Any]:
+    ctx = _context(info)
+    claims = verify_refresh_token(ctx.store.secret, refresh_token, time.time())
+    distributor = ctx.store.distributor(claims[0]) if claims else None
+    if claims is None or distributor is None:
+        raise unauthorized()
+    if not ctx.store.use_refresh_token(claims[1], distributor.id):
+        log.info("refused a used or unknown refresh token for %s", distributor.email)
+        raise unauthorized()
+    log.info("refreshed the tokens of %s", distributor.email)
+    return _tokens(ctx.store, distributor)
+
+
+@mutation.field("refreshAccessToken")
+def resolve_refresh_access_token(
+    _: Any, info: GraphQLResolveInfo, refreshToken: str
+) -> dict[str, Any]:
+    """``refreshAccessToken``: new tokens for a refresh token, which is used up."""
+    return _refresh(info, refreshToken)
+
+
+@mutation.field("refreshClientAccessToken")
+def resolve_refresh_client_access_token(
+    _: Any, info: GraphQLResolveInfo, refreshToken: str
+) -> dict[str, Any]:
+    """``refreshClientAccessToken``: the same for ``signInClient`` tokens."""
+    return _refresh(info, refreshToken)
 
 
 @mutation.field("signInUser")
@@ -120,31 +169,56 @@ def resolve_get_all_client_items(
     _: Any,
     info: GraphQLResolveInfo,
     queryorder: str,
+    assetaccount: bool | None = None,
     first: int | None = None,
     last: int | None = None,
     after: str | None = None,
     before: str | None = None,
     search: str | None = None,
-    assetaccount: bool | None = None,
+    pagination: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    clientId: str | None = None,
+    searchByOemItemId: str | None = None,
+    isOpenTokenSimulator: bool | None = None,
 ) -> dict[str, Any]:
-    """``getAllClientItems``: a Relay array connection over the distributor's items.
+    """``getAllClientItems``: the distributor's items, as a Relay array connection or, with
+    ``pagination: OFFSET``, by ``limit`` and ``offset``.
 
-    ``assetaccount`` is accepted and has no effect: the sandbox has no asset accounts.
+    ``clientId`` must be the caller's own id. ``searchByOemItemId`` matches the
+    ``oemItemID`` alone. ``assetaccount`` and ``isOpenTokenSimulator`` are accepted and
+    have no effect: the sandbox has no asset accounts and no simulator.
     """
     ctx = _context(info)
     distributor = ctx.distributor()
-    count = ctx.store.count_items(distributor.id, search)
-    try:
-        win = window(count, first=first, last=last, after=after, before=before)
-    except ValueError as exc:
-        raise bad_input(str(exc)) from None
+    if clientId is not None and clientId != distributor.id:
+        raise ApiError("Forbidden resource", CODE_FORBIDDEN, 403)
+    count = ctx.store.count_items(distributor.id, search, searchByOemItemId)
+    if pagination == "OFFSET":
+        if (limit is not None and limit < 0) or (offset is not None and offset < 0):
+            raise bad_input("limit and offset must not be negative")
+        start = offset or 0
+        size = limit if limit is not None else count
+        end = min(count, start + size)
+        win = Window(start, max(start, end), start > 0, end < count)
+        asked: int | None = size
+    else:
+        try:
+            win = window(count, first=first, last=last, after=after, before=before)
+        except ValueError as exc:
+            raise bad_input(str(exc)) from None
+        asked = first if first is not None else last
     nodes = ctx.store.list_items(
-        distributor.id, search, descending=queryorder == "DESC", offset=win.start, limit=win.size
+        distributor.id,
+        search,
+        descending=queryorder == "DESC",
+        offset=win.start,
+        limit=win.size,
+        oem_search=searchByOemItemId,
     )
     edges = [
         {"cursor": offset_to_cursor(win.start + i), "node": node} for i, node in enumerate(nodes)
     ]
-    asked = first if first is not None else last
     return {
         "page": {
             "edges": edges,
@@ -181,6 +255,95 @@ def resolve_get_items_for_download_by_id(
             raise not_found(item_id)
         found.setdefault(item["_id"], item)
     return [{"item": item, "codeHistory": ctx.store.history(key)} for key, item in found.items()]
+
+
+@query.field("getSpecificItem")
+def resolve_get_specific_item(_: Any, info: GraphQLResolveInfo, itemId: str) -> dict[str, Any]:
+    """``getSpecificItem``: one of the distributor's items by its ``_id``."""
+    ctx = _context(info)
+    item = ctx.store.item_by("id", itemId, ctx.distributor().id)
+    if item is None:
+        raise not_found(itemId)
+    return item
+
+
+@query.field("getItembyOemItemId")
+def resolve_get_item_by_oem_item_id(
+    _: Any, info: GraphQLResolveInfo, oemItemId: str
+) -> dict[str, Any]:
+    """``getItembyOemItemId``: one of the distributor's items by its ``oemItemID``."""
+    ctx = _context(info)
+    item = ctx.store.item_by("oem_item_id", oemItemId, ctx.distributor().id)
+    if item is None:
+        raise not_found(oemItemId)
+    return item
+
+
+@query.field("getAllCodeEventsForSpecificItemByDistributor")
+def resolve_code_events(
+    _: Any,
+    info: GraphQLResolveInfo,
+    itemId: str,
+    pagination: str | None = "CURSOR",
+    limit: int | None = None,
+    offset: int | None = None,
+    first: int | None = None,
+    last: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    distributorId: str | None = None,
+) -> dict[str, Any]:
+    """``getAllCodeEventsForSpecificItemByDistributor``: an item's code events, newest
+    first, paged by Relay cursors (``pagination: CURSOR``) or by ``limit``/``offset``."""
+    ctx = _context(info)
+    distributor = ctx.distributor()
+    if distributorId is not None and distributorId != distributor.id:
+        raise ApiError("Forbidden resource", CODE_FORBIDDEN, 403)
+    item = ctx.store.item_by("id", itemId, distributor.id)
+    if item is None:
+        raise not_found(itemId)
+    count = ctx.store.event_count(item["_id"])
+    if pagination == "OFFSET":
+        if (limit is not None and limit < 0) or (offset is not None and offset < 0):
+            raise bad_input("limit and offset must not be negative")
+        start = offset or 0
+        size = limit if limit is not None else count
+        events = ctx.store.events_page(item["_id"], start, size)
+        end = start + len(events)
+        win_start, has_previous, has_next = start, start > 0, end < count
+    else:
+        try:
+            win = window(count, first=first, last=last, after=after, before=before)
+        except ValueError as exc:
+            raise bad_input(str(exc)) from None
+        events = ctx.store.events_page(item["_id"], win.start, win.size)
+        win_start, has_previous, has_next = win.start, win.has_previous_page, win.has_next_page
+        size = first if first is not None else (last if last is not None else len(events))
+    edges = [
+        {"cursor": offset_to_cursor(win_start + i), "node": event} for i, event in enumerate(events)
+    ]
+    return {
+        "page": {
+            "edges": edges,
+            "pageInfo": {
+                "startCursor": edges[0]["cursor"] if edges else None,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+                "hasPreviousPage": has_previous,
+                "hasNextPage": has_next,
+            },
+        },
+        "pageData": {"count": count, "limit": size, "offset": win_start},
+    }
+
+
+def _code_generator(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any] | None:
+    # Counted on demand: a listing that does not select it pays nothing.
+    item_id = obj.get("_itemId") or obj.get("_id")
+    return _context(info).store.code_generator(str(item_id)) if item_id else None
+
+
+item_type.set_field("codeGenerator", _code_generator)
+code_event_type.set_field("codeGenerator", _code_generator)
 
 
 # -- codes ---------------------------------------------------------------------------
@@ -223,4 +386,9 @@ def resolve_generate_reset_code(
     return _generate(info, generateResetCodeInput, RESETCODE)
 
 
-BINDABLES = [query, mutation]
+BINDABLES = [query, mutation, item_type, code_event_type]
+
+
+def served_root_fields() -> frozenset[str]:
+    """The root fields the sandbox implements; every other one answers "not served"."""
+    return frozenset(query._resolvers) | frozenset(mutation._resolvers)

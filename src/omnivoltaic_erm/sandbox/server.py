@@ -23,6 +23,22 @@ from .config import FaultSpec, SandboxConfig
 from .faults import FAULTS
 from .store import Store
 
+# The code-event fields ``Sandbox.history`` returns (the ones the handbook's history shows
+# and the client reads).
+_HISTORY_FIELDS = (
+    "_id",
+    "codeType",
+    "codeDays",
+    "codeNumber",
+    "codeHexString",
+    "codeDecString",
+    "description",
+    "hashIndex",
+    "createdAt",
+    "deleteStatus",
+    "deleteAt",
+)
+
 
 class Sandbox:
     """An ERM sandbox on ``127.0.0.1`` and a free port; use it as a context manager.
@@ -147,7 +163,10 @@ class Sandbox:
         item = self.store.find_item(item_id, None)
         if item is None:
             raise KeyError(f"no item {item_id[:64]!r}")
-        return self.store.history(item["_id"])
+        return [
+            {key: event[key] for key in _HISTORY_FIELDS}
+            for event in self.store.history(item["_id"])
+        ]
 
     def access_token(self, email: str | None = None, ttl: float | None = None) -> str:
         """A valid access token for a distributor, minted without signing in."""

@@ -14,7 +14,6 @@ Item fields that are the same for every demo item (type, profile, ...) are not s
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 import time
@@ -26,37 +25,31 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import (
+    CODE_CREDIT_LIMIT,
     CODE_DAILY_LIMIT,
     CODE_FREE_LIMIT,
     CODE_RATE_LIMITED,
     CODE_RESET_LIMIT,
     CODE_TOTAL_LIMIT,
 )
-from . import codes
+from . import codes, demo
 from .auth import check_password, hash_password, new_secret
 from .config import SandboxConfig
+from .demo import iso, object_id
 from .errors import ApiError, bad_input
+from .fleets import (
+    CREDIT,
+    DAILY,
+    FREE,
+    INTERVAL,
+    RESET,
+    TOTAL,
+    Fleet,
+    credit_exceeded,
+    demo_fleet_index,
+)
 
 DAYSCODE, FREECODE, RESETCODE = "DAYSCODE", "FREECODE", "RESETCODE"
-
-# The handbook's values for a distributor's device.
-DEMO_ITEM_FIELDS: dict[str, Any] = {
-    "deleteStatus": False,
-    "deleteAt": None,
-    "type": "DEVICE",
-    "actionScope": "DEVELOPMENT",
-    "actorName": "eIOT",
-    "profile": "Off-Grid Electric Device",
-    "idType": "UUID",
-    "idString": None,
-    "description": "OVES Connected eIoT",
-    "oemID": "OVES",
-    "sellerID": "OVES",
-    "lifeCycle": "INITIATED",
-    "codeGenUsed": None,
-    "legacyItemId": None,
-    "code": None,
-}
 
 # Demo items: (product code, first createdAt) per demo distributor, so the two
 # distributors' ids never collide. Items are created 30 s apart: createdAt is distinct.
@@ -86,7 +79,11 @@ CREATE TABLE IF NOT EXISTS items (
     seller_item_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    creation_date TEXT NOT NULL
+    creation_date TEXT NOT NULL,
+    fleet INTEGER NOT NULL,
+    life_cycle TEXT NOT NULL,
+    code_gen_used TEXT NOT NULL,
+    legacy_item_id REAL
 );
 CREATE INDEX IF NOT EXISTS items_by_owner ON items(distributor_id, created_at, seq);
 CREATE INDEX IF NOT EXISTS items_by_oem ON items(oem_item_id);
@@ -106,26 +103,33 @@ CREATE TABLE IF NOT EXISTS code_events (
     created_ts REAL NOT NULL,
     UNIQUE (item_seq, code_number)
 );
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    jti TEXT PRIMARY KEY,
+    distributor_id TEXT NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
 """
 
-_ITEM_FIELDS = "id, oem_item_id, seller_item_id, created_at, updated_at, creation_date"
-_ITEM_COLUMNS = f"seq, {_ITEM_FIELDS}"
-
-
-def iso(ts: float) -> str:
-    """``ts`` as ISO 8601 UTC with milliseconds and a ``Z``: ``2025-01-09T09:27:52.758Z``."""
-    moment = datetime.fromtimestamp(ts, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def object_id(ts: float, *parts: object) -> str:
-    """A MongoDB-style 24-hex id: 4 bytes of time, 8 bytes derived from ``parts``."""
-    tail = hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:16]
-    return f"{int(ts) & 0xFFFFFFFF:08x}{tail}"
+_ITEM_FIELDS = (
+    "id, oem_item_id, seller_item_id, created_at, updated_at, creation_date,"
+    " fleet, life_cycle, code_gen_used, legacy_item_id"
+)
+_ITEM_COLUMNS = f"seq, distributor_id, {_ITEM_FIELDS}"
 
 
 def _duration(seconds: float) -> str:
     return "24 hours" if seconds == 86400 else f"{seconds:g} seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class _Usage:
+    """An item's code events so far, as the rules count them."""
+
+    total: int
+    free: int
+    reset: int
+    in_window: int
+    last_ts: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,19 +143,6 @@ class Distributor:
     updated_at: str
 
 
-def _item(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "_id": row["id"],
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-        "creationDate": row["creation_date"],
-        "oemItemID": row["oem_item_id"],
-        "sellerItemID": row["seller_item_id"],
-        "triggers": [],
-        **DEMO_ITEM_FIELDS,
-    }
-
-
 def _event(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "_id": row["id"],
@@ -163,8 +154,11 @@ def _event(row: sqlite3.Row) -> dict[str, Any]:
         "description": row["description"],
         "hashIndex": row["hash_index"],
         "createdAt": row["created_at"],
+        "updatedAt": row["created_at"],
         "deleteStatus": False,
         "deleteAt": None,
+        "_itemId": row["item_id"],
+        **demo.event_actor_fields(),
     }
 
 
@@ -182,6 +176,9 @@ class Store:
         self._db.execute("PRAGMA busy_timeout=10000")
         with self._lock:
             self._db.executescript(_SCHEMA)  # each statement is idempotent
+        self.fleets = config.all_fleets()
+        self._fleet_objects: dict[tuple[int, str], dict[str, Any]] = {}
+        self._relations: dict[tuple[str, str], dict[str, Any]] = {}
         self.secret = config.secret or self._meta_secret()
         self._seed_distributor(config.email, config.password, "Sandbox Distributor", 0)
         self._seed_distributor(
@@ -226,15 +223,17 @@ class Store:
                 (distributor_id, email, hash_password(password), name, joined, joined),
             )
             db.executemany(
-                f"INSERT INTO items ({_ITEM_FIELDS}, distributor_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO items ({_ITEM_FIELDS}, distributor_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self._demo_items(email, *_DEMO_BATCHES[index], distributor_id),
             )
 
     def _demo_items(
         self, email: str, product: str, epoch: float, distributor_id: str
-    ) -> Iterator[tuple[str, ...]]:
+    ) -> Iterator[tuple[object, ...]]:
         creation_date = iso(epoch - 2771.487)
         yymm = datetime.fromtimestamp(epoch, UTC).strftime("%y%m")
+        explicit = self.config.fleets is not None
         for i in range(self.config.items):
             ts = epoch + i * _DEMO_SPACING + (i * 137 % 1000) / 1000
             serial = f"{product}{yymm}{i + 1:06d}"
@@ -246,8 +245,63 @@ class Store:
                 created,
                 created,
                 creation_date,
+                demo_fleet_index(i, len(self.fleets), explicit),
+                *demo.item_variety(i),
                 distributor_id,
             )
+
+    # -- fleets -----------------------------------------------------------------
+
+    def fleet_of(self, item: dict[str, Any]) -> Fleet:
+        """The fleet an item (as returned by ``find_item``) belongs to."""
+        return self.fleets[int(item["_fleet"]) % len(self.fleets)]
+
+    def _fleet_object(self, index: int, distributor_id: str) -> dict[str, Any]:
+        key = (index, distributor_id)
+        cached = self._fleet_objects.get(key)
+        if cached is None:
+            fleet = self.fleets[index % len(self.fleets)]
+            fleet_id = object_id(_JOINED, "fleet", distributor_id, index)
+            cached = demo.fleet_object(fleet, fleet_id, iso(_JOINED))
+            self._fleet_objects[key] = cached
+        return cached
+
+    def _item(self, row: sqlite3.Row) -> dict[str, Any]:
+        creation_date = row["creation_date"]
+        key = (row["oem_item_id"][:8], creation_date)
+        related = self._relations.get(key)
+        if related is None:
+            related = self._relations[key] = demo.relations(row["oem_item_id"], creation_date)
+        return {
+            "_id": row["id"],
+            "createdAt": row["created_at"],
+            "updatedAt": row["updated_at"],
+            "creationDate": creation_date,
+            "oemItemID": row["oem_item_id"],
+            "sellerItemID": row["seller_item_id"],
+            "lifeCycle": row["life_cycle"],
+            "codeGenUsed": row["code_gen_used"],
+            "legacyItemId": row["legacy_item_id"],
+            "itemFleet": self._fleet_object(row["fleet"], row["distributor_id"]),
+            "_fleet": row["fleet"],
+            **demo.ITEM_FIELDS,
+            **related,
+        }
+
+    def code_generator(self, item_id: str) -> dict[str, Any] | None:
+        """An item's code generator: its counts and position in the hash chain."""
+        row = self._find_row(item_id, None)
+        if row is None:
+            return None
+        with self._lock:
+            total, free, reset, index = self._db.execute(
+                "SELECT count(*), total(code_type = 'FREECODE'), total(code_type = 'RESETCODE'),"
+                " coalesce(max(hash_index), 0) FROM code_events WHERE item_seq = ?",
+                (row["seq"],),
+            ).fetchone()
+        fleet = self.fleets[int(row["fleet"]) % len(self.fleets)]
+        counts = (int(total), int(free), int(reset))
+        return demo.code_generator(row["id"], fleet, counts, int(index), row["creation_date"])
 
     # -- distributors -----------------------------------------------------------
 
@@ -286,9 +340,28 @@ class Store:
             row["id"], row["email"], row["name"], row["created_at"], row["updated_at"]
         )
 
+    # -- refresh tokens -----------------------------------------------------------
+
+    def save_refresh_token(self, jti: str, distributor_id: str) -> None:
+        """Record a refresh token as issued and not yet used."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO refresh_tokens VALUES (?, ?, 0)", (jti, distributor_id))
+
+    def use_refresh_token(self, jti: str, distributor_id: str) -> bool:
+        """Mark a refresh token used; False when it is unknown or was used already."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE refresh_tokens SET used = 1"
+                " WHERE jti = ? AND distributor_id = ? AND used = 0",
+                (jti, distributor_id),
+            ).rowcount
+        return changed == 1
+
     # -- items ------------------------------------------------------------------
 
-    def _matching(self, distributor_id: str, search: str | None) -> tuple[str, list[Any]]:
+    def _matching(
+        self, distributor_id: str, search: str | None, oem_search: str | None = None
+    ) -> tuple[str, list[Any]]:
         where = "distributor_id = ?"
         params: list[Any] = [distributor_id]
         needle = (search or "").strip().lower()
@@ -298,12 +371,19 @@ class Store:
                 " OR instr(lower(seller_item_id), ?))"
             )
             params += [needle] * 3
+        oem = (oem_search or "").strip().lower()
+        if oem:
+            where += " AND instr(lower(oem_item_id), ?)"
+            params.append(oem)
         return where, params
 
-    def count_items(self, distributor_id: str, search: str | None = None) -> int:
+    def count_items(
+        self, distributor_id: str, search: str | None = None, oem_search: str | None = None
+    ) -> int:
         """How many of a distributor's items match ``search`` (a case-insensitive
-        substring of ``_id``, ``oemItemID`` or ``sellerItemID``)."""
-        where, params = self._matching(distributor_id, search)
+        substring of ``_id``, ``oemItemID`` or ``sellerItemID``) and ``oem_search`` (of
+        ``oemItemID`` alone)."""
+        where, params = self._matching(distributor_id, search, oem_search)
         with self._lock:
             return int(
                 self._db.execute(f"SELECT count(*) FROM items WHERE {where}", params).fetchone()[0]
@@ -317,6 +397,7 @@ class Store:
         descending: bool = False,
         offset: int = 0,
         limit: int | None = None,
+        oem_search: str | None = None,
     ) -> list[dict[str, Any]]:
         """A slice of a distributor's matching items, ordered by createdAt.
 
@@ -325,7 +406,7 @@ class Store:
         """
         if limit is not None and limit <= 0:
             return []
-        where, params = self._matching(distributor_id, search)
+        where, params = self._matching(distributor_id, search, oem_search)
         order = "DESC" if descending else "ASC"
         with self._lock:
             rows = self._db.execute(
@@ -333,7 +414,7 @@ class Store:
                 f" ORDER BY created_at {order}, seq {order} LIMIT ? OFFSET ?",
                 [*params, -1 if limit is None else limit, offset],
             ).fetchall()
-        return [_item(row) for row in rows]
+        return [self._item(row) for row in rows]
 
     def _find_row(self, item_id: str, distributor_id: str | None) -> sqlite3.Row | None:
         owner = "" if distributor_id is None else " AND distributor_id = ?"
@@ -347,19 +428,54 @@ class Store:
             ).fetchone()
         return row
 
+    def item_by(self, column: str, value: str, distributor_id: str) -> dict[str, Any] | None:
+        """One of the distributor's items by exactly its ``_id`` or its ``oemItemID``."""
+        if column not in ("id", "oem_item_id"):
+            raise ValueError(f"not an item key: {column}")
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE {column} = ? AND distributor_id = ?"
+                " ORDER BY seq LIMIT 1",
+                (value, distributor_id),
+            ).fetchone()
+        return None if row is None else self._item(row)
+
     def find_item(self, item_id: str, distributor_id: str | None) -> dict[str, Any] | None:
         """An item by ``_id``, ``oemItemID`` or ``sellerItemID``; only the owner's when
         ``distributor_id`` is given."""
         row = self._find_row(item_id, distributor_id)
-        return None if row is None else _item(row)
+        return None if row is None else self._item(row)
 
     # -- code events ------------------------------------------------------------
+
+    def event_count(self, item_id: str) -> int:
+        """How many code events an item (by its ``_id``) has."""
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "SELECT count(*) FROM code_events e JOIN items i ON i.seq = e.item_seq"
+                    " WHERE i.id = ?",
+                    (item_id,),
+                ).fetchone()[0]
+            )
+
+    def events_page(self, item_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        """A slice of an item's code events, newest first."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT e.*, i.id AS item_id FROM code_events e JOIN items i ON i.seq = e.item_seq"
+                " WHERE i.id = ? ORDER BY e.code_number DESC LIMIT ? OFFSET ?",
+                (item_id, limit, offset),
+            ).fetchall()
+        return [_event(row) for row in rows]
 
     def history(self, item_id: str) -> list[dict[str, Any]]:
         """An item's code events (by its ``_id``), oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT e.* FROM code_events e JOIN items i ON i.seq = e.item_seq"
+                "SELECT e.*, i.id AS item_id FROM code_events e JOIN items i ON i.seq = e.item_seq"
                 " WHERE i.id = ? ORDER BY e.code_number",
                 (item_id,),
             ).fetchall()
@@ -368,14 +484,16 @@ class Store:
     def record_code(
         self, item: dict[str, Any], code_type: str, days: int, description: str | None
     ) -> dict[str, Any]:
-        """Check every rule and record one code event, in one transaction.
+        """Check every rule of the item's fleet and record one code event, in one
+        transaction.
 
         Raises ``ApiError`` (and records nothing) when a rule refuses. The rules run in
-        a fixed order: days, total, free/reset allowance, daily, interval.
+        a fixed order: days, total, free/reset allowance, credit stacking, daily, interval.
         """
         cfg = self.config
         if code_type == DAYSCODE and not cfg.max_days >= days >= 1:
             raise bad_input(f"codeDays must be a whole number from 1 to {cfg.max_days}")
+        fleet = self.fleet_of(item)
         with self._transaction() as db:
             now = time.time()
             seq = db.execute("SELECT seq FROM items WHERE id = ?", (item["_id"],)).fetchone()[0]
@@ -384,7 +502,8 @@ class Store:
                 " total(created_ts > ?), max(created_ts) FROM code_events WHERE item_seq = ?",
                 (now - cfg.daily_window, seq),
             ).fetchone()
-            self._check_limits(seq, code_type, now, total, free, reset, in_window, last_ts)
+            usage = _Usage(int(total), int(free), int(reset), int(in_window), last_ts)
+            self._check_limits(db, fleet, seq, code_type, days, now, usage)
             last = db.execute(
                 "SELECT chain_link, hash_index FROM code_events WHERE item_seq = ?"
                 " ORDER BY code_number DESC LIMIT 1",
@@ -420,63 +539,78 @@ class Store:
 
     def _check_limits(
         self,
+        db: sqlite3.Connection,
+        fleet: Fleet,
         seq: int,
         code_type: str,
+        days: int,
         now: float,
-        total: int,
-        free: float,
-        reset: float,
-        in_window: float,
-        last_ts: float | None,
+        usage: _Usage,
     ) -> None:
-        cfg = self.config
-        if total >= cfg.total_limit:
+        if fleet.enforces(TOTAL) and usage.total >= fleet.total_limit:
             raise ApiError(
-                f"This item has used all {cfg.total_limit} of its code events",
+                f"This item has used all {fleet.total_limit} of its code events",
                 CODE_TOTAL_LIMIT,
                 400,
             )
-        if code_type == FREECODE and free >= cfg.free_limit:
+        if code_type == FREECODE and fleet.enforces(FREE) and usage.free >= fleet.free_limit:
             raise ApiError(
-                f"This item has used all {cfg.free_limit} of its free codes", CODE_FREE_LIMIT, 400
+                f"This item has used all {fleet.free_limit} of its free codes",
+                CODE_FREE_LIMIT,
+                400,
             )
-        if code_type == RESETCODE and reset >= cfg.reset_limit:
+        if code_type == RESETCODE and fleet.enforces(RESET) and usage.reset >= fleet.reset_limit:
             raise ApiError(
-                f"This item has used all {cfg.reset_limit} of its reset codes",
+                f"This item has used all {fleet.reset_limit} of its reset codes",
                 CODE_RESET_LIMIT,
                 400,
             )
-        if in_window >= cfg.daily_limit:
-            wait = self._daily_wait(seq, now, int(in_window))
+        if code_type == DAYSCODE and fleet.enforces(CREDIT):
+            recent = db.execute(
+                "SELECT code_type, code_days FROM code_events WHERE item_seq = ?"
+                " ORDER BY code_number DESC LIMIT ?",
+                (seq, fleet.credit_events),
+            ).fetchall()
+            stacked = credit_exceeded(fleet, days, ((r[0], int(r[1])) for r in recent))
+            if stacked is not None:
+                raise ApiError(
+                    f"This item already has {stacked} days of credit stacked; {days} more"
+                    f" would pass the fleet's limit of {fleet.credit_days} days",
+                    CODE_CREDIT_LIMIT,
+                    400,
+                )
+        if fleet.enforces(DAILY) and usage.in_window >= fleet.daily_limit:
+            wait = self._daily_wait(seq, now, usage.in_window, fleet.daily_limit)
             raise ApiError(
-                f"This item has had {cfg.daily_limit} code events in the last"
-                f" {_duration(cfg.daily_window)}; try again in {wait:.1f} seconds",
+                f"This item has had {fleet.daily_limit} code events in the last"
+                f" {_duration(self.config.daily_window)}; try again in {wait:.1f} seconds",
                 CODE_DAILY_LIMIT,
                 429,
                 retry_after=wait,
             )
-        if last_ts is not None and now - last_ts < cfg.code_interval:
-            wait = round(last_ts + cfg.code_interval - now, 3) or 0.001
+        last_ts = usage.last_ts
+        if fleet.enforces(INTERVAL) and last_ts is not None and now - last_ts < fleet.code_interval:
+            wait = round(last_ts + fleet.code_interval - now, 3) or 0.001
             raise ApiError(
-                f"Codes for one item must be at least {cfg.code_interval:g} seconds apart;"
+                f"Codes for one item must be at least {fleet.code_interval:g} seconds apart;"
                 f" try again in {wait:.3f} seconds",
                 CODE_RATE_LIMITED,
                 429,
                 retry_after=wait,
             )
 
-    def _daily_wait(self, seq: int, now: float, in_window: int) -> float:
+    def _daily_wait(self, seq: int, now: float, in_window: int, limit: int) -> float:
         # The window frees a slot when the event that puts it at the limit leaves it.
-        cfg = self.config
+        window = self.config.daily_window
         rows: Sequence[sqlite3.Row] = self._db.execute(
             "SELECT created_ts FROM code_events WHERE item_seq = ? AND created_ts > ?"
             " ORDER BY created_ts",
-            (seq, now - cfg.daily_window),
+            (seq, now - window),
         ).fetchall()
         if not rows:  # a limit of 0: no event will ever free a slot
-            return cfg.daily_window
-        leaving = float(rows[min(len(rows) - 1, in_window - cfg.daily_limit)]["created_ts"])
-        return max(0.001, round(leaving + cfg.daily_window - now, 3))
+            return window
+        leaving = float(rows[min(len(rows) - 1, in_window - limit)]["created_ts"])
+        return max(0.001, round(leaving + window - now, 3))
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for tests and the start-up line)."""
