@@ -45,7 +45,7 @@ def build_item(index: int, rng: random.Random) -> dict[str, Any]:
     created = datetime(2025, 1, 9, 9, 27, 52, tzinfo=UTC) - timedelta(seconds=137 * index)
     serial = 999 - index
     oem_item_id = f"DVAV0111{serial:06d}"
-    used = rng.choice([None, 0, 1, 3, 7])
+    used = rng.choice([None, "OVES", "OPENTOKEN"])
     return {
         "_id": f"677f9698818e7a7fe66a{0x939E - index:04x}",
         "deleteStatus": False,
@@ -67,7 +67,7 @@ def build_item(index: int, rng: random.Random) -> dict[str, Any]:
         "sellerItemID": oem_item_id,
         "lifeCycle": rng.choice(["INITIATED", "INITIATED", "ASSIGNED"]),
         "codeGenUsed": used,
-        "legacyItemId": None if used is None else f"LEG-{serial:06d}",
+        "legacyItemId": None if used is None else float(serial),
         "code": None if used is None else f"{rng.getrandbits(40):013d}",
     }
 
