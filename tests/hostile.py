@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.real_api import real_item
+
 HTML = b"<!DOCTYPE html><html><head><title>Error</title></head><body>oops</body></html>"
 
 
@@ -25,22 +27,7 @@ def fake_jwt(ttl: float = 3600.0) -> str:
 
 
 def _item(i: int) -> dict[str, Any]:
-    serial = f"DVAV2501{i:06d}"
-    return {
-        "_id": f"{i:024x}",
-        "triggers": [],
-        "type": "DEVICE",
-        "actionScope": "DEVELOPMENT",
-        "actorName": "eIOT",
-        "idType": "UUID",
-        "description": "OVES Connected eIoT",
-        "creationDate": "2025-01-09T08:41:41.513Z",
-        "oemID": "OVES",
-        "oemItemID": serial,
-        "sellerID": "OVES",
-        "sellerItemID": serial,
-        "lifeCycle": "ASSIGNED",
-    }
+    return real_item(i)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from omnivoltaic_erm_gql import Client, PaginationEnum, QueryOrder
 
 from omnivoltaic_erm.schema_tools import diff_sdl, normalise_sdl
 from tests.conftest import PRINTED_SCHEMA, ROOT, schema_body
+from tests.real_api import real_item
 from tests.replay import Canned, ReplayServer
 
 OPERATIONS = [
@@ -84,23 +85,7 @@ CODE = {
     "codeHex": "0123456789ABCDEF",
     "codeDec": "*001 002 003 004 005 006 007#",
 }
-REAL_ITEM = {
-    "_id": "0" * 24,
-    "triggers": [],
-    "type": "DEVICE",
-    "actionScope": "DEVELOPMENT",
-    "actorName": "eIOT",
-    "idType": "UUID",
-    "description": "OVES Connected eIoT",
-    "creationDate": "2025-01-09T08:41:41.513Z",
-    "oemID": "OVES",
-    "oemItemID": "DVAV2501000001",
-    "sellerID": "OVES",
-    "sellerItemID": "DVAV2501000001",
-    "lifeCycle": "ASSIGNED",
-    "codeGenUsed": "OVES",
-    "legacyItemId": 1042.0,
-}
+REAL_ITEM = real_item(1)
 
 
 async def _call_each(client: Client) -> None:

@@ -23,8 +23,8 @@ from omnivoltaic_erm._limits import UNLIMITED, limits_from_fleet
 from omnivoltaic_erm._ratelimit import DAYS, FREE, RESET, ItemLedger, check_code_request
 from omnivoltaic_erm.sandbox import Sandbox
 from omnivoltaic_erm.sandbox.fleets import Fleet
+from tests.real_api import answers
 from tests.replay import Canned, ReplayServer
-from tests.test_real_shapes import _answers
 
 
 @dataclass
@@ -168,9 +168,9 @@ def test_two_fleets_in_one_run_get_zero_refusals() -> None:
 
 
 def _fallback_server(limits_answer: Canned) -> ReplayServer:
-    answers = {n: Canned(json.dumps({"data": d}).encode()) for n, d in _answers().items()}
-    answers["GetItemLimits"] = limits_answer
-    return ReplayServer(answers=answers)
+    canned = {n: Canned(json.dumps({"data": d}).encode()) for n, d in answers().items()}
+    canned["GetItemLimits"] = limits_answer
+    return ReplayServer(answers=canned)
 
 
 FORBIDDEN = {

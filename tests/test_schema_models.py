@@ -30,6 +30,7 @@ from omnivoltaic_erm._open_enum import OpenEnum, reset_warnings
 from omnivoltaic_erm._transport import parse_result
 from omnivoltaic_erm.errors import InvalidResponseError
 from tests.conftest import ROOT
+from tests.real_api import real_item
 from tests.replay import Canned, ReplayServer
 
 EVENT = {
@@ -42,21 +43,8 @@ EVENT = {
     "hashIndex": 3,
     "createdAt": "2025-01-09T09:27:52.758Z",
 }
-ITEM = {
-    "_id": "6790a1f2c3d4e5f6a7b8c9d1",
-    "triggers": [],
-    "type": "DEVICE",
-    "actionScope": "CLIENT",
-    "actorName": "eIOT",
-    "idType": "UUID",
-    "description": "OVES Connected eIoT",
-    "creationDate": "2025-01-09T08:41:41.513Z",
-    "oemID": "OVES",
-    "oemItemID": "DVAV2501000001",
-    "sellerID": "OVES",
-    "sellerItemID": "DVAV2501000001",
-    "lifeCycle": "ASSIGNED",
-}
+# Without the fields the server adds and we do not select, which the tests add themselves.
+ITEM = {k: v for k, v in real_item(1).items() if k not in ("itemFleet", "__typename")}
 
 
 def _data(*code_types: str, **extra: Any) -> dict[str, Any]:

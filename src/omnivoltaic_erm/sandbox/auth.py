@@ -86,16 +86,8 @@ def new_token_id() -> str:
 
 def verify_refresh_token(secret: str, token: str, now: float) -> tuple[str, str] | None:
     """``(distributor_id, jti)`` of a valid, unexpired refresh token, or None."""
-    try:
-        payload = jwt.decode(
-            token,
-            secret,
-            algorithms=[_ALGORITHM],
-            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
-        )
-    except jwt.PyJWTError:
-        return None
-    if not isinstance(payload, dict) or payload.get("tokenUse") != _REFRESH:
+    payload = _decode(secret, token)
+    if payload is None or payload.get("tokenUse") != _REFRESH:
         return None
     distributor_id, jti, exp = payload.get("distributorId"), payload.get("jti"), payload.get("exp")
     if not (isinstance(distributor_id, str) and isinstance(jti, str) and _is_number(exp)):
@@ -117,16 +109,8 @@ class Claims:
 
 def verify_token(secret: str, token: str, now: float) -> Claims | None:
     """The claims of a valid, unexpired access token, or None (never raises)."""
-    try:
-        payload = jwt.decode(
-            token,
-            secret,
-            algorithms=[_ALGORITHM],
-            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
-        )
-    except jwt.PyJWTError:
-        return None
-    if not isinstance(payload, dict) or payload.get("tokenUse") == _REFRESH:
+    payload = _decode(secret, token)
+    if payload is None or payload.get("tokenUse") == _REFRESH:
         return None
     distributor_id = payload.get("distributorId")
     role = payload.get("roleName")
@@ -140,6 +124,21 @@ def verify_token(secret: str, token: str, now: float) -> Claims | None:
     if not math.isfinite(expires_at) or now >= expires_at:
         return None
     return Claims(distributor_id, role, float(iat), expires_at)
+
+
+def _decode(secret: str, token: str) -> dict[str, Any] | None:
+    """A token's verified payload (signature only: expiry is checked by the callers, as a
+    float), or None."""
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[_ALGORITHM],
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:

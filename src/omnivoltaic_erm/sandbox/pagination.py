@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from typing import Any
 
 PREFIX = "arrayconnection:"
 _LEADING_INT = re.compile(r"\s*([+-]?\d+)")
@@ -93,3 +94,55 @@ def _offset(cursor: str | None, default: int) -> int:
         return default
     offset = cursor_to_offset(cursor)
     return default if offset is None else offset
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A listing's paging arguments, as the printed schema names them."""
+
+    pagination: str | None = None
+    first: int | None = None
+    last: int | None = None
+    after: str | None = None
+    before: str | None = None
+    limit: int | None = None
+    offset: int | None = None
+
+    def window(self, length: int) -> tuple[Window, int | None]:
+        """The offsets selected from ``length`` rows, and the page size asked for.
+
+        ``pagination: OFFSET`` pages by ``limit`` and ``offset``; anything else by Relay
+        cursors. Raises ``ValueError`` for negative sizes or offsets.
+        """
+        if self.pagination == "OFFSET":
+            if (self.limit is not None and self.limit < 0) or (
+                self.offset is not None and self.offset < 0
+            ):
+                raise ValueError("limit and offset must not be negative")
+            start = self.offset or 0
+            size = self.limit if self.limit is not None else length
+            end = max(start, min(length, start + size))
+            return Window(start, end, start > 0, end < length), size
+        win = window(length, first=self.first, last=self.last, after=self.after, before=self.before)
+        return win, self.first if self.first is not None else self.last
+
+
+def connection(win: Window, nodes: list[Any], count: int, asked: int | None) -> dict[str, Any]:
+    """A page as the printed ``…Response`` types shape it: edges, pageInfo and pageData."""
+    edges = [{"cursor": offset_to_cursor(win.start + i), "node": n} for i, n in enumerate(nodes)]
+    return {
+        "page": {
+            "edges": edges,
+            "pageInfo": {
+                "startCursor": edges[0]["cursor"] if edges else None,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+                "hasPreviousPage": win.has_previous_page,
+                "hasNextPage": win.has_next_page,
+            },
+        },
+        "pageData": {
+            "count": count,
+            "limit": asked if asked is not None else len(edges),
+            "offset": win.start,
+        },
+    }

@@ -26,7 +26,7 @@ from .auth import (
     verify_token,
 )
 from .errors import ApiError, bad_input, invalid_credentials, not_found, unauthorized
-from .pagination import Window, offset_to_cursor, window
+from .pagination import PageRequest, connection
 from .store import DAYSCODE, FREECODE, RESETCODE, Distributor, Store
 
 log = logging.getLogger("omnivoltaic_erm.sandbox")
@@ -194,20 +194,11 @@ def resolve_get_all_client_items(
     if clientId is not None and clientId != distributor.id:
         raise ApiError("Forbidden resource", CODE_FORBIDDEN, 403)
     count = ctx.store.count_items(distributor.id, search, searchByOemItemId)
-    if pagination == "OFFSET":
-        if (limit is not None and limit < 0) or (offset is not None and offset < 0):
-            raise bad_input("limit and offset must not be negative")
-        start = offset or 0
-        size = limit if limit is not None else count
-        end = min(count, start + size)
-        win = Window(start, max(start, end), start > 0, end < count)
-        asked: int | None = size
-    else:
-        try:
-            win = window(count, first=first, last=last, after=after, before=before)
-        except ValueError as exc:
-            raise bad_input(str(exc)) from None
-        asked = first if first is not None else last
+    paging = PageRequest(pagination, first, last, after, before, limit, offset)
+    try:
+        win, asked = paging.window(count)
+    except ValueError as exc:
+        raise bad_input(str(exc)) from None
     nodes = ctx.store.list_items(
         distributor.id,
         search,
@@ -216,25 +207,7 @@ def resolve_get_all_client_items(
         limit=win.size,
         oem_search=searchByOemItemId,
     )
-    edges = [
-        {"cursor": offset_to_cursor(win.start + i), "node": node} for i, node in enumerate(nodes)
-    ]
-    return {
-        "page": {
-            "edges": edges,
-            "pageInfo": {
-                "startCursor": edges[0]["cursor"] if edges else None,
-                "endCursor": edges[-1]["cursor"] if edges else None,
-                "hasPreviousPage": win.has_previous_page,
-                "hasNextPage": win.has_next_page,
-            },
-        },
-        "pageData": {
-            "count": count,
-            "limit": asked if asked is not None else len(edges),
-            "offset": win.start,
-        },
-    }
+    return connection(win, nodes, count, asked)
 
 
 @query.field("getItemsForDownloadById")
@@ -303,37 +276,12 @@ def resolve_code_events(
     if item is None:
         raise not_found(itemId)
     count = ctx.store.event_count(item["_id"])
-    if pagination == "OFFSET":
-        if (limit is not None and limit < 0) or (offset is not None and offset < 0):
-            raise bad_input("limit and offset must not be negative")
-        start = offset or 0
-        size = limit if limit is not None else count
-        events = ctx.store.events_page(item["_id"], start, size)
-        end = start + len(events)
-        win_start, has_previous, has_next = start, start > 0, end < count
-    else:
-        try:
-            win = window(count, first=first, last=last, after=after, before=before)
-        except ValueError as exc:
-            raise bad_input(str(exc)) from None
-        events = ctx.store.events_page(item["_id"], win.start, win.size)
-        win_start, has_previous, has_next = win.start, win.has_previous_page, win.has_next_page
-        size = first if first is not None else (last if last is not None else len(events))
-    edges = [
-        {"cursor": offset_to_cursor(win_start + i), "node": event} for i, event in enumerate(events)
-    ]
-    return {
-        "page": {
-            "edges": edges,
-            "pageInfo": {
-                "startCursor": edges[0]["cursor"] if edges else None,
-                "endCursor": edges[-1]["cursor"] if edges else None,
-                "hasPreviousPage": has_previous,
-                "hasNextPage": has_next,
-            },
-        },
-        "pageData": {"count": count, "limit": size, "offset": win_start},
-    }
+    paging = PageRequest(pagination, first, last, after, before, limit, offset)
+    try:
+        win, asked = paging.window(count)
+    except ValueError as exc:
+        raise bad_input(str(exc)) from None
+    return connection(win, ctx.store.events_page(item["_id"], win.start, win.size), count, asked)
 
 
 def _code_generator(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any] | None:
