@@ -162,6 +162,7 @@ def answers() -> dict[str, Any]:
         "GetSpecificItem": {"getSpecificItem": ITEMS[0]},
         "GetItemByOemItemId": {"getItembyOemItemId": ITEMS[1]},
         "GetItemLimits": {"getSpecificItem": {**ITEMS[0], "itemFleet": fleet}},
+        "GetItemsLimits": {"getItemsForDownloadById": [{"item": {**ITEMS[0], "itemFleet": fleet}}]},
         "GetItemCodeEvents": {"getAllCodeEventsForSpecificItemByDistributor": page([REAL_EVENT])},
         "GetItemsForDownloadById": {
             "getItemsForDownloadById": [{"item": ITEMS[0], "codeHistory": [REAL_EVENT]}]

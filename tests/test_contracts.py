@@ -29,12 +29,13 @@ OPERATIONS = [
     "GetSpecificItem",
     "GetItemByOemItemId",
     "GetItemLimits",
+    "GetItemsLimits",
     "GetItemCodeEvents",
     "RefreshAccessToken",
     "RefreshClientAccessToken",
 ]
 # Shown only by the handbook, so absent from the printed copy of the real schema.
-HANDBOOK_ONLY = {"GetItemsForDownloadById"}
+HANDBOOK_ONLY = {"GetItemsForDownloadById", "GetItemsLimits"}
 
 
 def _operations_document() -> str:
@@ -105,6 +106,7 @@ async def _call_each(client: Client) -> None:
     await client.get_specific_item(item_id="0" * 24)
     await client.get_item_by_oem_item_id(oem_item_id="DVAV2501000001")
     await client.get_item_limits(item_id="0" * 24)
+    await client.get_items_limits(ids=["0" * 24])
     await client.get_item_code_events(
         item_id="0" * 24, pagination=PaginationEnum.OFFSET, limit=20, offset=40
     )
@@ -124,6 +126,7 @@ def sent_requests() -> dict[str, dict[str, Any]]:
             "GetSpecificItem": _ok({"getSpecificItem": REAL_ITEM}),
             "GetItemByOemItemId": _ok({"getItembyOemItemId": REAL_ITEM}),
             "GetItemLimits": _ok({"getSpecificItem": {"_id": "0" * 24, "itemFleet": None}}),
+            "GetItemsLimits": _ok({"getItemsForDownloadById": [{"item": {"_id": "0" * 24}}]}),
             "GetItemCodeEvents": _ok(
                 {"getAllCodeEventsForSpecificItemByDistributor": {"page": {"edges": []}}}
             ),

@@ -224,3 +224,35 @@ def test_without_limits_from_the_server_the_configured_ones_apply(
     assert len(lines) == 1 and lines[0].levelno == logging.DEBUG
     sent = [r["operationName"] for r in replay.requests]
     assert sent.count("GetItemLimits") == 1 and sent.count("GenerateDaysCode") == 1
+
+
+def _served(caplog: pytest.LogCaptureFixture, operation: str) -> int:
+    """How many requests the sandbox served for ``operation`` (from its debug log)."""
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "omnivoltaic_erm.sandbox"
+        and isinstance(r.args, tuple)
+        and len(r.args) > 1
+        and r.args[1] == operation
+    )
+
+
+def test_prefetch_learns_the_limits_of_many_items_in_one_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
+    with Sandbox(items=5, fleets=(_fleet("Fast", 0.2), _fleet("Slow", 0.4))) as sb:
+
+        async def run() -> list[float]:
+            async with AsyncErmClient(sb.url, sb.email, sb.password) as erm:
+                items = [item["oemItemID"] for item in sb.items()]
+                await erm.prefetch(items)
+                for item in items:
+                    await erm.generate_free_code(item)
+                return [(await erm.item_limits(item)).code_interval for item in items]
+
+        assert asyncio.run(run()) == [0.2, 0.4, 0.2, 0.4, 0.2]
+    assert _served(caplog, "GetItemsLimits") == 1
+    assert _served(caplog, "GetItemLimits") == 0  # no item needed a request of its own
+    assert _served(caplog, "GetItemsForDownloadById") == 1

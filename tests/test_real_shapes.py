@@ -73,6 +73,9 @@ def test_every_operation_parses_a_real_shaped_answer(
             assert by_oem.seller_item_id == "AGZ-00002"
             limits = (await client.get_item_limits(item_id="x")).get_specific_item
             assert limits.item_fleet is not None and limits.item_fleet.code_gen_interval == 0
+            many = (await client.get_items_limits(ids=["x"])).get_items_for_download_by_id
+            assert many[0].item.item_fleet is not None
+            assert many[0].item.item_fleet.disable_code_gen_interval is True
             events = (
                 await client.get_item_code_events(item_id="x", pagination=PaginationEnum.CURSOR)
             ).get_all_code_events_for_specific_item_by_distributor

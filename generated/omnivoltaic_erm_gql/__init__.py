@@ -57,6 +57,12 @@ from .get_items_for_download_by_id import (
     GetItemsForDownloadByIdGetItemsForDownloadByIdCodeHistory,
     GetItemsForDownloadByIdGetItemsForDownloadByIdItem,
 )
+from .get_items_limits import (
+    GetItemsLimits,
+    GetItemsLimitsGetItemsForDownloadById,
+    GetItemsLimitsGetItemsForDownloadByIdItem,
+    GetItemsLimitsGetItemsForDownloadByIdItemItemFleet,
+)
 from .get_specific_item import GetSpecificItem, GetSpecificItemGetSpecificItem
 from .refresh_access_token import (
     RefreshAccessToken,
@@ -111,6 +117,10 @@ __all__ = [
     "GetItemsForDownloadByIdGetItemsForDownloadById",
     "GetItemsForDownloadByIdGetItemsForDownloadByIdCodeHistory",
     "GetItemsForDownloadByIdGetItemsForDownloadByIdItem",
+    "GetItemsLimits",
+    "GetItemsLimitsGetItemsForDownloadById",
+    "GetItemsLimitsGetItemsForDownloadByIdItem",
+    "GetItemsLimitsGetItemsForDownloadByIdItemItemFleet",
     "GetSpecificItem",
     "GetSpecificItemGetSpecificItem",
     "ItemFields",

@@ -14,6 +14,7 @@ from .get_item_by_oem_item_id import GetItemByOemItemId
 from .get_item_code_events import GetItemCodeEvents
 from .get_item_limits import GetItemLimits
 from .get_items_for_download_by_id import GetItemsForDownloadById
+from .get_items_limits import GetItemsLimits
 from .get_specific_item import GetSpecificItem
 from .refresh_access_token import RefreshAccessToken
 from .refresh_client_access_token import RefreshClientAccessToken
@@ -489,6 +490,48 @@ class Client(ErmBaseClient):
             **kwargs,
         )
 
+    async def get_items_limits(self, ids: list[str], **kwargs: Any) -> GetItemsLimits:
+        query = gql("""
+            query GetItemsLimits($ids: [ID!]!) {
+              getItemsForDownloadById(ids: $ids) {
+                item {
+                  _id
+                  itemFleet {
+                    ...FleetLimits
+                  }
+                }
+              }
+            }
+
+            fragment FleetLimits on ItemFleet {
+              _id
+              fleetName
+              codeGenInterval
+              disableCodeGenInterval
+              dayCodeCountLimit
+              disableDayCodeCountLimit
+              totalCodeCountLimit
+              disableTotalCodeCountLimit
+              freeCodeCount
+              disableFreeCode
+              resetCodeCount
+              disableResetCodeCount
+              maxCreditStackDays
+              disableMaxCreditStackDays
+              maxCreditStackCodeEvents
+              disableMaxCreditStackCodeEvents
+            }
+            """)
+        variables: dict[str, object] = {"ids": ids}
+        return await self.execute_typed(
+            query=query,
+            operation_name="GetItemsLimits",
+            variables=variables,
+            result_type=GetItemsLimits,
+            operation_type="query",
+            **kwargs,
+        )
+
     async def sign_in_user(
         self, email: str, password: str, **kwargs: Any
     ) -> SignInUser:
@@ -706,6 +749,9 @@ class SyncClient(SyncErmBaseClient):
 
     def get_item_limits(self, item_id: str, **kwargs: Any) -> GetItemLimits:
         return self._call(Client.get_item_limits, item_id=item_id, **kwargs)
+
+    def get_items_limits(self, ids: list[str], **kwargs: Any) -> GetItemsLimits:
+        return self._call(Client.get_items_limits, ids=ids, **kwargs)
 
     def sign_in_user(self, email: str, password: str, **kwargs: Any) -> SignInUser:
         return self._call(Client.sign_in_user, email=email, password=password, **kwargs)

@@ -34,7 +34,7 @@ from ._issuing import (
     tag_description,
     untag_description,
 )
-from ._limits import limits_from_fleet, missing_limits
+from ._limits import FleetLimitFields, limits_from_fleet, missing_limits
 from ._logging import get_logger, register_secret
 from ._pipeline import AUTHORIZATION, Pipeline
 from ._ratelimit import ItemLedger, validate_days
@@ -317,6 +317,24 @@ class AsyncErmClient:
                 for alias in (entry.item.oem_item_id, entry.item.seller_item_id):
                     if alias:
                         self._aliases[alias] = state.item_id
+            if self.config.learn_limits:
+                await self._prefetch_limits([self._aliases.get(k, k) for k in chunk])
+
+    async def _prefetch_limits(self, ids: list[str]) -> None:
+        """Learn the fleet limits of many items in one request. Best effort: an item left
+        out learns its limits on its own before its first code."""
+        todo = [i for i in ids if i in self._items and self._items[i].limits is None]
+        if not todo:
+            return
+        try:
+            result = await self._api.get_items_limits(ids=todo)
+        except ErmError as exc:
+            log.debug("fleet limits of %d items unavailable (%s)", len(todo), type(exc).__name__)
+            return
+        for entry in result.get_items_for_download_by_id:
+            state = self._items.get(entry.item.id)
+            if state is not None and state.limits is None:
+                self._apply_fleet(state, entry.item.item_fleet)
 
     def _key(self, item: ItemRef) -> str:
         return item.id if isinstance(item, Item) else validate_item_id(item)
@@ -351,32 +369,38 @@ class AsyncErmClient:
     async def _limits_of(self, state: _ItemState) -> Limits:
         if state.limits is not None:
             return state.limits
-        base = self.config.limits
         if not self.config.learn_limits:
-            state.limits = base
-            return base
+            state.limits = self.config.limits
+            return state.limits
         try:
             result = await self._api.get_item_limits(item_id=state.item_id)
-            fleet = result.get_specific_item.item_fleet
         except ErmError as exc:
             # Permissions, a server without the field, a refusal: never a reason to fail.
+            return self._apply_fleet(state, None, type(exc).__name__)
+        return self._apply_fleet(state, result.get_specific_item.item_fleet)
+
+    def _apply_fleet(
+        self, state: _ItemState, fleet: FleetLimitFields | None, error: str | None = None
+    ) -> Limits:
+        """Record the limits of ``state``'s item from its fleet (None: the configured ones),
+        with one debug line for whatever the configured limits fill in."""
+        if error is not None:
             log.debug(
                 "item %s: fleet limits unavailable (%s); the configured limits apply",
                 state.item_id,
-                type(exc).__name__,
+                error,
             )
-            fleet = None
         else:
             missing = missing_limits(fleet)
             if missing:
                 log.debug(
                     "item %s: %s gives no %s; the configured limits apply for %s",
                     state.item_id,
-                    "no fleet" if fleet is None else f"fleet {fleet.fleet_name!r}",
+                    "no fleet" if fleet is None else f"fleet {getattr(fleet, 'fleet_name', '?')!r}",
                     "limits" if fleet is None else ", ".join(missing),
                     "it" if fleet is None else "those",
                 )
-        state.limits = limits_from_fleet(fleet, base)
+        state.limits = limits_from_fleet(fleet, self.config.limits)
         return state.limits
 
     # -- codes --------------------------------------------------------------------------
