@@ -11,6 +11,7 @@ hold), and that ``recover(item, request_id)`` returns the issued code, if any.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -377,3 +378,45 @@ def test_cli_ctrl_c_before_sending(cli: Cli, sb: Sandbox) -> None:
     # Two reads (the item's history and limits) before the wait; no code request.
     assert requests(sb) == 2
     assert len(sb.history(key)) == 1
+
+
+@pytest.mark.slow
+def test_cli_batch_ctrl_c_prints_the_summary_and_a_rerun_settles_every_row(
+    erm_sandbox_factory: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    sb = erm_sandbox_factory(items=6, code_interval=0.2)
+    cli = Cli(sb, tmp_path / "cache")
+    items = [str(i["oemItemID"]) for i in sb.items()]
+    src = tmp_path / "codes.csv"
+    src.write_text("".join(f"{item},days,{n + 1}\n" for n, item in enumerate(items)))
+    journal, out = tmp_path / "codes.db", tmp_path / "codes.out.csv"
+    args = ["--json", "batch", str(src), "--journal", str(journal), "--out", str(out)]
+    sb.faults = "delay=1:8"  # every answer held: SIGINT once a code is committed
+
+    def committed() -> bool:
+        return any(sb.history(item) for item in items)
+
+    proc = cli.popen("--timeout", "60", *args)
+    assert proc.stdout is not None and proc.stderr is not None
+    while proc.poll() is None and not committed():
+        threading.Event().wait(0.02)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    summary = json.loads(stdout)  # the summary is the one document on stdout
+    assert summary["interrupted"] is True and summary["rows"] == 6
+    left = summary["counts"]["interrupted"]
+    assert left >= 1
+    assert sum(summary["counts"].values()) == 6
+    assert f"error: interrupted: {left} row" in stderr
+    in_doubt = [p for p in summary["problems"] if "may have been issued" in p["error"]]
+    assert in_doubt, summary["problems"]
+
+    sb.faults = ""
+    again = cli.run(*args)
+    assert again.code == 0, again.err
+    counts = again.json()["counts"]
+    assert counts["recovered"] >= 1  # in doubt and committed: found, not issued again
+    assert counts["issued"] + counts["recovered"] + counts["skipped-done"] == 6
+    assert [len(sb.history(item)) for item in items] == [1] * 6
