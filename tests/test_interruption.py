@@ -420,3 +420,42 @@ def test_cli_batch_ctrl_c_prints_the_summary_and_a_rerun_settles_every_row(
     assert counts["recovered"] >= 1  # in doubt and committed: found, not issued again
     assert counts["issued"] + counts["recovered"] + counts["skipped-done"] == 6
     assert [len(sb.history(item)) for item in items] == [1] * 6
+
+
+def test_cli_interruption_messages_name_the_request_and_the_command() -> None:
+    from omnivoltaic_erm._issuing import CodeRequest, Progress, noting_interruption
+    from omnivoltaic_erm.cli.codes_cmd import interrupted_message
+    from omnivoltaic_erm.models import CodeTypes
+
+    rid, item = "0123456789abcdef", "DVAV2501000001"
+
+    def interrupt(sent: bool) -> KeyboardInterrupt:
+        # As asyncio.run raises it: a fresh KeyboardInterrupt over the noted cancellation.
+        request = CodeRequest(CodeTypes.DAYSCODE, item, 7, None, rid)
+        try:
+            try:
+                with noting_interruption(request, Progress(maybe_sent=sent)):
+                    raise asyncio.CancelledError
+            except asyncio.CancelledError:
+                raise KeyboardInterrupt from None  # the cancellation stays its __context__
+        except KeyboardInterrupt as exc:
+            return exc
+
+    def message(exc: BaseException, issued: bool, description: str | None = None) -> str:
+        return interrupted_message(exc, "days", item, 7, description, rid, issued)
+
+    assert message(interrupt(True), False, "week 1") == (
+        f"interrupted: a days code for {item} may have been issued (request {rid}); "
+        f"recover it with: erm code days {item} --days 7 --description 'week 1' "
+        f"--request-id {rid}"
+    )
+    assert message(interrupt(False), False) == (
+        f"interrupted before request {rid} was sent: no days code was issued for {item}"
+    )
+    assert message(KeyboardInterrupt(), False) == (
+        f"interrupted before request {rid} was sent: no days code was issued for {item}"
+    )
+    assert message(KeyboardInterrupt(), True) == (
+        f"interrupted after a days code for {item} was issued (request {rid}); show it "
+        f"with: erm code days {item} --days 7 --request-id {rid}"
+    )
