@@ -105,9 +105,21 @@ _KIND_NAMES = {
 }
 
 
-def kind_name(kind: CodeTypes) -> str:
+def kind_name(kind: CodeTypes | str) -> str:
     """``days code``, ``free code``, ``reset code``: a code type as a message names it."""
-    return _KIND_NAMES.get(kind, kind.value)
+    # A code type this client does not know (the enum is open) is named as it came.
+    if isinstance(kind, CodeTypes):
+        return _KIND_NAMES.get(kind, kind.value)
+    return str(kind)
+
+
+def issued_note(code: IssuedCode) -> str:
+    """The note for an interruption that came after ``code`` was issued, before the
+    caller had it."""
+    return (
+        f"interrupted: a {kind_name(code.code_type)} for {code.item_id} was issued (request "
+        f"{code.request_id}); recover it with recover({code.item_id!r}, {code.request_id!r})"
+    )
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from omnivoltaic_erm_gql import SyncClient
 
 from . import _constants as c
-from ._issuing import kind_name
+from ._issuing import issued_note
 from .client import AsyncErmClient, ItemRef
 from .config import ClientConfig, Limits, RetryPolicy
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
@@ -103,12 +103,7 @@ class _LoopThread:
             interrupt.add_note(note)
         if outcome.error is None and isinstance(outcome.result, IssuedCode):
             # The answer had arrived, but not yet reached the caller.
-            code = outcome.result
-            interrupt.add_note(
-                f"interrupted: a {kind_name(CodeTypes(code.code_type))} for {code.item_id} "
-                f"was issued (request {code.request_id}); recover it with "
-                f"recover({code.item_id!r}, {code.request_id!r})"
-            )
+            interrupt.add_note(issued_note(outcome.result))
 
     def stop(self, aclose: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``aclose`` (boundedly), cancel whatever still runs, and end the thread."""
