@@ -321,36 +321,3 @@ def test_planted_secrets_never_reach_logs_or_errors(caplog: pytest.LogCaptureFix
     assert planted_password not in records
     assert token not in records
     assert sb.password not in records
-
-
-def test_sync_face_has_every_public_member_of_the_async_face() -> None:
-    import inspect
-
-    def public(cls: type) -> set[str]:
-        return {n for n in dir(cls) if not n.startswith("_")}
-
-    # Named differences only: closing, the way back to the other face, and inspection.
-    inspection = {"transport", "sign_ins", "refreshes"}
-    assert public(AsyncErmClient) - {"aclose", *inspection} == public(ErmClient) - {
-        "close",
-        "aio",
-    }
-    for name in (public(ErmClient) - {"close", "aio", "api", "iter_items"}) | {"__init__"}:
-        a = inspect.signature(getattr(AsyncErmClient, name)).parameters
-        s = inspect.signature(getattr(ErmClient, name)).parameters
-        assert list(a) == list(s), name
-    erm = ErmClient("http://127.0.0.1:1/graphql", "e@example.com", "pw")
-    try:
-        # Every generated operation is on both faces, with the same parameters.
-        async_ops = {
-            n for n, v in vars(type(erm.aio.api)).items() if inspect.iscoroutinefunction(v)
-        }
-        sync_ops = {n for n in vars(type(erm.api)) if not n.startswith("_")}
-        assert async_ops == sync_ops
-        assert {"get_all_client_items", "generate_days_code", "sign_in_user"} <= sync_ops
-        for name in async_ops:
-            a = inspect.signature(getattr(type(erm.aio.api), name))
-            s = inspect.signature(getattr(type(erm.api), name))
-            assert list(a.parameters) == list(s.parameters), name
-    finally:
-        erm.close()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from omnivoltaic_erm_gql import CodeEventFields, CodeFields, CodeTypes
 
-from omnivoltaic_erm._issuing import CodeRequest, issue, request_id_of
+from omnivoltaic_erm._issuing import CodeRequest, Progress, issue, request_id_of
 from omnivoltaic_erm._ratelimit import ItemLedger
 from omnivoltaic_erm.config import Limits, RetryPolicy
 from omnivoltaic_erm.errors import (
@@ -266,3 +266,60 @@ def test_unknown_outcome_with_an_http_refusal_is_not_read_from_history() -> None
             issue(port, State(), CodeRequest(CodeTypes.DAYSCODE, "i", 1, None, RID), POLICY)
         )
     assert port.read == 0
+
+
+@dataclass
+class CancellingPort(ScriptedPort):
+    """A scripted port whose ``cancel_at``-th sleep, or first history read, is cancelled."""
+
+    cancel_at: int | None = None  # which sleep (1-based) is cancelled
+    cancel_history: bool = False
+    sleeps: int = 0
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        if self.sleeps == self.cancel_at:
+            raise asyncio.CancelledError
+        await super().sleep(seconds)
+
+    async def history(self, item_id: str) -> list[CodeEventFields]:
+        if self.cancel_history:
+            raise asyncio.CancelledError
+        return await super().history(item_id)
+
+
+@pytest.mark.parametrize(
+    ("name", "sends", "cancel_at", "cancel_history", "wait_first", "maybe_sent"),
+    [
+        ("waiting out the interval", [OK], 1, False, True, False),
+        ("reading history after a lost answer", [LOST], None, True, False, True),
+        (
+            "waiting to resend a request the history shows unissued",
+            [GONE_TIMEOUT],
+            1,
+            False,
+            False,
+            False,
+        ),
+        ("waiting after a refusal for speed", [TOO_FAST], 1, False, False, False),
+        ("waiting to resend a request never sent", [NOT_SENT], 1, False, False, False),
+    ],
+)
+def test_cancellation_knows_whether_the_request_may_have_been_sent(
+    name: str,
+    sends: list[str],
+    cancel_at: int | None,
+    cancel_history: bool,
+    wait_first: bool,
+    maybe_sent: bool,
+) -> None:
+    port = CancellingPort(sends=sends, cancel_at=cancel_at, cancel_history=cancel_history)
+    state = State()
+    if wait_first:
+        state.ledger.record(CodeTypes.DAYSCODE, port.clock, 1)  # a code just now: wait
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
+    progress = Progress()
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(issue(port, state, request, POLICY, progress))
+    assert progress.maybe_sent is maybe_sent, name
+    assert port.sent == (0 if wait_first else 1)

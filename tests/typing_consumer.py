@@ -57,6 +57,18 @@ async def api_async(erm: AsyncErmClient) -> int:
     return len(page.get_all_client_items.page.edges or [])
 
 
+def sync_members(erm: ErmClient) -> int:
+    erm.prefetch(["DVAV2501000001", erm.find_item("DVAV2501000002")])
+    limits: Limits = erm.item_limits("DVAV2501000001")
+    found: IssuedCode | None = erm.recover("DVAV2501000001", "0" * 16)
+    page: GetAllClientItems = erm.transport.get_all_client_items(
+        queryorder=QueryOrder.ASC, first=2, assetaccount=False
+    )
+    print(limits.code_interval, found, page, erm.config.timeout, erm.url, erm.email)
+    items: list[Item] = list(erm.iter_items(search="DVAV", order="ASC", page_size=10))
+    return erm.sign_ins + erm.refreshes + erm.server_refusals + len(items)
+
+
 def api_sync(erm: ErmClient) -> str:
     page: GetAllClientItems = erm.api.get_all_client_items(
         queryorder=QueryOrder.DESC, first=1, assetaccount=False

@@ -62,3 +62,8 @@ ENV_URL = "ERM_URL"
 ENV_EMAIL = "ERM_EMAIL"
 ENV_PASSWORD = "ERM_PASSWORD"
 ENV_PROXY = "ERM_PROXY"
+
+# ErmClient (the synchronous face): how long an interrupted call waits for its cancelled
+# work to stop, and how long close() waits for the connection pool to close.
+SYNC_CANCEL_GRACE = 10.0
+SYNC_CLOSE_TIMEOUT = 5.0

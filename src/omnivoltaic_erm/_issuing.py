@@ -15,6 +15,12 @@
   ``OutcomeUnknownError`` carrying the request id, for ``recover()`` later;
 - any other refusal raises.
 
+Interrupted (the task cancelled, or ``KeyboardInterrupt``), no code is hidden: the
+machine keeps ``Progress`` (may the request have reached the server?), and the caller
+wraps it in ``noting_interruption``, which lets the exception go on with a note
+(``add_note``) giving the request id and how to ``recover()`` it. ``interruption_of``
+reads that back for the command line.
+
 All I/O goes through an ``IssuePort``, so the machine is tested from a table with a
 scripted port (tests/test_issuing.py) as well as against the sandbox under faults.
 """
@@ -25,6 +31,8 @@ import asyncio
 import logging
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,6 +98,98 @@ class CodeRequest:
         return tag_description(self.description, self.request_id)
 
 
+_KIND_NAMES = {
+    CodeTypes.DAYSCODE: "days code",
+    CodeTypes.FREECODE: "free code",
+    CodeTypes.RESETCODE: "reset code",
+}
+
+
+def kind_name(kind: CodeTypes | str) -> str:
+    """``days code``, ``free code``, ``reset code``: a code type as a message names it."""
+    # A code type this client does not know (the enum is open) is named as it came.
+    if isinstance(kind, CodeTypes):
+        return _KIND_NAMES.get(kind, kind.value)
+    return str(kind)
+
+
+def issued_note(code: IssuedCode) -> str:
+    """The note for an interruption that came after ``code`` was issued, before the
+    caller had it."""
+    return (
+        f"interrupted: a {kind_name(code.code_type)} for {code.item_id} was issued (request "
+        f"{code.request_id}); recover it with recover({code.item_id!r}, {code.request_id!r})"
+    )
+
+
+@dataclass(slots=True)
+class Progress:
+    """Whether a code request may have reached the server: True from the moment it is
+    handed to the transport until its outcome is known to be "not issued"."""
+
+    maybe_sent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    """What an interrupted code request left behind, as carried by the interruption."""
+
+    kind: CodeTypes
+    item: str
+    request_id: str
+    maybe_sent: bool
+
+    @property
+    def note(self) -> str:
+        """The note added to the ``CancelledError`` or ``KeyboardInterrupt``."""
+        what = kind_name(self.kind)
+        if self.maybe_sent:
+            return (
+                f"interrupted: a {what} for {self.item} may have been issued (request "
+                f"{self.request_id}); recover it with recover({self.item!r}, "
+                f"{self.request_id!r})"
+            )
+        return (
+            f"interrupted before request {self.request_id} was sent: no {what} was issued "
+            f"for {self.item}"
+        )
+
+
+_INTERRUPTION = "_erm_interruption"
+
+
+def interruption_of(exc: BaseException | None) -> Interruption | None:
+    """The ``Interruption`` carried by ``exc`` or by the exceptions it chains, if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        found = getattr(exc, _INTERRUPTION, None)
+        if isinstance(found, Interruption):
+            return found
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+@contextmanager
+def noting_interruption(request: CodeRequest, progress: Progress) -> Iterator[None]:
+    """Let an interruption through, noted with the request id and whether it was sent.
+
+    Cancellation is never swallowed or replaced (``asyncio.timeout`` and task groups rely
+    on it), so the note is the only channel; ``OutcomeUnknownError`` stays for outcomes
+    that the machine itself could not settle.
+    """
+    try:
+        yield
+    except (asyncio.CancelledError, KeyboardInterrupt) as exc:
+        if interruption_of(exc) is None:
+            found = Interruption(
+                request.kind, request.item_id, request.request_id, progress.maybe_sent
+            )
+            setattr(exc, _INTERRUPTION, found)
+            exc.add_note(found.note)
+        raise
+
+
 class ItemState(Protocol):
     """What the machine needs of an item: its ledger and the lock for its requests."""
 
@@ -139,16 +239,22 @@ async def issue(
     state: ItemState,
     request: CodeRequest,
     policy: RetryPolicy,
+    progress: Progress | None = None,
 ) -> IssuedCode:
-    """Issue ``request`` for ``state``'s item; see the module docstring."""
+    """Issue ``request`` for ``state``'s item; see the module docstring.
+
+    ``progress`` (updated as the request goes) lets a caller that notes interruptions
+    itself (``noting_interruption``) tell "sent" from "not sent".
+    """
     name = request.kind.value
     rid = request.request_id
+    progress = progress if progress is not None else Progress()
     with _tracing.issue_span(name, state.item_id, rid) as span:
         token_var = _tracing.request_id_var.set(rid)
         try:
             async with state.lock:
                 limits = await port.limits(state)
-                return await _issue(port, state, request, limits, policy, span)
+                return await _issue(port, state, request, limits, policy, span, progress)
         finally:
             _tracing.request_id_var.reset(token_var)
 
@@ -160,6 +266,7 @@ async def _issue(
     limits: Limits,
     policy: RetryPolicy,
     span: _tracing.Span | None,
+    progress: Progress,
 ) -> IssuedCode:
     name, rid = request.kind.value, request.request_id
     attempt = 0
@@ -173,10 +280,12 @@ async def _issue(
             await port.sleep(wait)
         # Outside the try: a failed sign-in raises its own error; nothing was sent.
         token = await port.token()
+        progress.maybe_sent = True
         try:
             code = await port.send(request, token)
         except AuthenticationError:
             # The token was refused before anything was executed.
+            progress.maybe_sent = False
             port.invalidate(token)
             if token_refused:
                 raise
@@ -185,6 +294,7 @@ async def _issue(
             continue
         except RateLimitError as exc:
             # A refusal: nothing was issued, so the same request may go again.
+            progress.maybe_sent = False
             port.refused()
             if attempt > policy.max_retries:
                 raise
@@ -194,6 +304,7 @@ async def _issue(
             issued = await _settle(port, state, request, exc, attempt, policy, span)
             if issued is not None:
                 return issued
+            progress.maybe_sent = False  # settled: this attempt issued nothing
             await port.sleep(retry_delay(attempt, policy))
             continue
         state.ledger.record(request.kind, port.now(), request.days)

@@ -60,6 +60,8 @@ SKIPPED_DONE = "skipped-done"
 INVALID = "invalid"
 FAILED = "failed"
 STATUSES = (ISSUED, RECOVERED, SKIPPED_DONE, INVALID, FAILED)
+# A row left unfinished by Ctrl-C; listed by a summary only when there is one.
+INTERRUPTED = "interrupted"
 
 RESULT_COLUMNS = ("line", *HEADER, "code_dec", "code_hex", "status", "error")
 
@@ -309,6 +311,7 @@ class BatchRunner:
 
             new_request_id = fresh
         self.new_request_id = new_request_id
+        self.results: list[RowResult] = []
 
     async def run(self, rows: list[Row]) -> list[RowResult]:
         """Issue ``rows``; return their results in file order.
@@ -322,7 +325,8 @@ class BatchRunner:
             items: list[Item | str] = list(dict.fromkeys(row.item for row in rows))
             await self.client.prefetch(items)
         self.on_start(len(rows))
-        results: list[RowResult] = []
+        # Kept on the runner, so that an interrupted run's settled rows stay readable.
+        results = self.results
         async with asyncio.TaskGroup() as group:
             for item_rows in group_by_item(rows):
                 group.create_task(self._item(item_rows, results))
@@ -365,6 +369,29 @@ class BatchRunner:
         kind = code_type(row.type)
         days = row.days if row.type == DAYS else None
         return self.client.issue(kind, row.item, days, self.description, request_id=request_id)
+
+
+def unfinished(
+    rows: Iterable[Row], settled: Iterable[RowResult], journal: Journal
+) -> list[RowResult]:
+    """The rows of an interrupted run that have no result, as ``INTERRUPTED`` results:
+    in doubt (the journal holds their intent, so a request may have been sent) or not
+    sent. Either way the same command run again settles them, never issuing twice."""
+    done = {r.line for r in settled}
+    left: list[RowResult] = []
+    for row in rows:
+        if row.line in done:
+            continue
+        entry = journal.get(row.key)
+        if entry is not None and not entry.done:
+            error = (
+                f"interrupted: a code may have been issued (request {entry.request_id}); "
+                "run the same command again to settle it from the item's history"
+            )
+        else:
+            error = "interrupted before it was sent: run the same command again to issue it"
+        left.append(RowResult(row.line, row.cells, INTERRUPTED, error=error))
+    return left
 
 
 def counts(results: Iterable[RowResult]) -> dict[str, int]:

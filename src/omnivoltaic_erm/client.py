@@ -420,12 +420,16 @@ class AsyncErmClient:
         hex digits, made up when omitted) tags the request: when its outcome is unknown
         the item's history settles it, and ``recover(item, request_id)`` finds it later.
         Raises ``OutcomeUnknownError`` when neither the answer nor the history can be
-        read.
+        read. Cancelled (or interrupted), it lets the ``CancelledError`` go on with a note
+        giving the request id and whether the request may have been sent: the code is
+        then found with ``recover(item, request_id)``.
         """
         request = self._code_request(kind, self._key(item), days, description, request_id)
-        state = await self._state(item)
-        request = replace(request, item_id=state.item_id)
-        return await _issuing.issue(self._port, state, request, self.config.retry)
+        progress = _issuing.Progress()
+        with _issuing.noting_interruption(request, progress):
+            state = await self._state(item)
+            sent = replace(request, item_id=state.item_id)
+            return await _issuing.issue(self._port, state, sent, self.config.retry, progress)
 
     def _code_request(
         self,

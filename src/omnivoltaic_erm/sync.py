@@ -1,48 +1,138 @@
 """``ErmClient``: the synchronous face of ``AsyncErmClient``, for scripts and notebooks.
 
-It owns an event loop on a background thread and runs the asynchronous client's
-coroutines there, so both faces share one implementation of every rule.
+It runs the asynchronous client's coroutines on an event loop of its own, in a thread
+(anyio's blocking portal), so both faces share one implementation of every rule. It
+works from any thread, and inside a running event loop too (a notebook): the caller's
+loop is never used.
+
+Interrupted (Ctrl-C: ``KeyboardInterrupt`` in the calling thread), a call cancels its
+work on the loop, waits for it to stop, and re-raises the ``KeyboardInterrupt`` with the
+notes the work left: for a code request, its request id, whether it may have been sent,
+and how to ``recover()`` it. Nothing is sent after the interruption.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from omnivoltaic_erm_gql import SyncClient
 
+from . import _constants as c
+from ._issuing import issued_note
 from .client import AsyncErmClient, ItemRef
 from .config import ClientConfig, Limits, RetryPolicy
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
 
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
 T = TypeVar("T")
 
 
-class _LoopThread:
-    """An event loop running on a daemon thread."""
+class _Outcome:
+    """How a coroutine run on the loop ended, readable from the calling thread."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="erm-sync", daemon=True)
-        self._thread.start()
+        self.done = threading.Event()
+        self.result: object = None
+        self.error: BaseException | None = None
+
+
+async def _tracked(coro: Coroutine[Any, Any, T], outcome: _Outcome) -> T:
+    try:
+        # A checkpoint first: a call cancelled before it started never starts its work,
+        # which could otherwise write a request before its first suspension.
+        await asyncio.sleep(0)
+        outcome.result = result = await coro
+        return result
+    except BaseException as exc:
+        outcome.error = exc
+        raise
+    finally:
+        coro.close()
+        outcome.done.set()
+
+
+class _LoopThread:
+    """An event loop on a thread of its own: anyio's blocking portal.
+
+    ``portal.call`` alone would leave the work running when the caller is interrupted,
+    so ``run`` starts the work with ``start_task_soon`` and, on ``KeyboardInterrupt``,
+    cancels it and waits (boundedly) for it to stop before re-raising.
+    """
+
+    def __init__(self) -> None:
+        from anyio.from_thread import start_blocking_portal
+
+        self._manager: AbstractContextManager[BlockingPortal] = start_blocking_portal(
+            name="erm-sync"
+        )
+        self._portal = self._manager.__enter__()
+        self._lock = threading.Lock()
+        self.closed = False
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        """Run ``coro`` on the loop and return its result; see the class docstring."""
+        if self.closed:
+            coro.close()
+            raise RuntimeError("this ErmClient is closed")
+        outcome = _Outcome()
+        future: Future[T] = self._portal.start_task_soon(_tracked, coro, outcome)
+        try:
+            return future.result()
+        except KeyboardInterrupt as interrupt:
+            self._stop_work(future, outcome, interrupt)
+            raise
 
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
+    def _stop_work(self, future: Future[Any], outcome: _Outcome, interrupt: BaseException) -> None:
+        future.cancel()
+        # Wait for the work to unwind, so that nothing is sent after the interruption and
+        # its notes are known; bounded, so that Ctrl-C always returns control.
+        if not outcome.done.wait(c.SYNC_CANCEL_GRACE):
+            interrupt.add_note("interrupted: the cancelled work had not stopped in time")
+            return
+        for note in getattr(outcome.error, "__notes__", ()):
+            interrupt.add_note(note)
+        if outcome.error is None and isinstance(outcome.result, IssuedCode):
+            # The answer had arrived, but not yet reached the caller.
+            interrupt.add_note(issued_note(outcome.result))
+
+    def stop(self, aclose: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``aclose`` (boundedly), cancel whatever still runs, and end the thread."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+
+        async def bounded() -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(c.SYNC_CLOSE_TIMEOUT):
+                    await aclose()
+
+        try:
+            self._portal.call(bounded)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the portal has stopped already
+                self._portal.call(self._portal.stop, True)
+            self._manager.__exit__(None, None, None)
 
 
 class ErmClient:
     """Synchronous client of the ERM API; the same arguments as ``AsyncErmClient``.
 
-    Use it as ``with ErmClient() as erm: ...`` or call ``close()``.
+    Use it as ``with ErmClient() as erm: ...`` or call ``close()``. It has every public
+    member of ``AsyncErmClient``, synchronous, with ``close`` for ``aclose`` and ``aio``
+    for the asynchronous client underneath. Ctrl-C during a call cancels the call's work
+    and raises ``KeyboardInterrupt``; for a code request, with notes giving its request
+    id and how to ``recover()`` the code if it may have been issued.
     """
 
     def __init__(
@@ -60,24 +150,20 @@ class ErmClient:
         proxy: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._async = AsyncErmClient(
+            url,
+            email,
+            password,
+            config=config,
+            limits=limits,
+            retry=retry,
+            timeout=timeout,
+            token_cache=token_cache,
+            allow_insecure=allow_insecure,
+            proxy=proxy,
+            clock=clock,
+        )
         self._runner = _LoopThread()
-        try:
-            self._async = AsyncErmClient(
-                url,
-                email,
-                password,
-                config=config,
-                limits=limits,
-                retry=retry,
-                timeout=timeout,
-                token_cache=token_cache,
-                allow_insecure=allow_insecure,
-                proxy=proxy,
-                clock=clock,
-            )
-        except BaseException:
-            self._runner.stop()
-            raise
         self._api = SyncClient(self._async.api, self._runner)
 
     def __repr__(self) -> str:
@@ -100,12 +186,47 @@ class ErmClient:
         ``AsyncErmClient.api``: typed, authenticated, queries retried."""
         return self._api
 
+    @property
+    def transport(self) -> SyncClient:
+        """The generated client underneath, synchronous (the same object as ``api``)."""
+        return self._api
+
+    @property
+    def config(self) -> ClientConfig:
+        """The settings in force: defaults, ``config=`` and the keyword arguments."""
+        return self._async.config
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL."""
+        return self._async.url
+
+    @property
+    def email(self) -> str:
+        """The account's email."""
+        return self._async.email
+
+    @property
+    def sign_ins(self) -> int:
+        """How many times this client has signed in with the password."""
+        return self._async.sign_ins
+
+    @property
+    def refreshes(self) -> int:
+        """How many times this client has renewed its token with the refresh token."""
+        return self._async.refreshes
+
+    @property
+    def server_refusals(self) -> int:
+        """How many code requests the server refused for speed (each sent again)."""
+        return self._async.server_refusals
+
     def close(self) -> None:
-        """Close the connection pool and stop the background loop."""
-        if self._runner.loop.is_closed():
-            return
-        self._runner.run(self._async.aclose())
-        self._runner.stop()
+        """Close the connection pool and stop the background loop; idempotent, bounded.
+
+        Work still running from other threads is cancelled.
+        """
+        self._runner.stop(self._async.aclose)
 
     def find_item(self, item_id: str) -> Item:
         """See ``AsyncErmClient.find_item``."""
@@ -133,7 +254,7 @@ class ErmClient:
                     return
                 yield item
         finally:
-            if not self._runner.loop.is_closed():
+            if not self._runner.closed:
                 self._runner.run(pages.aclose())
 
     def item_limits(self, item: ItemRef) -> Limits:

@@ -14,6 +14,8 @@ from .._logging import redact
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 
 
 class Failure(Exception):

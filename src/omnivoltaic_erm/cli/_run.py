@@ -40,7 +40,7 @@ from ..errors import (
 )
 from ..journal import JournalMismatchError
 from ._app import Settings
-from ._failure import EXIT_FAILED, EXIT_USAGE, Failure
+from ._failure import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Failure
 
 if TYPE_CHECKING:
     from ..client import AsyncErmClient
@@ -114,15 +114,24 @@ def print_traceback(exc: BaseException) -> None:
 
 
 @contextmanager
-def reporting(settings: Settings, *, issuing: bool = False) -> Iterator[None]:
-    """Turn any error raised inside into a ``Failure`` (one line, exit code)."""
+def reporting(
+    settings: Settings,
+    *,
+    issuing: bool = False,
+    on_interrupt: Callable[[KeyboardInterrupt], str] | None = None,
+) -> Iterator[None]:
+    """Turn any error raised inside into a ``Failure`` (one line, exit code).
+
+    Ctrl-C exits 130 with ``on_interrupt(exc)`` as its message (default "interrupted").
+    """
     try:
         yield
     except (Failure, click.ClickException, click.exceptions.Exit, click.Abort):
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        message = on_interrupt(exc) if on_interrupt is not None else "interrupted"
         raise Failure(
-            "interrupted", EXIT_FAILED, kind="Interrupted", as_json=settings.as_json
+            message, EXIT_INTERRUPTED, kind="Interrupted", as_json=settings.as_json
         ) from None
     except Exception as exc:
         if settings.debug:
@@ -230,15 +239,17 @@ def run_client(
     *,
     issuing: bool = False,
     fresh_sign_in: bool = False,
+    on_interrupt: Callable[[KeyboardInterrupt], str] | None = None,
 ) -> T:
     """Open a client, run ``action`` with it on a fresh event loop, close it; map errors.
 
-    ``fresh_sign_in`` signs in with the password even if a token is cached.
+    ``fresh_sign_in`` signs in with the password even if a token is cached;
+    ``on_interrupt`` words the message of Ctrl-C (see ``reporting``).
     """
 
     async def main() -> T:
         async with open_client(settings, fresh_sign_in=fresh_sign_in) as erm:
             return await action(erm)
 
-    with reporting(settings, issuing=issuing):
+    with reporting(settings, issuing=issuing, on_interrupt=on_interrupt):
         return asyncio.run(main())

@@ -80,7 +80,7 @@ def batch(
 
     Exit code 0 when every row has its code, 1 when any row failed or was invalid.
     """
-    from ..batch import FAILED, INVALID, counts, parse_batch, write_results
+    from ..batch import FAILED, INTERRUPTED, INVALID, counts, parse_batch, write_results
     from . import _output
     from ._run import reporting
 
@@ -88,31 +88,40 @@ def batch(
     started = time.monotonic()
     with reporting(settings):
         parsed = parse_batch(csv_file.read_bytes())
-        results = _run(settings, csv_file, journal_path, force, description, progress_mode, parsed)
+        try:
+            results = _run(
+                settings, csv_file, journal_path, force, description, progress_mode, parsed
+            )
+            interrupted = False
+        except _Interrupted as stop:
+            # Ctrl-C once rows were under way: every row is accounted for below, and the
+            # journal holds the intent of each row in doubt, so a re-run settles it.
+            results, interrupted = stop.results, True
         write_results(out, results)
     elapsed = time.monotonic() - started
     totals = counts(results)
-    problems = [r for r in results if r.status in (INVALID, FAILED)]
+    problems = [r for r in results if r.status in (INVALID, FAILED, INTERRUPTED)]
     if settings.as_json:
-        _output.emit_json(
-            {
-                "input": str(csv_file),
-                "journal": str(journal_path),
-                "results": str(out),
-                "rows": len(results),
-                "counts": totals,
-                "problems": [
-                    {
-                        "line": r.line,
-                        "item": r.cells[0] if r.cells else "",
-                        "status": r.status,
-                        "error": r.error,
-                    }
-                    for r in problems
-                ],
-                "elapsed_seconds": round(elapsed, 3),
-            }
-        )
+        summary: dict[str, object] = {
+            "input": str(csv_file),
+            "journal": str(journal_path),
+            "results": str(out),
+            "rows": len(results),
+            "counts": totals,
+            "problems": [
+                {
+                    "line": r.line,
+                    "item": r.cells[0] if r.cells else "",
+                    "status": r.status,
+                    "error": r.error,
+                }
+                for r in problems
+            ],
+            "elapsed_seconds": round(elapsed, 3),
+        }
+        if interrupted:
+            summary["interrupted"] = True
+        _output.emit_json(summary)
     else:
         lines = [(f"line {r.line}", f"{r.status}: {r.error}") for r in problems[:_SHOWN_PROBLEMS]]
         if len(problems) > _SHOWN_PROBLEMS:
@@ -123,7 +132,17 @@ def batch(
             ("time", f"{elapsed:.1f} s"),
         ]
         _output.show_counts(f"Batch {csv_file.name}", totals, lines)
+    if interrupted:
+        raise _interrupted(settings, totals.get(INTERRUPTED, 0), summary_printed=True)
     return 1 if problems else 0
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during a run whose rows were under way: the results so far, every row in."""
+
+    def __init__(self, results: list[RowResult]) -> None:
+        super().__init__("interrupted")
+        self.results = results
 
 
 def _run(
@@ -137,12 +156,14 @@ def _run(
 ) -> list[RowResult]:
     import asyncio
 
-    from ..batch import BatchRunner, plan
+    from ..batch import BatchRunner, plan, unfinished
     from ..journal import Identity, Journal
     from ._progress import make_progress, rows
     from ._run import open_client
 
     progress = make_progress(progress_mode)
+    # Filled when the run is cancelled by Ctrl-C, while the journal is still open.
+    partial: list[RowResult] | None = None
 
     async def main() -> list[RowResult]:
         async with open_client(settings) as client:
@@ -166,6 +187,11 @@ def _run(
                 )
                 try:
                     issued = await runner.run(todo.pending)
+                except asyncio.CancelledError:
+                    nonlocal partial
+                    settled = todo.settled + runner.results
+                    partial = settled + unfinished(todo.pending, runner.results, journal)
+                    raise
                 finally:
                     progress.stop()
                 return sorted(todo.settled + issued, key=lambda r: r.line)
@@ -173,18 +199,22 @@ def _run(
     try:
         return asyncio.run(main())
     except KeyboardInterrupt:
-        raise _interrupted(settings) from None
+        if partial is not None:
+            raise _Interrupted(sorted(partial, key=lambda r: r.line)) from None
+        raise _interrupted(settings, None, summary_printed=False) from None
 
 
-def _interrupted(settings: Settings) -> Exception:
-    from ._failure import EXIT_FAILED, Failure
+def _interrupted(settings: Settings, left: int | None, *, summary_printed: bool) -> Exception:
+    from ._failure import EXIT_INTERRUPTED, Failure
 
+    rows = "" if left is None else f"{left} row{'' if left == 1 else 's'} unfinished; "
     return Failure(
-        "interrupted: run the same command again to resume (rows in flight are settled "
-        "from the item histories, never issued twice)",
-        EXIT_FAILED,
+        f"interrupted: {rows}run the same command again to resume (rows in flight are "
+        "settled from the item histories, never issued twice)",
+        EXIT_INTERRUPTED,
         kind="Interrupted",
-        as_json=settings.as_json,
+        # Under --json the summary, marked "interrupted", is the one document on stdout.
+        as_json=settings.as_json and not summary_printed,
     )
 
 

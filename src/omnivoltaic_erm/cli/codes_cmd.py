@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import TYPE_CHECKING
 
 import click
@@ -52,27 +53,76 @@ def _issue(
     request_id: str | None,
 ) -> None:
     from ..batch import DAYS, code_type
+    from ..client import new_request_id
     from . import _output
     from ._run import run_client
+
+    # Picked before anything is sent, so that Ctrl-C can always name it.
+    rid = request_id or new_request_id()
+    issued: list[IssuedCode] = []
 
     async def send(client: AsyncErmClient) -> IssuedCode:
         if request_id is not None:
             found = await client.recover(item_id, request_id)
             if found is not None:
+                issued.append(found)
                 return found
-        return await client.issue(
+        code = await client.issue(
             code_type(kind),
             item_id,
             days if kind == DAYS else None,
             description,
-            request_id=request_id,
+            request_id=rid,
         )
+        issued.append(code)
+        return code
 
-    issued = run_client(settings, send, issuing=True)
+    def interrupted(exc: KeyboardInterrupt) -> str:
+        return interrupted_message(exc, kind, item_id, days, description, rid, bool(issued))
+
+    code = run_client(settings, send, issuing=True, on_interrupt=interrupted)
     if settings.as_json:
-        _output.emit_json(_output.code_json(issued))
+        _output.emit_json(_output.code_json(code))
     else:
-        _output.show_code(issued, item_id)
+        _output.show_code(code, item_id)
+
+
+def interrupted_message(
+    exc: BaseException,
+    kind: str,
+    item_id: str,
+    days: int,
+    description: str | None,
+    request_id: str,
+    issued: bool,
+) -> str:
+    """What Ctrl-C during ``erm code KIND`` says: whether a code may have been issued,
+    its request id, and the command that recovers it (the same command with
+    ``--request-id``, which shows the code already issued instead of issuing another)."""
+    from .._issuing import interruption_of
+
+    what = f"{kind} code"
+    words = ["erm", "code", kind, item_id]
+    if kind == "days":
+        words += ["--days", str(days)]
+    if description:
+        words += ["--description", description]
+    words += ["--request-id", request_id]
+    command = shlex.join(words)
+    if issued:
+        return (
+            f"interrupted after a {what} for {item_id} was issued (request {request_id}); "
+            f"show it with: {command}"
+        )
+    found = interruption_of(exc)
+    if found is None or not found.maybe_sent:
+        return (
+            f"interrupted before request {request_id} was sent: no {what} was issued for {item_id}"
+        )
+    return (
+        f"interrupted: a {what} for {item_id} may have been issued (request {request_id}); "
+        f"recover it with: {command}"
+    )
 
 
 @code.command("days")
