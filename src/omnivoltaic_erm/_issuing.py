@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ from omnivoltaic_erm_gql import CodeFields, CodeTypes
 from . import _tracing
 from ._logging import get_logger
 from ._ratelimit import ItemLedger, check_code_request
+from ._request_ids import request_id_of, tag_description, untag_description
 from ._retry import outcome_unknown, retry_delay
 from .config import Limits, RetryPolicy
 from .errors import (
@@ -54,32 +53,6 @@ from .errors import (
 from .models import IssuedCode
 
 log = get_logger("omnivoltaic_erm.issuing")
-
-_REQUEST_TAG = re.compile(r"\[req:([0-9a-f]{16})\]")
-REQUEST_ID = re.compile(r"[0-9a-f]{16}")
-
-
-def new_request_id() -> str:
-    """A fresh client request id: 16 hex digits."""
-    return secrets.token_hex(8)
-
-
-def tag_description(description: str | None, request_id: str) -> str:
-    """The description sent with a code: the user's text, then ``[req:<id>]``."""
-    tag = f"[req:{request_id}]"
-    return f"{description} {tag}" if description else tag
-
-
-def untag_description(stored: str | None) -> str | None:
-    """The user's description from a stored one, without the request tag."""
-    text = _REQUEST_TAG.sub("", stored or "").strip()
-    return text or None
-
-
-def request_id_of(description: str | None) -> str | None:
-    """The request id carried in a stored description, if any."""
-    match = _REQUEST_TAG.search(description or "")
-    return match.group(1) if match else None
 
 
 @dataclass(frozen=True, slots=True)

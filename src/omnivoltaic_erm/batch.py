@@ -307,7 +307,7 @@ class BatchRunner:
         self.on_start = on_start or (lambda _total: None)
         self.on_result = on_result or (lambda _result: None)
         if new_request_id is None:
-            from .client import new_request_id as fresh
+            from ._request_ids import new_request_id as fresh
 
             new_request_id = fresh
         self.new_request_id = new_request_id

@@ -11,14 +11,12 @@ exactly once (``issue``: request ids reconciled with the item's code history, in
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self, assert_never
-from urllib.parse import urlsplit
 
 from omnivoltaic_erm_gql import Client as GeneratedClient
 from omnivoltaic_erm_gql import CodeFields
@@ -26,18 +24,19 @@ from omnivoltaic_erm_gql import CodeFields
 from . import _constants as c
 from . import _issuing
 from ._auth import Grant, TokenCache, TokenManager
-from ._issuing import (
+from ._inputs import validate_item_id, validate_url
+from ._issuing import CodeRequest
+from ._limits import FleetLimitFields, limits_from_fleet, missing_limits
+from ._logging import get_logger, register_secret
+from ._pipeline import AUTHORIZATION, Pipeline
+from ._ratelimit import ItemLedger, validate_days
+from ._request_ids import (
     REQUEST_ID,
-    CodeRequest,
     new_request_id,
     request_id_of,
     tag_description,
     untag_description,
 )
-from ._limits import FleetLimitFields, limits_from_fleet, missing_limits
-from ._logging import get_logger, register_secret
-from ._pipeline import AUTHORIZATION, Pipeline
-from ._ratelimit import ItemLedger, validate_days
 from .config import ClientConfig, Limits, RetryPolicy
 from .errors import (
     ConfigurationError,
@@ -60,43 +59,7 @@ __all__ = [
     "validate_url",
 ]
 
-MAX_ID_LENGTH = 128
 ISSUABLE = (CodeTypes.DAYSCODE, CodeTypes.FREECODE, CodeTypes.RESETCODE)
-
-
-def validate_url(url: str, allow_insecure: bool = False) -> str:
-    """The endpoint URL, or ConfigurationError: https, or http to a loopback host only."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"not an http(s) URL: {url!r:.80}")
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
-        raise ConfigurationError(
-            f"refusing plain http:// to {parts.hostname}: use https, or allow_insecure=True "
-            "(--insecure) if you really mean it"
-        )
-    return url
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def validate_item_id(item_id: object) -> str:
-    """An item id as sent: a non-empty string of printable characters, not too long."""
-    if not isinstance(item_id, str):
-        raise InvalidInputError(f"an item id is a string, not {type(item_id).__name__}")
-    if not item_id or len(item_id) > MAX_ID_LENGTH:
-        raise InvalidInputError(
-            f"an item id has 1 to {MAX_ID_LENGTH} characters; got {len(item_id)}", field="item"
-        )
-    if not item_id.isprintable():
-        raise InvalidInputError("an item id cannot hold control characters", field="item")
-    return item_id
 
 
 @dataclass

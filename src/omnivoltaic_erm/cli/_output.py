@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..client import request_id_of
+from .._request_ids import request_id_of
 from ..models import CodeEvent, IssuedCode, Item
 
 _REQUEST_TAG_PREFIX = " [req:"

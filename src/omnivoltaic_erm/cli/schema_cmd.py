@@ -80,7 +80,7 @@ def _parse_headers(values: Sequence[str]) -> dict[str, str]:
 
 
 def _resolve_url(ctx: click.Context, url: str | None) -> str:
-    from ..client import validate_url
+    from .._inputs import validate_url
 
     settings = _settings(ctx)
     url = url or settings.url
