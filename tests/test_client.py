@@ -44,14 +44,20 @@ def item_ids(sb: Sandbox) -> list[str]:
 
 
 def test_find_item_by_each_id_kind(sandbox: Sandbox) -> None:
-    first = sandbox.items()[0]
+    first, second = sandbox.items()[:2]
+    # The second demo item's sellerItemID is the seller's own label: a look-up by it
+    # must match that field, not only the oemItemID.
+    assert second["sellerItemID"] != second["oemItemID"]
+    assert second["oemItemID"] not in second["sellerItemID"]
 
     async def run() -> None:
         async with client_for(sandbox) as erm:
-            for key in (first["_id"], first["oemItemID"], first["sellerItemID"]):
-                item = await erm.find_item(key)
-                assert item.id == first["_id"]
-                assert item.oem_item_id == first["oemItemID"]
+            for target in (first, second):
+                for key in (target["_id"], target["oemItemID"], target["sellerItemID"]):
+                    item = await erm.find_item(key)
+                    assert item.id == target["_id"]
+                    assert item.oem_item_id == target["oemItemID"]
+                    assert item.seller_item_id == target["sellerItemID"]
             with pytest.raises(NotFoundError):
                 await erm.find_item("NOPE0000000000")
             other = sandbox.items(email=sandbox.other_email)[0]
@@ -174,19 +180,25 @@ def test_token_expiring_mid_run_fails_no_call() -> None:
     with Sandbox(items=5, token_ttl=2, code_interval=0.2) as sb:
         keys = item_ids(sb)
 
-        async def run() -> int:
+        async def run() -> tuple[int, int, float]:
             async with client_for(sb) as erm:
-                deadline = time.monotonic() + 5.0
+                started = time.monotonic()
+                deadline = started + 5.0
                 calls = 0
                 while time.monotonic() < deadline:
                     await erm.find_item(keys[calls % len(keys)])
                     calls += 1
                     await asyncio.sleep(0.05)
                 await erm.generate_days_code(keys[0], days=1)
-                assert calls > 20
-                return erm.sign_ins
+                return calls, erm.sign_ins, time.monotonic() - started
 
-        assert asyncio.run(run()) >= 3
+        calls, sign_ins, seconds = asyncio.run(run())
+        assert calls > 20
+        assert sign_ins >= 3, "tokens of 2 s must have expired mid-run"
+        # From above too: a token is reused until the last quarter of its 2 s, so one
+        # sign-in serves at least 1.5 s of calls. A client that forgot the token's
+        # lifetime would sign in on every call.
+        assert sign_ins <= seconds / 1.5 + 2, (sign_ins, calls, seconds)
 
 
 def test_token_rejected_is_refreshed_once(sandbox: Sandbox) -> None:
@@ -314,3 +326,75 @@ def test_planted_secrets_never_reach_logs_or_errors(caplog: pytest.LogCaptureFix
     assert planted_password not in records
     assert token not in records
     assert sb.password not in records
+
+
+def served(caplog: pytest.LogCaptureFixture, operation: str) -> int:
+    """How many ``operation`` requests the in-process sandbox executed (its debug log)."""
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "omnivoltaic_erm.sandbox"
+        and isinstance(r.args, tuple)
+        and len(r.args) > 1
+        and r.args[1] == operation
+    )
+
+
+def test_prefetch_learns_every_id_so_issuing_reads_no_history(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
+    with Sandbox(items=9, code_interval=0.2) as sb:
+        items = sb.items()
+        # Each item named by another kind of id; four of them by a sellerItemID that
+        # differs from the oemItemID.
+        keys = [
+            str(item[("oemItemID", "sellerItemID", "_id")[n % 3]]) for n, item in enumerate(items)
+        ]
+        keys += [
+            str(item["sellerItemID"]) for item in items if item["sellerItemID"] != item["oemItemID"]
+        ]
+
+        async def run() -> list[IssuedCode]:
+            async with client_for(sb) as erm:
+                await erm.prefetch(list(keys))
+                return [await erm.generate_days_code(key, days=1) for key in keys]
+
+        codes = asyncio.run(run())
+    assert len(codes) == len(keys) == 12
+    assert served(caplog, "GenerateDaysCode") == 12
+    # One history request for all of them: after a prefetch, an item named by any of its
+    # ids costs no request of its own.
+    assert served(caplog, "GetItemsForDownloadById") == 1
+
+
+def test_a_code_sent_again_keeps_its_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
+    rids = [f"{n:016x}" for n in range(0xA0, 0xA8)]
+    with Sandbox(items=len(rids), code_interval=0.2) as sb:
+        keys = item_ids(sb)
+        # 502s before anything runs: a code request that meets one was not issued, so
+        # after reading the history the client sends it again, under the same id.
+        sb.faults = FaultSpec(error_502=0.4, seed=11)
+        policy = RetryPolicy(max_retries=8, initial_delay=0.01, max_delay=0.05)
+
+        async def run() -> list[IssuedCode]:
+            async with client_for(sb, retry=policy) as erm:
+                return [
+                    await erm.generate_days_code(key, days=2, request_id=rid)
+                    for key, rid in zip(keys, rids, strict=True)
+                ]
+
+        codes = asyncio.run(run())
+        sb.faults = FaultSpec()
+        histories = [sb.history(key) for key in keys]
+    assert sb.fault_counts["error_502"] > 0
+    # Every history read past each item's first one settled a code request that a 502
+    # had refused: at least one code was sent again.
+    resent = served(caplog, "GetItemsForDownloadById") - len(keys)
+    assert resent >= 1, "the faults should have forced a code to be sent again"
+    assert [c.request_id for c in codes] == rids
+    for code, events, rid in zip(codes, histories, rids, strict=True):
+        assert [request_id_of(e["description"]) for e in events] == [rid]
+        assert events[0]["codeHexString"] == code.code_hex
+        assert not code.recovered
