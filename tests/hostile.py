@@ -60,6 +60,11 @@ class Hostile:
         if mode == "wrong_types":
             page = {"page": {"edges": [{"cursor": 5, "node": {"_id": ["not", "a", "string"]}}]}}
             return web.json_response({"data": {"getAllClientItems": page}})
+        if mode == "data_and_errors":
+            # A well-formed page, and an error beside it: the data is partial at best.
+            page = {"page": {"edges": [{"cursor": "c", "node": _item(1)}]}}
+            errors = [{"message": "partial failure", "path": ["getAllClientItems"]}]
+            return web.json_response({"data": {"getAllClientItems": page}, "errors": errors})
         if mode == "missing_required":
             return web.json_response({"data": {"getAllClientItems": {"pageData": None}}})
         if mode == "huge":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from http import HTTPStatus
 
 import pytest
 
@@ -77,6 +78,30 @@ POLICY = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=4.0, jitter=0.2
 )
 def test_should_retry(error: ErmError, attempt: int, expected: bool) -> None:
     assert should_retry(error, attempt, POLICY) is expected
+
+
+# Every status of every class that can reach the retry decision: 1xx to 4xx arrive as
+# HttpStatusError (retried only for 408 and 429), 5xx as ServerError (always retried).
+_RETRIED_STATUSES = (408, 429)
+
+
+@pytest.mark.parametrize(
+    "status", [s.value for s in HTTPStatus if s.value < 500], ids=lambda s: str(s)
+)
+def test_should_retry_every_client_status(status: int) -> None:
+    error = HttpStatusError(status)
+    assert should_retry(error, 1, POLICY) is (status in _RETRIED_STATUSES)
+    assert outcome_unknown(error) is False, "a 1xx-4xx answer means nothing was issued"
+
+
+@pytest.mark.parametrize(
+    "status", [s.value for s in HTTPStatus if s.value >= 500], ids=lambda s: str(s)
+)
+def test_should_retry_every_server_status(status: int) -> None:
+    error = ServerError(status)
+    assert should_retry(error, 1, POLICY) is True
+    assert should_retry(error, POLICY.max_retries + 1, POLICY) is False
+    assert outcome_unknown(error) is True
 
 
 @pytest.mark.parametrize(
