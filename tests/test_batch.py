@@ -333,10 +333,12 @@ def test_runner_issues_each_row_once_and_a_rerun_skips_them(tmp_path: Path) -> N
     results, totals = run_once(tmp_path / "j.db", client)
     assert totals[ISSUED] == 12 and client.sends == 12
     assert sum(len(h) for h in server.history.values()) == 12
-    # Rows of one item were sent in file order.
+    # Rows of one item were sent in file order: the server's history of each item (in
+    # the order it issued them) holds the codes of that item's rows by line.
     for item, codes in server.history.items():
-        lines = [r.line for r in results if r.cells[0] == item]  # type: ignore[attr-defined]
-        assert len(codes) == len(lines)
+        rows = [r for r in results if r.cells[0] == item]  # type: ignore[attr-defined]
+        assert [c.code_hex for c in codes] == [r.code_hex for r in rows]  # type: ignore[attr-defined]
+        assert [c.code_days for c in codes] == [int(r.cells[2] or 0) for r in rows]  # type: ignore[attr-defined]
     again = FakeClient(server)
     results2, totals2 = run_once(tmp_path / "j.db", again)
     assert totals2[SKIPPED_DONE] == 12 and again.sends == 0 and again.recovers == 0
