@@ -16,7 +16,9 @@ from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
 INTERVAL = 0.2
 
 
-def run_batch(sb: Sandbox, data: bytes, journal_path: Path) -> tuple[list[RowResult], list[Entry]]:
+def run_batch(
+    sb: Sandbox, data: bytes, journal_path: Path, description: str | None = None
+) -> tuple[list[RowResult], list[Entry]]:
     """Run ``data`` as a batch once; the results and the journal's entries afterwards."""
     parsed = parse_batch(data)
     identity = Identity("codes.csv", parsed.sha256, sb.url, sb.email)
@@ -27,7 +29,8 @@ def run_batch(sb: Sandbox, data: bytes, journal_path: Path) -> tuple[list[RowRes
         async with AsyncErmClient(
             sb.url, sb.email, sb.password, limits=Limits(code_interval=INTERVAL), retry=policy
         ) as erm:
-            return todo.settled + await BatchRunner(erm, journal).run(todo.pending)
+            runner = BatchRunner(erm, journal, description=description)
+            return todo.settled + await runner.run(todo.pending)
 
     with Journal.open(journal_path, identity) as journal:
         results = asyncio.run(run(journal))
@@ -81,3 +84,19 @@ def test_result_statuses_match_the_journal(tmp_path: Path) -> None:
     assert len(events) == 16, "one code per row"
     recovered = [r for r in results if r.status == RECOVERED]
     assert recovered, "the drops should have forced a recovery within the run"
+
+
+def test_each_row_is_issued_as_its_type_with_the_batch_description(tmp_path: Path) -> None:
+    with Sandbox(items=3, code_interval=INTERVAL) as sb:
+        a, b, c = (str(i["oemItemID"]) for i in sb.items())
+        data = f"{a},days,3\n{b},free,\n{c},reset,0\n".encode()
+        results, entries = run_batch(sb, data, tmp_path / "j.db", description="May batch")
+        events = [sb.history(key) for key in (a, b, c)]
+    assert [r.status for r in results] == [ISSUED] * 3
+    assert [(e[0]["codeType"], e[0]["codeDays"]) for e in events] == [
+        ("DAYSCODE", 3),
+        ("FREECODE", 0),
+        ("RESETCODE", 0),
+    ]
+    for [event], entry in zip(events, entries, strict=True):
+        assert event["description"] == f"May batch [req:{entry.request_id}]"

@@ -21,6 +21,7 @@ from omnivoltaic_erm import (
     Limits,
     NotFoundError,
     RetryPolicy,
+    TransportError,
 )
 from omnivoltaic_erm.client import request_id_of
 from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
@@ -398,3 +399,101 @@ def test_a_code_sent_again_keeps_its_request_id(caplog: pytest.LogCaptureFixture
         assert [request_id_of(e["description"]) for e in events] == [rid]
         assert events[0]["codeHexString"] == code.code_hex
         assert not code.recovered
+
+
+def test_free_and_reset_codes_carry_description_and_request_id(sandbox: Sandbox) -> None:
+    key = item_ids(sandbox)[4]
+
+    async def run() -> list[IssuedCode]:
+        async with client_for(sandbox) as erm:
+            return [
+                await erm.generate_free_code(key, "unlock", request_id="00000000000000f1"),
+                await erm.generate_reset_code(key, "wipe", request_id="00000000000000f2"),
+            ]
+
+    free, reset = asyncio.run(run())
+    assert (free.code_type, free.code_days, free.description, free.request_id) == (
+        CodeTypes.FREECODE,
+        0,
+        "unlock",
+        "00000000000000f1",
+    )
+    assert (reset.code_type, reset.code_days, reset.description, reset.request_id) == (
+        CodeTypes.RESETCODE,
+        0,
+        "wipe",
+        "00000000000000f2",
+    )
+    assert [e["description"] for e in sandbox.history(key)] == [
+        "unlock [req:00000000000000f1]",
+        "wipe [req:00000000000000f2]",
+    ]
+
+
+def test_free_and_reset_allowances_are_enforced_before_sending() -> None:
+    with Sandbox(items=2, code_interval=0.05) as sb:
+        key = item_ids(sb)[0]
+        limits = Limits(code_interval=0.05, free_limit=1, reset_limit=1)
+
+        async def run() -> None:
+            async with client_for(sb, limits=limits) as erm:
+                await erm.generate_free_code(key)
+                await erm.generate_reset_code(key)
+                for issue in (erm.generate_free_code, erm.generate_reset_code):
+                    with pytest.raises(CodeLimitError) as info:
+                        await issue(key)
+                    assert info.value.errors == [], "refused by the client, not by the server"
+                # Either allowance used up leaves days codes alone.
+                await erm.generate_days_code(key, days=1)
+
+        asyncio.run(run())
+        assert [e["codeType"] for e in sb.history(key)] == ["FREECODE", "RESETCODE", "DAYSCODE"]
+
+
+def test_a_recovered_code_keeps_the_callers_description() -> None:
+    with Sandbox(items=1, code_interval=0.05) as sb:
+        key = item_ids(sb)[0]
+
+        async def run() -> IssuedCode:
+            async with client_for(sb, limits=Limits(code_interval=0.05)) as erm:
+                await erm.prefetch([key])
+                # Every answer from now on is dropped after the server has run the request;
+                # only the first one is needed.
+                sb.faults = FaultSpec(drop=1.0)
+                task = asyncio.ensure_future(
+                    erm.generate_days_code(key, days=2, description=" keep  my spaces ")
+                )
+                while not sb.fault_counts["drop"]:
+                    await asyncio.sleep(0.01)
+                sb.faults = FaultSpec()
+                return await task
+
+        code = asyncio.run(run())
+    assert code.recovered
+    assert code.description == " keep  my spaces "
+
+
+def test_an_unknown_outcome_with_an_unreadable_history_is_never_sent_again() -> None:
+    with Sandbox(items=1, code_interval=0.05) as sb:
+        key = item_ids(sb)[0]
+        rid = "00000000000000c7"
+        policy = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.02)
+
+        async def run() -> None:
+            async with client_for(sb, limits=Limits(code_interval=0.05), retry=policy) as erm:
+                await erm.prefetch([key])
+                sb.faults = FaultSpec(drop=1.0)
+                await erm.generate_days_code(key, days=2, request_id=rid)
+
+        with pytest.raises(TransportError) as info:
+            asyncio.run(run())
+        sb.faults = FaultSpec()
+        history = sb.history(key)
+    message = info.value.message
+    assert message.startswith(
+        f"GenerateDaysCode: the outcome of request {rid} is unknown and the item's code "
+        "history could not be read ("
+    )
+    assert message.endswith("); check the history before issuing again")
+    # The request ran once; the client gave up rather than send it blind a second time.
+    assert [request_id_of(e["description"]) for e in history] == [rid]

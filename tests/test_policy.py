@@ -3,6 +3,7 @@ arithmetic, token refresh, URL and id validation, request tags."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from http import HTTPStatus
 
 import pytest
 
-from omnivoltaic_erm._auth import Token, jwt_expiry, refresh_due
+from omnivoltaic_erm._auth import Token, TokenManager, jwt_expiry, refresh_due
 from omnivoltaic_erm._ratelimit import (
     DAYS,
     FREE,
@@ -319,3 +320,55 @@ def test_error_from_graphql(code: str, cls: type[ErmError]) -> None:
     assert type(err) is cls
     if isinstance(err, RateLimitError):
         assert err.retry_after == 2.0
+
+
+def test_token_manager_signs_in_once_refreshes_ahead_and_ignores_stale_invalidations() -> None:
+    now = [1000.0]
+    issued: list[str] = []
+
+    async def sign_in() -> str:
+        token = _jwt({"exp": now[0] + 100, "n": len(issued)})
+        issued.append(token)
+        return token
+
+    async def run() -> None:
+        tokens = TokenManager(sign_in, refresh_margin=300.0, clock=lambda: now[0])
+        first = await tokens.token()
+        assert await tokens.token() == first and tokens.sign_ins == 1
+        # Another token than the current one was refused: the current one stays.
+        tokens.invalidate("some.older.token")
+        assert await tokens.token() == first and tokens.sign_ins == 1
+        # A 100 s token is refreshed in its last quarter (the 300 s margin shrinks to 25 s).
+        now[0] += 74.0
+        assert await tokens.token() == first
+        now[0] += 2.0
+        second = await tokens.token()
+        assert second != first and tokens.sign_ins == 2
+        tokens.invalidate(second)
+        third = await tokens.token()
+        assert third not in (first, second) and tokens.sign_ins == 3
+        assert "value=<redacted>" in repr(tokens) and third not in repr(tokens)
+
+    asyncio.run(run())
+    assert len(issued) == 3
+
+
+def test_token_manager_without_exp_assumes_an_hour_and_refuses_an_empty_token() -> None:
+    now = [5000.0]
+    answers = ["opaque-token", ""]
+
+    async def sign_in() -> str:
+        return answers.pop(0)
+
+    async def run() -> None:
+        tokens = TokenManager(sign_in, refresh_margin=60.0, clock=lambda: now[0])
+        assert await tokens.token() == "opaque-token"
+        now[0] += 3600 - 61
+        assert await tokens.token() == "opaque-token" and tokens.sign_ins == 1
+        now[0] += 2
+        with pytest.raises(AuthenticationError) as info:
+            await tokens.token()
+        assert info.value.message == "sign-in returned no access token"
+        assert tokens.sign_ins == 2
+
+    asyncio.run(run())
