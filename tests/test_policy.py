@@ -50,6 +50,7 @@ from omnivoltaic_erm.errors import (
     TransportError,
     error_from_graphql,
 )
+from omnivoltaic_erm.models import CodeTypes
 
 POLICY = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=4.0, jitter=0.25)
 
@@ -372,3 +373,80 @@ def test_token_manager_without_exp_assumes_an_hour_and_refuses_an_empty_token() 
         assert tokens.sign_ins == 2
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("ledger", "kind", "now", "message"),
+    [
+        (
+            _ledger((DAYS, 0.0), (DAYS, 10.0), (DAYS, 20.0)),
+            DAYS,
+            60.0,
+            "this item had 3 code events in the last 24 h (limit 3); try again in 1439 min",
+        ),
+        (
+            _ledger(*[(DAYS, float(i * 86400 * 2)) for i in range(5)]),
+            DAYS,
+            1e7,
+            "this item has used all 5 code events; nothing was issued",
+        ),
+        (
+            _ledger((FREE, 0.0)),
+            FREE,
+            1e7,
+            "this item has used all 1 free codes; nothing was issued",
+        ),
+        (
+            _ledger((RESET, 0.0)),
+            RESET,
+            1e7,
+            "this item has used all 1 reset codes; nothing was issued",
+        ),
+    ],
+)
+def test_limit_messages_are_exact(ledger: ItemLedger, kind: str, now: float, message: str) -> None:
+    with pytest.raises(CodeLimitError) as info:
+        check_code_request(kind, ledger, LIMITS, now)
+    assert info.value.message == message
+
+
+def test_the_daily_window_excludes_its_first_instant() -> None:
+    ledger = _ledger((DAYS, 0.0), (DAYS, 10.0), (DAYS, 20.0))
+    assert check_code_request(DAYS, ledger, LIMITS, 86400.0) == 0.0
+
+
+def test_a_used_up_allowance_blocks_only_its_own_kind() -> None:
+    assert check_code_request(DAYS, _ledger((RESET, 0.0)), LIMITS, 100.0) == 0.0
+    assert check_code_request(FREE, _ledger((RESET, 0.0)), LIMITS, 100.0) == 0.0
+    assert check_code_request(RESET, _ledger((FREE, 0.0)), LIMITS, 100.0) == 0.0
+    below = _ledger(*[(DAYS, float(i * 86400 * 2)) for i in range(4)])
+    assert check_code_request(DAYS, below, LIMITS, 1e7) == 0.0
+
+
+def test_ledger_counts_each_kind_and_reads_enum_kinds() -> None:
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    ledger = ItemLedger.from_history(
+        [(CodeTypes.RESETCODE, t0), (CodeTypes.FREECODE, None), (CodeTypes.DAYSCODE, t0)]
+    )
+    assert (ledger.total, ledger.free, ledger.reset) == (3, 1, 1)
+    assert ledger.times == [0.0, t0.timestamp(), t0.timestamp()]
+    ledger.record(FREE, 5.0)
+    ledger.record(DAYS, 6.0)
+    assert (ledger.total, ledger.free, ledger.reset, ledger.last) == (5, 2, 1, 6.0)
+    assert ItemLedger().last is None
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        (7.5, "days must be a whole number from 1 to 1096, not float 7.5"),
+        ("7", "days must be a whole number from 1 to 1096, not str '7'"),
+        (True, "days must be a whole number from 1 to 1096, not bool True"),
+        (0, "days must be from 1 to 1096; got 0"),
+        (1097, "days must be from 1 to 1096; got 1097"),
+    ],
+)
+def test_validate_days_messages(days: object, message: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        validate_days(days, Limits())
+    assert (info.value.message, info.value.field) == (message, "days")
