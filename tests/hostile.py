@@ -47,6 +47,13 @@ class Hostile:
             token = fake_jwt()
             return web.json_response({"data": {"signInUser": {"accessToken": token, "_id": "d"}}})
         mode = self.mode
+        if mode == "items":  # well-formed answers: one item, no code history
+            if body.get("operationName") == "GetItemsForDownloadById":
+                entries = [{"item": _item(1), "codeHistory": []} for _ in body["variables"]["ids"]]
+                return web.json_response({"data": {"getItemsForDownloadById": entries}})
+            info = {"hasNextPage": False, "hasPreviousPage": False}
+            page = {"page": {"edges": [{"cursor": "c", "node": _item(1)}], "pageInfo": info}}
+            return web.json_response({"data": {"getAllClientItems": page}})
         if mode == "html":
             return web.Response(body=HTML, status=500, content_type="text/html")
         if mode == "html200":

@@ -25,6 +25,8 @@ from omnivoltaic_erm import (
 )
 from omnivoltaic_erm.client import request_id_of
 from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
+from omnivoltaic_erm.testing import BackgroundServer
+from tests.hostile import Hostile
 
 FAST = Limits(code_interval=0.2)
 
@@ -497,3 +499,34 @@ def test_an_unknown_outcome_with_an_unreadable_history_is_never_sent_again() -> 
     assert message.endswith("); check the history before issuing again")
     # The request ran once; the client gave up rather than send it blind a second time.
     assert [request_id_of(e["description"]) for e in history] == [rid]
+
+
+def test_look_ups_send_the_documented_variables() -> None:
+    # A server that records what it is sent: the variables are the contract.
+    hostile = Hostile(mode="items")
+    with BackgroundServer(hostile.app()) as server:
+
+        async def run() -> str:
+            url = f"{server.base_url}/graphql"
+            async with AsyncErmClient(url, "ops@example.test", "pw") as erm:
+                item = await erm.find_item("DVAV2501000001")
+                await erm.prefetch([f"K{n:03d}" for n in range(150)])
+                return item.id
+
+        assert asyncio.run(run()) == f"{1:024x}"
+    sent = [(r["operationName"], r["variables"]) for r in hostile.seen[1:]]
+    assert hostile.seen[0]["operationName"] == "SignInUser"
+    assert sent == [
+        (
+            "GetAllClientItems",
+            {
+                "queryorder": "DESC",
+                "first": 25,
+                "search": "DVAV2501000001",
+                "assetaccount": False,
+            },
+        ),
+        # 100 ids a request, in order.
+        ("GetItemsForDownloadById", {"ids": [f"K{n:03d}" for n in range(100)]}),
+        ("GetItemsForDownloadById", {"ids": [f"K{n:03d}" for n in range(100, 150)]}),
+    ]

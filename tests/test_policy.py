@@ -450,3 +450,19 @@ def test_validate_days_messages(days: object, message: str) -> None:
     with pytest.raises(InvalidInputError) as info:
         validate_days(days, Limits())
     assert (info.value.message, info.value.field) == (message, "days")
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "rand", "expected"),
+    [
+        (0.0, 0.0, 0.0),  # "now" is a hint too
+        (0.5, 0.0, 0.5),
+        (0.5, 1.0, 0.625),  # plus up to a quarter of the initial delay
+        (-1.0, 0.0, 0.5),  # a negative hint is ignored: backoff from attempt 1
+        (None, 0.0, 0.5),
+    ],
+)
+def test_retry_delay_hint_edges(retry_after: float | None, rand: float, expected: float) -> None:
+    assert retry_delay(1, POLICY, retry_after=retry_after, rand=lambda: rand) == pytest.approx(
+        expected
+    )
