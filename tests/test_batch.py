@@ -520,10 +520,12 @@ def test_results_rows_have_three_input_columns_exactly() -> None:
     results = [
         RowResult(2, ("A1", "days", "7", "extra"), INVALID, error="wrong column count"),
         RowResult(3, ("A2",), INVALID, error="short"),
+        RowResult(4, (), INVALID, error="empty"),
     ]
     assert results_csv(results).splitlines()[1:] == [
         "2,A1,days,7,,,invalid,wrong column count",
         "3,A2,,,,,invalid,short",
+        "4,,,,,,invalid,empty",
     ]
 
 

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -530,3 +531,83 @@ def test_look_ups_send_the_documented_variables() -> None:
         ("GetItemsForDownloadById", {"ids": [f"K{n:03d}" for n in range(100)]}),
         ("GetItemsForDownloadById", {"ids": [f"K{n:03d}" for n in range(100, 150)]}),
     ]
+
+
+def test_a_code_request_that_never_reached_the_server_is_sent_again(tmp_path: Path) -> None:
+    # The server goes away between the history read and the code request: the
+    # connection is refused, so nothing was issued and the request goes again, under
+    # the same id, once a server answers on that port again (with the same database).
+    db = tmp_path / "erm.sqlite3"
+    first = Sandbox(items=2, code_interval=0.05, db_path=db).start()
+    port = int(first.url.rsplit(":", 1)[1].split("/")[0])
+    key = item_ids(first)[0]
+    rid = "00000000000000d4"
+    policy = RetryPolicy(max_retries=8, initial_delay=0.1, max_delay=0.3)
+    second: list[Sandbox] = []
+
+    async def run() -> IssuedCode:
+        async with client_for(first, limits=Limits(code_interval=0.05), retry=policy) as erm:
+            await erm.prefetch([key])
+            await erm.aclose()  # no pooled connection outlives the server
+            first.stop()
+
+            async def restart() -> None:
+                await asyncio.sleep(0.3)
+                second.append(
+                    await asyncio.to_thread(
+                        Sandbox(items=2, code_interval=0.05, db_path=db, port=port).start
+                    )
+                )
+
+            restarting = asyncio.ensure_future(restart())
+            code = await erm.generate_days_code(key, days=3, request_id=rid)
+            await restarting
+            return code
+
+    try:
+        code = asyncio.run(run())
+        history = second[0].history(key)
+    finally:
+        for sb in second:
+            sb.stop()
+    assert not code.recovered and code.request_id == rid
+    assert [(request_id_of(e["description"]), e["codeHexString"]) for e in history] == [
+        (rid, code.code_hex)
+    ]
+
+
+def test_a_limit_the_server_enforces_is_raised_as_the_servers_refusal() -> None:
+    # The client is told of a looser daily limit than the server's: the server refuses
+    # the second code, and that refusal (nothing issued) is raised, not retried.
+    with Sandbox(items=1, code_interval=0.05, daily_limit=1) as sb:
+        key = item_ids(sb)[0]
+        limits = Limits(code_interval=0.05, daily_limit=5)
+
+        async def run() -> None:
+            async with client_for(sb, limits=limits) as erm:
+                await erm.generate_days_code(key, days=1)
+                with pytest.raises(CodeLimitError) as info:
+                    await erm.generate_days_code(key, days=2)
+                assert info.value.errors, "refused by the server"
+
+        asyncio.run(run())
+        assert [e["codeDays"] for e in sb.history(key)] == [1]
+
+
+def test_prefetch_goes_past_a_chunk_with_an_unknown_id(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
+    with Sandbox(items=1, code_interval=0.05) as sb:
+        key = item_ids(sb)[0]
+        keys = [f"NOPE{n:04d}" for n in range(100)] + [key]
+
+        async def run() -> int:
+            async with client_for(sb, limits=Limits(code_interval=0.05)) as erm:
+                await erm.prefetch(list(keys))
+                before = served(caplog, "GetItemsForDownloadById")
+                await erm.generate_days_code(key, days=1)
+                return served(caplog, "GetItemsForDownloadById") - before
+
+        # The second chunk was learned although the first one was refused: issuing for
+        # its item reads no history.
+        assert asyncio.run(run()) == 0
+        assert len(sb.history(key)) == 1
