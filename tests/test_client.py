@@ -611,3 +611,43 @@ def test_prefetch_goes_past_a_chunk_with_an_unknown_id(caplog: pytest.LogCapture
         # its item reads no history.
         assert asyncio.run(run()) == 0
         assert len(sb.history(key)) == 1
+
+
+def test_reading_the_history_teaches_the_client_another_clients_codes() -> None:
+    with Sandbox(items=1, code_interval=1.0) as sb:
+        key = item_ids(sb)[0]
+        limits = Limits(code_interval=1.0)
+
+        async def run() -> int:
+            async with client_for(sb, limits=limits) as a, client_for(sb, limits=limits) as b:
+                await a.generate_days_code(key, days=1)
+                await b.generate_days_code(key, days=2)
+                # A learns of B's code from the history, so its next code waits for the
+                # interval after B's, and the server has nothing to refuse.
+                assert len(await a.code_history(key)) == 2
+                await a.generate_days_code(key, days=3)
+                return a.server_refusals + b.server_refusals
+
+        assert asyncio.run(run()) == 0
+        assert [e["codeDays"] for e in sb.history(key)] == [1, 2, 3]
+
+
+def test_a_recovered_code_counts_for_the_items_interval() -> None:
+    with Sandbox(items=1, code_interval=1.0) as sb:
+        key = item_ids(sb)[0]
+
+        async def run() -> tuple[list[bool], int]:
+            async with client_for(sb, limits=Limits(code_interval=1.0)) as erm:
+                await erm.prefetch([key])
+                sb.faults = FaultSpec(drop=1.0)
+                first = asyncio.ensure_future(erm.generate_days_code(key, days=1))
+                while not sb.fault_counts["drop"]:
+                    await asyncio.sleep(0.01)
+                sb.faults = FaultSpec()
+                codes = [await first, await erm.generate_days_code(key, days=2)]
+                return [c.recovered for c in codes], erm.server_refusals
+
+        recovered, refusals = asyncio.run(run())
+        assert recovered == [True, False]
+        assert refusals == 0, "the second code waited for the interval after the first"
+        assert [e["codeDays"] for e in sb.history(key)] == [1, 2]
