@@ -700,3 +700,15 @@ def test_runner_reports_start_and_each_result(tmp_path: Path) -> None:
         results = asyncio.run(runner.run(parsed.rows))
     assert started == [12]
     assert sorted(seen, key=lambda r: r.line) == results
+
+
+def test_a_malformed_crlf_line_is_shown_without_its_line_end() -> None:
+    parsed = parse_batch(b'"A1,days,7\r\n\xffA2,free,\r\n')
+    assert [b.cells for b in parsed.bad] == [('"A1,days,7',), ("\ufffdA2,free,",)]
+
+
+def test_reopening_for_the_same_file_gives_no_notice(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.db", identity()):
+        pass
+    with Journal.open(tmp_path / "j.db", identity()) as journal:
+        assert journal.notices == []
