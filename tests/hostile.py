@@ -34,6 +34,8 @@ class Hostile:
 
     mode: str = "html"
     seen: list[dict[str, Any]] = field(default_factory=list)
+    # In mode "items": whether a page of items says that more pages follow.
+    more_pages: bool = False
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1024**2)
@@ -51,7 +53,7 @@ class Hostile:
             if body.get("operationName") == "GetItemsForDownloadById":
                 entries = [{"item": _item(1), "codeHistory": []} for _ in body["variables"]["ids"]]
                 return web.json_response({"data": {"getItemsForDownloadById": entries}})
-            info = {"hasNextPage": False, "hasPreviousPage": False}
+            info = {"hasNextPage": self.more_pages, "hasPreviousPage": False}
             page = {"page": {"edges": [{"cursor": "c", "node": _item(1)}], "pageInfo": info}}
             return web.json_response({"data": {"getAllClientItems": page}})
         if mode == "html":

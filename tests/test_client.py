@@ -576,9 +576,12 @@ def test_a_code_request_that_never_reached_the_server_is_sent_again(tmp_path: Pa
     ]
 
 
-def test_a_limit_the_server_enforces_is_raised_as_the_servers_refusal() -> None:
+def test_a_limit_the_server_enforces_is_raised_as_the_servers_refusal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # The client is told of a looser daily limit than the server's: the server refuses
     # the second code, and that refusal (nothing issued) is raised, not retried.
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
     with Sandbox(items=1, code_interval=0.05, daily_limit=1) as sb:
         key = item_ids(sb)[0]
         limits = Limits(code_interval=0.05, daily_limit=5)
@@ -592,6 +595,7 @@ def test_a_limit_the_server_enforces_is_raised_as_the_servers_refusal() -> None:
 
         asyncio.run(run())
         assert [e["codeDays"] for e in sb.history(key)] == [1]
+    assert served(caplog, "GenerateDaysCode") == 2, "the refused request was sent once"
 
 
 def test_prefetch_goes_past_a_chunk_with_an_unknown_id(caplog: pytest.LogCaptureFixture) -> None:
@@ -651,3 +655,42 @@ def test_a_recovered_code_counts_for_the_items_interval() -> None:
         assert recovered == [True, False]
         assert refusals == 0, "the second code waited for the interval after the first"
         assert [e["codeDays"] for e in sb.history(key)] == [1, 2]
+
+
+def test_find_item_matches_whole_ids_only(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
+    with Sandbox(items=3) as sb:
+        key = item_ids(sb)[0]
+
+        async def run() -> None:
+            async with client_for(sb) as erm:
+                # A part of an id finds items in the search, but none is that item.
+                for partial in (key[:-1], key[1:]):
+                    with pytest.raises(NotFoundError) as info:
+                        await erm.find_item(partial)
+                    assert info.value.message == (
+                        f"no item {partial!r} among this distributor's items"
+                    )
+                with pytest.raises(NotFoundError):
+                    await erm.code_history("NOPE0000000000")
+
+        asyncio.run(run())
+    # One search each, and no look-up by id when the search had no further page.
+    assert served(caplog, "GetAllClientItems") == 2
+    assert served(caplog, "GetItemsForDownloadById") == 1
+
+
+def test_find_item_looks_up_by_id_when_the_search_has_more_pages() -> None:
+    hostile = Hostile(mode="items", more_pages=True)
+    with BackgroundServer(hostile.app()) as server:
+
+        async def run() -> str:
+            url = f"{server.base_url}/graphql"
+            async with AsyncErmClient(url, "ops@example.test", "pw") as erm:
+                return (await erm.find_item("DVAV2501000099")).id
+
+        assert asyncio.run(run()) == f"{1:024x}"
+    assert [(r["operationName"], r["variables"].get("ids")) for r in hostile.seen[1:]] == [
+        ("GetAllClientItems", None),
+        ("GetItemsForDownloadById", ["DVAV2501000099"]),
+    ]

@@ -431,8 +431,9 @@ def test_ledger_counts_each_kind_and_reads_enum_kinds() -> None:
     assert (ledger.total, ledger.free, ledger.reset) == (3, 1, 1)
     assert ledger.times == [0.0, t0.timestamp(), t0.timestamp()]
     ledger.record(FREE, 5.0)
+    ledger.record(RESET, 5.5)
     ledger.record(DAYS, 6.0)
-    assert (ledger.total, ledger.free, ledger.reset, ledger.last) == (5, 2, 1, 6.0)
+    assert (ledger.total, ledger.free, ledger.reset, ledger.last) == (6, 2, 2, 6.0)
     assert ItemLedger().last is None
 
 
