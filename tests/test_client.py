@@ -476,7 +476,8 @@ def test_a_recovered_code_keeps_the_callers_description() -> None:
     assert code.description == " keep  my spaces "
 
 
-def test_an_unknown_outcome_with_an_unreadable_history_is_never_sent_again() -> None:
+@pytest.mark.parametrize("kind", ["GenerateDaysCode", "GenerateFreeCode", "GenerateResetCode"])
+def test_an_unknown_outcome_with_an_unreadable_history_is_never_sent_again(kind: str) -> None:
     with Sandbox(items=1, code_interval=0.05) as sb:
         key = item_ids(sb)[0]
         rid = "00000000000000c7"
@@ -486,7 +487,12 @@ def test_an_unknown_outcome_with_an_unreadable_history_is_never_sent_again() -> 
             async with client_for(sb, limits=Limits(code_interval=0.05), retry=policy) as erm:
                 await erm.prefetch([key])
                 sb.faults = FaultSpec(drop=1.0)
-                await erm.generate_days_code(key, days=2, request_id=rid)
+                if kind == "GenerateDaysCode":
+                    await erm.generate_days_code(key, days=2, request_id=rid)
+                elif kind == "GenerateFreeCode":
+                    await erm.generate_free_code(key, request_id=rid)
+                else:
+                    await erm.generate_reset_code(key, request_id=rid)
 
         with pytest.raises(TransportError) as info:
             asyncio.run(run())
@@ -494,7 +500,7 @@ def test_an_unknown_outcome_with_an_unreadable_history_is_never_sent_again() -> 
         history = sb.history(key)
     message = info.value.message
     assert message.startswith(
-        f"GenerateDaysCode: the outcome of request {rid} is unknown and the item's code "
+        f"{kind}: the outcome of request {rid} is unknown and the item's code "
         "history could not be read ("
     )
     assert message.endswith("); check the history before issuing again")
@@ -694,3 +700,60 @@ def test_find_item_looks_up_by_id_when_the_search_has_more_pages() -> None:
         ("GetAllClientItems", None),
         ("GetItemsForDownloadById", ["DVAV2501000099"]),
     ]
+
+
+def test_a_request_id_must_be_16_lowercase_hex_digits(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
+    with Sandbox(items=1) as sb:
+        key = item_ids(sb)[0]
+
+        async def run() -> None:
+            async with client_for(sb) as erm:
+                for bad in ("ABCDEF0123456789", "0123456789abcde", "0123456789abcdefa", "xyz"):
+                    with pytest.raises(InvalidInputError) as info:
+                        await erm.generate_days_code(key, days=1, request_id=bad)
+                    assert info.value.message == "request_id must be 16 lowercase hex digits"
+
+        asyncio.run(run())
+        assert sb.history(key) == []
+    assert served(caplog, "GenerateDaysCode") == 0
+
+
+def test_a_server_refusal_for_the_interval_is_waited_out(caplog: pytest.LogCaptureFixture) -> None:
+    # The client is told of no interval at all; the server keeps 0.5 s between codes and
+    # refuses the second with a hint, which the client waits out and sends again, once.
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
+    with Sandbox(items=1, code_interval=0.5) as sb:
+        key = item_ids(sb)[0]
+        policy = RetryPolicy(max_retries=1, initial_delay=0.05, max_delay=0.1)
+        limits = Limits(code_interval=0.0, interval_margin=0.0)
+
+        async def run() -> int:
+            async with client_for(sb, limits=limits, retry=policy) as erm:
+                await erm.generate_days_code(key, days=1)
+                await erm.generate_days_code(key, days=2)
+                return erm.server_refusals
+
+        assert asyncio.run(run()) == 1
+        assert [e["codeDays"] for e in sb.history(key)] == [1, 2]
+    assert served(caplog, "GenerateDaysCode") == 3
+
+
+def test_an_item_named_again_by_the_same_id_costs_no_history_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
+    with Sandbox(items=2, code_interval=0.05) as sb:
+        item = sb.items()[1]
+        keys = [item["sellerItemID"], item["sellerItemID"], item["_id"], item["oemItemID"]]
+
+        async def run() -> None:
+            async with client_for(sb, limits=Limits(code_interval=0.05)) as erm:
+                for key in keys:
+                    await erm.generate_days_code(str(key), days=1)
+
+        asyncio.run(run())
+        assert len(sb.history(str(item["_id"]))) == 4
+    # The first code reads the history; the same id, and the item's _id, are known after.
+    # Its oemItemID, never used before, costs one more.
+    assert served(caplog, "GetItemsForDownloadById") == 2
