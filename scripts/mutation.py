@@ -67,9 +67,22 @@ def main(argv: list[str] | None = None) -> int:
         "--report-only", action="store_true", help="do not run; report the last run's results"
     )
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="GLOB",
+        help="run and score only the mutants of the scope that match GLOB (repeatable), "
+        "e.g. 'omnivoltaic_erm._retry.*'",
+    )
     args = parser.parse_args(argv)
 
     globs = scope()
+    if args.only:
+        # A narrower glob lies within the scope when the scope's globs match it as a name.
+        outside = [g for g in args.only if not any(fnmatch.fnmatchcase(g, s) for s in globs)]
+        if outside:
+            sys.exit(f"--only {outside} is outside the scope in [tool.erm-mutation]")
+        globs = args.only
     started = time.monotonic()
     if not args.report_only:
         # A run starts from scratch, so that the score is that of the code as it is.
