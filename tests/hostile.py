@@ -51,7 +51,8 @@ class Hostile:
         mode = self.mode
         if mode == "items":  # well-formed answers: one item, no code history
             if body.get("operationName") == "GetItemsForDownloadById":
-                entries = [{"item": _item(1), "codeHistory": []} for _ in body["variables"]["ids"]]
+                ids = body["variables"]["ids"]
+                entries = [{"item": _item(1), "codeHistory": []} for i in ids if i != "GONE"]
                 return web.json_response({"data": {"getItemsForDownloadById": entries}})
             info = {"hasNextPage": self.more_pages, "hasPreviousPage": False}
             page = {"page": {"edges": [{"cursor": "c", "node": _item(1)}], "pageInfo": info}}

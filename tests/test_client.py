@@ -689,17 +689,27 @@ def test_find_item_matches_whole_ids_only(caplog: pytest.LogCaptureFixture) -> N
 def test_find_item_looks_up_by_id_when_the_search_has_more_pages() -> None:
     hostile = Hostile(mode="items", more_pages=True)
     with BackgroundServer(hostile.app()) as server:
+        url = f"{server.base_url}/graphql"
 
-        async def run() -> str:
-            url = f"{server.base_url}/graphql"
+        async def find() -> str:
             async with AsyncErmClient(url, "ops@example.test", "pw") as erm:
                 return (await erm.find_item("DVAV2501000099")).id
 
-        assert asyncio.run(run()) == f"{1:024x}"
-    assert [(r["operationName"], r["variables"].get("ids")) for r in hostile.seen[1:]] == [
-        ("GetAllClientItems", None),
-        ("GetItemsForDownloadById", ["DVAV2501000099"]),
-    ]
+        assert asyncio.run(find()) == f"{1:024x}"
+        sent = [(r["operationName"], r["variables"].get("ids")) for r in hostile.seen[1:]]
+        assert sent == [
+            ("GetAllClientItems", None),
+            ("GetItemsForDownloadById", ["DVAV2501000099"]),
+        ]
+
+        async def gone() -> None:
+            async with AsyncErmClient(url, "ops@example.test", "pw") as erm:
+                await erm.code_history("GONE")
+
+        # An empty answer to a look-up by id is "no such item" too.
+        with pytest.raises(NotFoundError) as info:
+            asyncio.run(gone())
+        assert info.value.message == "no item 'GONE' among this distributor's items"
 
 
 def test_a_request_id_must_be_16_lowercase_hex_digits(caplog: pytest.LogCaptureFixture) -> None:
@@ -721,7 +731,8 @@ def test_a_request_id_must_be_16_lowercase_hex_digits(caplog: pytest.LogCaptureF
 
 def test_a_server_refusal_for_the_interval_is_waited_out(caplog: pytest.LogCaptureFixture) -> None:
     # The client is told of no interval at all; the server keeps 0.5 s between codes and
-    # refuses the second with a hint, which the client waits out and sends again, once.
+    # refuses each code after the first with a hint, which the client waits out and sends
+    # again, once.
     caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
     with Sandbox(items=1, code_interval=0.5) as sb:
         key = item_ids(sb)[0]
@@ -730,13 +741,13 @@ def test_a_server_refusal_for_the_interval_is_waited_out(caplog: pytest.LogCaptu
 
         async def run() -> int:
             async with client_for(sb, limits=limits, retry=policy) as erm:
-                await erm.generate_days_code(key, days=1)
-                await erm.generate_days_code(key, days=2)
+                for days in (1, 2, 3):
+                    await erm.generate_days_code(key, days=days)
                 return erm.server_refusals
 
-        assert asyncio.run(run()) == 1
-        assert [e["codeDays"] for e in sb.history(key)] == [1, 2]
-    assert served(caplog, "GenerateDaysCode") == 3
+        assert asyncio.run(run()) == 2
+        assert [e["codeDays"] for e in sb.history(key)] == [1, 2, 3]
+    assert served(caplog, "GenerateDaysCode") == 5
 
 
 def test_an_item_named_again_by_the_same_id_costs_no_history_request(
