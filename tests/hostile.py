@@ -36,6 +36,8 @@ class Hostile:
 
     mode: str = "html"
     seen: list[dict[str, Any]] = field(default_factory=list)
+    # In mode "items": whether a page of items says that more pages follow.
+    more_pages: bool = False
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1024**2)
@@ -49,6 +51,14 @@ class Hostile:
             token = fake_jwt()
             return web.json_response({"data": {"signInUser": {"accessToken": token, "_id": "d"}}})
         mode = self.mode
+        if mode == "items":  # well-formed answers: one item, no code history
+            if body.get("operationName") == "GetItemsForDownloadById":
+                ids = body["variables"]["ids"]
+                entries = [{"item": _item(1), "codeHistory": []} for i in ids if i != "GONE"]
+                return web.json_response({"data": {"getItemsForDownloadById": entries}})
+            info = {"hasNextPage": self.more_pages, "hasPreviousPage": False}
+            page = {"page": {"edges": [{"cursor": "c", "node": _item(1)}], "pageInfo": info}}
+            return web.json_response({"data": {"getAllClientItems": page}})
         if mode == "html":
             return web.Response(body=HTML, status=500, content_type="text/html")
         if mode == "html200":
@@ -62,6 +72,11 @@ class Hostile:
         if mode == "wrong_types":
             page = {"page": {"edges": [{"cursor": 5, "node": {"_id": ["not", "a", "string"]}}]}}
             return web.json_response({"data": {"getAllClientItems": page}})
+        if mode == "data_and_errors":
+            # A well-formed page, and an error beside it: the data is partial at best.
+            page = {"page": {"edges": [{"cursor": "c", "node": _item(1)}]}}
+            errors = [{"message": "partial failure", "path": ["getAllClientItems"]}]
+            return web.json_response({"data": {"getAllClientItems": page}, "errors": errors})
         if mode == "missing_required":
             return web.json_response({"data": {"getAllClientItems": {"pageData": None}}})
         if mode == "huge":

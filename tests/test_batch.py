@@ -27,7 +27,9 @@ from omnivoltaic_erm.batch import (
     SKIPPED_DONE,
     BatchRunner,
     Row,
+    RowResult,
     counts,
+    error_text,
     group_by_item,
     parse_batch,
     plan,
@@ -38,6 +40,7 @@ from omnivoltaic_erm.errors import CodeLimitError, NotFoundError, TimeoutError
 from omnivoltaic_erm.journal import (
     DONE,
     SENT,
+    Entry,
     Identity,
     Journal,
     JournalBusyError,
@@ -324,10 +327,12 @@ def test_runner_issues_each_row_once_and_a_rerun_skips_them(tmp_path: Path) -> N
     results, totals = run_once(tmp_path / "j.db", client)
     assert totals[ISSUED] == 12 and client.sends == 12
     assert sum(len(h) for h in server.history.values()) == 12
-    # Rows of one item were sent in file order.
+    # Rows of one item were sent in file order: the server's history of each item (in
+    # the order it issued them) holds the codes of that item's rows by line.
     for item, codes in server.history.items():
-        lines = [r.line for r in results if r.cells[0] == item]  # type: ignore[attr-defined]
-        assert len(codes) == len(lines)
+        rows = [r for r in results if r.cells[0] == item]  # type: ignore[attr-defined]
+        assert [c.code_hex for c in codes] == [r.code_hex for r in rows]  # type: ignore[attr-defined]
+        assert [c.code_days for c in codes] == [int(r.cells[2] or 0) for r in rows]  # type: ignore[attr-defined]
     again = FakeClient(server)
     results2, totals2 = run_once(tmp_path / "j.db", again)
     assert totals2[SKIPPED_DONE] == 12 and again.sends == 0 and again.recovers == 0
@@ -427,3 +432,274 @@ def test_row_keys_used_by_the_runner_match_the_journal(tmp_path: Path) -> None:
     with Journal.open(tmp_path / "j.db", identity(parse_batch(data).sha256)) as journal:
         assert [journal.get(r.key) is not None for r in rows] == [True, True]
     assert len(server.history["I0"]) == 2
+
+
+# -- exact texts and boundaries (each case here failed a planted bug in `make mutation`)
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (b",days,7", "the item column is empty"),
+        (b"A1\x00,days,7", "an item id cannot hold control characters"),
+        (b"X" * 129 + b",days,7", "an item id has at most 128 characters"),
+        (b'"A1,days,7', "malformed line (unexpected end of data)"),
+        (b"\xff,days,7", "malformed line (not UTF-8 text)"),
+        (b"A1," + b"w" * 25 + b",7", f"unknown type {'w' * 20!r}: expected days, free or reset"),
+        # More than 9 digits is out of range whatever the value; the text is shown as
+        # written, cut after 12 characters.
+        (b"A1,days,0000000007", "days must be from 1 to 1096; got 0000000007"),
+        (b"A1,days,000000000007", "days must be from 1 to 1096; got 000000000007"),
+        (b"A1,days,0000000000007", "days must be from 1 to 1096; got 000000000000..."),
+        (b"A1,days,1097", "days must be from 1 to 1096; got 1097"),
+    ],
+)
+def test_bad_row_messages_are_exact(line: bytes, error: str) -> None:
+    [bad] = parse_batch(line + b"\n").bad
+    assert bad.error == error
+
+
+@pytest.mark.parametrize(
+    ("line", "days"), [(b"A1,days,000000007", 7), (b"A1,days,1096", 1096), (b"A1,days,1", 1)]
+)
+def test_days_at_the_edges_are_accepted(line: bytes, days: int) -> None:
+    [row] = parse_batch(line).rows
+    assert row.days == days
+
+
+def test_an_item_id_of_128_characters_is_accepted() -> None:
+    [row] = parse_batch(b"X" * 128 + b",days,7\n").rows
+    assert row.item == "X" * 128
+
+
+def test_bad_rows_keep_their_cells() -> None:
+    long_line = b'"' + b"y" * 300
+    parsed = parse_batch(b"item,type,days\nitem,type,days\n" + long_line + b"\n")
+    assert [(b.line, b.cells) for b in parsed.bad] == [
+        (2, ("item", "type", "days")),
+        (3, ('"' + "y" * 199,)),
+    ]
+    assert parsed.bad[0].error == "duplicate header: a second header"
+
+
+def test_a_header_after_a_malformed_first_line_is_a_bad_row() -> None:
+    parsed = parse_batch(b'"broken\nitem,type,days\nA1,days,7\n')
+    assert parsed.has_header is False
+    assert [(b.line, b.error) for b in parsed.bad] == [
+        (1, "malformed line (unexpected end of data)"),
+        (2, "duplicate header: a header line after the first row"),
+    ]
+    assert parse_batch(b"A1,days,7\n").has_header is False
+
+
+def test_crlf_is_not_part_of_the_last_cell() -> None:
+    [row] = parse_batch(b"A1,days,7\r\n").rows
+    assert row.cells == ("A1", "days", "7")
+
+
+def test_row_keys_are_stable_across_versions() -> None:
+    # Keys are stored in journals: a resumed batch must find its rows under them.
+    rows = parse_batch(b"A1,days,7\nA1,days,7\nA1,free,\n").rows
+    assert [r.key for r in rows] == [
+        "A1\x1fdays\x1f7\x1f0",
+        "A1\x1fdays\x1f7\x1f1",
+        "A1\x1ffree\x1f0\x1f0",
+    ]
+
+
+def test_results_rows_have_three_input_columns_exactly() -> None:
+    results = [
+        RowResult(2, ("A1", "days", "7", "extra"), INVALID, error="wrong column count"),
+        RowResult(3, ("A2",), INVALID, error="short"),
+        RowResult(4, (), INVALID, error="empty"),
+    ]
+    assert results_csv(results).splitlines()[1:] == [
+        "2,A1,days,7,,,invalid,wrong column count",
+        "3,A2,,,,,invalid,short",
+        "4,,,,,,invalid,empty",
+    ]
+
+
+def test_error_text_and_counts() -> None:
+    assert error_text(NotFoundError("no item 'X'")) == "NotFoundError: no item 'X'"
+    assert error_text(ValueError("bad\n  value")) == "ValueError: bad value"
+    totals = counts([RowResult(1, (), ISSUED), RowResult(2, (), "other")])
+    assert totals == {
+        ISSUED: 1,
+        RECOVERED: 0,
+        SKIPPED_DONE: 0,
+        INVALID: 0,
+        FAILED: 0,
+        "other": 1,
+    }
+
+
+def test_plan_reports_done_rows_with_their_codes(tmp_path: Path) -> None:
+    parsed = parse_batch(b"A1,days,7\nA2,free,\n")
+    with Journal.open(tmp_path / "j.db", identity(parsed.sha256)) as journal:
+        first = parsed.rows[0]
+        journal.record_intent(first.key, 1, "A1", "days", 7, "0123456789abcdef")
+        journal.record_code(first.key, "ABCDEF0123456789", "*123 456#", recovered=False)
+        todo = plan(parsed, journal)
+    assert todo.settled == [
+        RowResult(1, ("A1", "days", "7"), SKIPPED_DONE, "*123 456#", "ABCDEF0123456789")
+    ]
+    assert todo.pending == [parsed.rows[1]]
+
+
+def test_journal_entries_meta_and_repr(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with Journal.open(path, identity()) as journal:
+        assert repr(journal) == f"Journal({str(path)!r})"
+        assert journal.path == path
+        meta = journal.meta()
+        assert set(meta) == {"format", "created_at", "input_path", "input_sha256", "url", "email"}
+        assert (meta["format"], meta["input_path"], meta["input_sha256"]) == (
+            "erm-batch-journal/1",
+            "/tmp/in.csv",
+            "a" * 64,
+        )
+        assert (meta["url"], meta["email"]) == ("http://127.0.0.1:1/graphql", "d@example.test")
+        journal.record_intent("k1", 2, "A1", "days", 7, "0123456789abcdef")
+        journal.record_intent("k2", 3, "A2", "free", 0, "fedcba9876543210")
+        journal.record_intent("k3", 4, "A3", "reset", 0, "00000000000000aa")
+        journal.record_failure("k2", "NotFoundError: no item", invalid=True)
+        journal.record_failure("k3", "TimeoutError: slow")
+        k1, k2, k3 = journal.entries()
+    assert k1 == Entry("k1", 2, "A1", "days", 7, "0123456789abcdef", SENT, "", "", False, "", 1)
+    assert (k2.state, k2.error, k2.type, k2.item) == (
+        "invalid",
+        "NotFoundError: no item",
+        "free",
+        "A2",
+    )
+    assert (k3.state, k3.error) == ("failed", "TimeoutError: slow")
+
+
+def test_closing_a_journal_twice_is_harmless(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "j.db", identity())
+    journal.close()
+    journal.close()
+    os.fstat(1)  # the second close closed nothing else
+    with Journal.open(tmp_path / "j.db", identity()):
+        pass
+
+
+def test_journal_mismatch_messages_are_exact(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with Journal.open(path, identity()):
+        pass
+    other = Identity("/tmp/other.csv", "b" * 64, "http://127.0.0.1:2/graphql", "x@y.z")
+    with pytest.raises(JournalMismatchError) as info:
+        Journal.open(path, other)
+    assert info.value.message == (
+        f"journal {path} does not match this run: it was written for /tmp/in.csv "
+        f"(sha256 {'a' * 12}), and /tmp/other.csv has different content "
+        f"(sha256 {'b' * 12}); it issues for d@example.test at http://127.0.0.1:1/graphql, "
+        "not x@y.z at http://127.0.0.1:2/graphql. Use a new --journal for a new batch, or "
+        "--force to resume with this file (rows the journal already holds are not issued "
+        "again)"
+    )
+    moved = Identity("/tmp/moved.csv", "a" * 64, "http://127.0.0.1:1/graphql", "d@example.test")
+    with Journal.open(path, moved) as journal:
+        assert journal.notices == [
+            "the input moved from /tmp/in.csv to /tmp/moved.csv (same content); resuming"
+        ]
+        assert journal.meta()["input_path"] == "/tmp/moved.csv"
+
+
+def test_journal_errors_say_which_file(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "j.db"
+    with pytest.raises(JournalError) as info:
+        Journal.open(missing, identity())
+    assert info.value.message.startswith(f"cannot open journal {missing}: ")
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('format', 'something-else')")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalError) as info:
+        Journal.open(other, identity())
+    assert info.value.message == (
+        f"{other} is not an erm batch journal (format 'something-else'); "
+        "give --journal a new file name"
+    )
+
+
+def test_a_resumed_run_records_what_it_recovered_and_resent(tmp_path: Path) -> None:
+    server = FakeServer(["I0", "I1", "I2"])
+    # Request 2 dies after the server issued it; request 3, in flight beside it, is
+    # cancelled before it reaches the server.
+    with pytest.raises(BaseExceptionGroup):
+        run_once(tmp_path / "j.db", FakeClient(server, crash_after_commit={2}))
+    with Journal.open(tmp_path / "j.db", identity(parse_batch(CSV).sha256)) as journal:
+        before = {e.key: e for e in journal.entries()}
+    in_doubt = {k for k, e in before.items() if e.state == SENT}
+    assert len(in_doubt) >= 2
+    results, totals = run_once(tmp_path / "j.db", FakeClient(server))
+    with Journal.open(tmp_path / "j.db", identity(parse_batch(CSV).sha256)) as journal:
+        after = {e.key: e for e in journal.entries()}
+    by_line = {r.line: r for r in results}  # type: ignore[attr-defined]
+    codes = {c.request_id: c for h in server.history.values() for c in h}
+    assert len(codes) == 12
+    recovered = [k for k in in_doubt if after[k].recovered]
+    resent = [k for k in in_doubt if not after[k].recovered]
+    assert recovered and resent
+    for key in in_doubt:
+        entry = after[key]
+        code = codes[entry.request_id]
+        assert entry.request_id == before[key].request_id, "the same id across runs"
+        assert (entry.state, entry.code_hex, entry.code_dec) == (DONE, code.code_hex, code.code_dec)
+        result = by_line[entry.line]
+        assert result.cells == tuple(CSV.decode().splitlines()[entry.line - 1].split(","))
+        assert (result.code_dec, result.code_hex) == (code.code_dec, code.code_hex)
+        assert result.status == (RECOVERED if entry.recovered else ISSUED)
+    for key in resent:
+        assert after[key].attempts == 2
+    assert totals[RECOVERED] == len(recovered)
+
+
+def test_failed_and_invalid_rows_are_journaled_with_their_error(tmp_path: Path) -> None:
+    data = b"I0,days,7\nNOPE,free,\nI0,reset,\n"
+    server = FakeServer(["I0"])
+    client = FakeClient(server, fail={2: TimeoutError("no answer in 30 s")})
+    results, _ = run_once(tmp_path / "j.db", client, data)
+    with Journal.open(tmp_path / "j.db", identity(parse_batch(data).sha256)) as journal:
+        entries = {e.line: e for e in journal.entries()}
+    assert (entries[2].state, entries[2].error) == ("invalid", "NotFoundError: no item 'NOPE'")
+    assert (entries[3].state, entries[3].error) == ("failed", "TimeoutError: no answer in 30 s")
+    assert results[1] == RowResult(
+        2, ("NOPE", "free", ""), INVALID, error="NotFoundError: no item 'NOPE'"
+    )
+    assert results[2] == RowResult(
+        3, ("I0", "reset", ""), FAILED, error="TimeoutError: no answer in 30 s"
+    )
+
+
+def test_runner_reports_start_and_each_result(tmp_path: Path) -> None:
+    parsed = parse_batch(CSV)
+    started: list[int] = []
+    seen: list[RowResult] = []
+    with Journal.open(tmp_path / "j.db", identity(parsed.sha256)) as journal:
+        runner = BatchRunner(
+            FakeClient(FakeServer(["I0", "I1", "I2"])),
+            journal,
+            on_start=started.append,
+            on_result=seen.append,
+        )
+        results = asyncio.run(runner.run(parsed.rows))
+    assert started == [12]
+    assert sorted(seen, key=lambda r: r.line) == results
+
+
+def test_a_malformed_crlf_line_is_shown_without_its_line_end() -> None:
+    parsed = parse_batch(b'"A1,days,7\r\n\xffA2,free,\r\n')
+    assert [b.cells for b in parsed.bad] == [('"A1,days,7',), ("\ufffdA2,free,",)]
+
+
+def test_reopening_for_the_same_file_gives_no_notice(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.db", identity()):
+        pass
+    with Journal.open(tmp_path / "j.db", identity()) as journal:
+        assert journal.notices == []

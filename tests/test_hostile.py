@@ -14,6 +14,7 @@ from omnivoltaic_erm import (
     AsyncErmClient,
     ClientConfig,
     ErmError,
+    GraphQLError,
     InvalidInputError,
     InvalidResponseError,
     RetryPolicy,
@@ -76,6 +77,18 @@ def test_malformed_response_gives_typed_error_in_time(
     assert type(err) is expected, f"{mode}: got {type(err).__name__}: {err}"
     assert elapsed < TIMEOUT + 2.0, f"{mode} took {elapsed:.1f} s"
     assert str(err), "every error says what happened"
+
+
+def test_data_with_errors_is_an_error_not_a_result(
+    hostile: tuple[Hostile, BackgroundServer],
+) -> None:
+    h, server = hostile
+    h.mode = "data_and_errors"
+    err, _ = _first_item(server)
+    assert type(err) is GraphQLError and isinstance(err, GraphQLError), type(err).__name__
+    assert "partial failure" in str(err)
+    # The partial data stays on the error, for a caller who wants to look.
+    assert isinstance(err.data, dict) and "getAllClientItems" in err.data
 
 
 @pytest.mark.parametrize("mode", ["huge", "huge_chunked"])

@@ -3,13 +3,15 @@ arithmetic, token refresh, URL and id validation, request tags."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime
+from http import HTTPStatus
 
 import pytest
 
-from omnivoltaic_erm._auth import Token, jwt_expiry, refresh_due
+from omnivoltaic_erm._auth import Grant, Token, TokenManager, jwt_expiry, refresh_due
 from omnivoltaic_erm._ratelimit import (
     DAYS,
     FREE,
@@ -52,6 +54,7 @@ from omnivoltaic_erm.errors import (
     UnexpectedShapeError,
     error_from_graphql,
 )
+from omnivoltaic_erm.models import CodeTypes
 
 POLICY = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=4.0, jitter=0.25)
 
@@ -87,6 +90,30 @@ POLICY = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=4.0, jitter=0.2
 )
 def test_should_retry(error: ErmError, attempt: int, expected: bool) -> None:
     assert should_retry(error, attempt, POLICY) is expected
+
+
+# Every status of every class that can reach the retry decision: 1xx to 4xx arrive as
+# HttpStatusError (retried only for 408 and 429), 5xx as ServerError (always retried).
+_RETRIED_STATUSES = (408, 429)
+
+
+@pytest.mark.parametrize(
+    "status", [s.value for s in HTTPStatus if s.value < 500], ids=lambda s: str(s)
+)
+def test_should_retry_every_client_status(status: int) -> None:
+    error = HttpStatusError(status)
+    assert should_retry(error, 1, POLICY) is (status in _RETRIED_STATUSES)
+    assert outcome_unknown(error) is False, "a 1xx-4xx answer means nothing was issued"
+
+
+@pytest.mark.parametrize(
+    "status", [s.value for s in HTTPStatus if s.value >= 500], ids=lambda s: str(s)
+)
+def test_should_retry_every_server_status(status: int) -> None:
+    error = ServerError(status)
+    assert should_retry(error, 1, POLICY) is True
+    assert should_retry(error, POLICY.max_retries + 1, POLICY) is False
+    assert outcome_unknown(error) is True
 
 
 @pytest.mark.parametrize(
@@ -321,3 +348,149 @@ def test_redaction_keeps_passwords_and_only_the_latest_tokens() -> None:
     assert redacted[-_logging.MAX_TOKENS :] == [_logging.REDACTED] * _logging.MAX_TOKENS
     assert redacted[1] == tokens[0]  # long replaced: no longer held
     assert len(_logging._tokens) == _logging.MAX_TOKENS
+
+
+def test_token_manager_signs_in_once_refreshes_ahead_and_ignores_stale_invalidations() -> None:
+    now = [1000.0]
+    issued: list[str] = []
+
+    async def sign_in() -> Grant:
+        token = _jwt({"exp": now[0] + 100, "n": len(issued)})
+        issued.append(token)
+        return Grant(token)
+
+    async def run() -> None:
+        tokens = TokenManager(sign_in, refresh_margin=300.0, clock=lambda: now[0])
+        first = await tokens.token()
+        assert await tokens.token() == first and tokens.sign_ins == 1
+        # Another token than the current one was refused: the current one stays.
+        tokens.invalidate("some.older.token")
+        assert await tokens.token() == first and tokens.sign_ins == 1
+        # A 100 s token is refreshed in its last quarter (the 300 s margin shrinks to 25 s).
+        now[0] += 74.0
+        assert await tokens.token() == first
+        now[0] += 2.0
+        second = await tokens.token()
+        assert second != first and tokens.sign_ins == 2
+        tokens.invalidate(second)
+        third = await tokens.token()
+        assert third not in (first, second) and tokens.sign_ins == 3
+        assert "value=<redacted>" in repr(tokens) and third not in repr(tokens)
+
+    asyncio.run(run())
+    assert len(issued) == 3
+
+
+def test_token_manager_without_exp_assumes_an_hour_and_refuses_an_empty_token() -> None:
+    now = [5000.0]
+    answers = ["opaque-token", ""]
+
+    async def sign_in() -> Grant:
+        return Grant(answers.pop(0))
+
+    async def run() -> None:
+        tokens = TokenManager(sign_in, refresh_margin=60.0, clock=lambda: now[0])
+        assert await tokens.token() == "opaque-token"
+        now[0] += 3600 - 61
+        assert await tokens.token() == "opaque-token" and tokens.sign_ins == 1
+        now[0] += 2
+        with pytest.raises(AuthenticationError) as info:
+            await tokens.token()
+        assert info.value.message == "sign-in returned no access token"
+        assert tokens.sign_ins == 2
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("ledger", "kind", "now", "message"),
+    [
+        (
+            _ledger((DAYS, 0.0), (DAYS, 10.0), (DAYS, 20.0)),
+            DAYS,
+            60.0,
+            "this item had 3 code events in the last 24 h (limit 3); try again in 1439 min",
+        ),
+        (
+            _ledger(*[(DAYS, float(i * 86400 * 2)) for i in range(5)]),
+            DAYS,
+            1e7,
+            "this item has used all 5 code events; nothing was issued",
+        ),
+        (
+            _ledger((FREE, 0.0)),
+            FREE,
+            1e7,
+            "this item has used all 1 free codes; nothing was issued",
+        ),
+        (
+            _ledger((RESET, 0.0)),
+            RESET,
+            1e7,
+            "this item has used all 1 reset codes; nothing was issued",
+        ),
+    ],
+)
+def test_limit_messages_are_exact(ledger: ItemLedger, kind: str, now: float, message: str) -> None:
+    with pytest.raises(CodeLimitError) as info:
+        check_code_request(kind, ledger, LIMITS, now)
+    assert info.value.message == message
+
+
+def test_the_daily_window_excludes_its_first_instant() -> None:
+    ledger = _ledger((DAYS, 0.0), (DAYS, 10.0), (DAYS, 20.0))
+    assert check_code_request(DAYS, ledger, LIMITS, 86400.0) == 0.0
+
+
+def test_a_used_up_allowance_blocks_only_its_own_kind() -> None:
+    assert check_code_request(DAYS, _ledger((RESET, 0.0)), LIMITS, 100.0) == 0.0
+    assert check_code_request(FREE, _ledger((RESET, 0.0)), LIMITS, 100.0) == 0.0
+    assert check_code_request(RESET, _ledger((FREE, 0.0)), LIMITS, 100.0) == 0.0
+    below = _ledger(*[(DAYS, float(i * 86400 * 2)) for i in range(4)])
+    assert check_code_request(DAYS, below, LIMITS, 1e7) == 0.0
+
+
+def test_ledger_counts_each_kind_and_reads_enum_kinds() -> None:
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    ledger = ItemLedger.from_history(
+        [(CodeTypes.RESETCODE, t0), (CodeTypes.FREECODE, None), (CodeTypes.DAYSCODE, t0)]
+    )
+    assert (ledger.total, ledger.free, ledger.reset) == (3, 1, 1)
+    assert ledger.times == [0.0, t0.timestamp(), t0.timestamp()]
+    ledger.record(FREE, 5.0)
+    ledger.record(RESET, 5.5)
+    ledger.record(DAYS, 6.0)
+    assert (ledger.total, ledger.free, ledger.reset, ledger.last) == (6, 2, 2, 6.0)
+    assert ItemLedger().last is None
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        (7.5, "days must be a whole number from 1 to 1096, not float 7.5"),
+        ("7", "days must be a whole number from 1 to 1096, not str '7'"),
+        (True, "days must be a whole number from 1 to 1096, not bool True"),
+        (0, "days must be from 1 to 1096; got 0"),
+        (1097, "days must be from 1 to 1096; got 1097"),
+    ],
+)
+def test_validate_days_messages(days: object, message: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        validate_days(days, Limits())
+    assert (info.value.message, info.value.field) == (message, "days")
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "rand", "expected"),
+    [
+        (0.0, 0.0, 0.0),  # "now" is a hint too
+        (0.5, 0.0, 0.5),
+        (0.5, 1.0, 0.625),  # plus up to a quarter of the initial delay
+        (-1.0, 0.0, 0.5),  # a negative hint is ignored: backoff from attempt 1
+        (None, 0.0, 0.5),
+    ],
+)
+def test_retry_delay_hint_edges(retry_after: float | None, rand: float, expected: float) -> None:
+    assert retry_delay(1, POLICY, retry_after=retry_after, rand=lambda: rand) == pytest.approx(
+        expected
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from typing import Any
 
@@ -50,7 +51,7 @@ def test_sign_in_user_returns_profile_and_a_24_hour_jwt(sb: Sandbox) -> None:
     assert user["email"] == sb.email
     assert user["roleName"] == "DISTRIBUTOR" and user["type"] == "DISTRIBUTOR"
     assert user["deleteStatus"] is False and user["deleteAt"] is None
-    assert len(user["_id"]) == 24 and int(user["_id"], 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{24}", user["_id"]), user["_id"]
     assert jwt.get_unverified_header(user["accessToken"])["alg"] == "HS256"
     claims = _claims(user["accessToken"])
     assert claims["distributorId"] == user["_id"]

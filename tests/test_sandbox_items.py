@@ -7,6 +7,7 @@ Paging is checked against a line-by-line port of graphql-relay-js
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -113,8 +114,11 @@ def test_demo_items_follow_the_handbook(sb: Sandbox) -> None:
     created = [i["createdAt"] for i in items]
     assert created == sorted(created) and len(set(created)) == N
     for n, item in enumerate(items, start=1):
-        assert len(item["_id"]) == 24 and int(item["_id"], 16) >= 0
-        assert item["oemItemID"] == item["sellerItemID"] == f"DVAV2501{n:06d}"
+        assert re.fullmatch(r"[0-9a-f]{24}", item["_id"]), item["_id"]
+        assert item["oemItemID"] == f"DVAV2501{n:06d}"
+        # Every third item from the second on has a sellerItemID of the seller's own.
+        seller = f"SL2501{n:06d}" if n % 3 == 2 else item["oemItemID"]
+        assert item["sellerItemID"] == seller
         assert item["type"] == "DEVICE" and item["profile"] == "Off-Grid Electric Device"
         assert item["description"] == "OVES Connected eIoT" and item["lifeCycle"] in LIFE_CYCLES
     other = sb.items(sb.other_email)

@@ -4,6 +4,7 @@ loopback, the token cache written 0600."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import stat
 from pathlib import Path
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from omnivoltaic_erm import AsyncErmClient, ConfigurationError, TransportError
 from omnivoltaic_erm._auth import Token, TokenCache
+from omnivoltaic_erm._logging import REDACTED, get_logger, register_secret
 from omnivoltaic_erm.testing import BackgroundServer
 
 
@@ -60,3 +62,25 @@ def test_token_cache_file_is_0600(tmp_path: Path) -> None:
     assert "header.payload.sig" not in repr(cache)
     cache.clear()
     assert cache.load() is None
+
+
+def test_a_registered_secret_is_redacted_from_message_and_args(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "PLANTED-secret-5e4d3c2b1a"
+    register_secret(secret)
+    log = get_logger("omnivoltaic_erm.client")
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm")
+    log.warning(f"in the message: {secret}")
+    log.info("in the args: %s", secret)
+    log.debug("in a mapping: %(token)s and %(n)d", {"token": f"Bearer {secret}", "n": 7})
+    log.error("around it: %s|%s", "before", f"x{secret}y")
+    records = [r for r in caplog.records if r.name == "omnivoltaic_erm.client"]
+    assert len(records) == 4
+    for record in records:
+        text = record.getMessage()
+        assert secret not in text, text
+        assert REDACTED in text, text
+    assert secret not in caplog.text
+    assert records[2].getMessage() == f"in a mapping: Bearer {REDACTED} and 7"
+    assert records[3].getMessage() == f"around it: before|x{REDACTED}y"

@@ -30,11 +30,15 @@ from .errors import (
     InvalidInputError,
     InvalidResponseError,
     NotFoundError,
+    OutcomeUnknownError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
+    ResponseTooLargeError,
     ServerError,
     TimeoutError,
     TransportError,
+    UnexpectedShapeError,
 )
 
 if TYPE_CHECKING:
@@ -86,12 +90,16 @@ __all__ = [
     "Item",
     "Limits",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PermissionDeniedError",
     "QueryOrder",
     "RateLimitError",
+    "RedirectError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "ServerError",
     "TimeoutError",
     "TransportError",
+    "UnexpectedShapeError",
     "__version__",
 ]

@@ -59,6 +59,9 @@ _DEMO_BATCHES = (
     ("06AH", datetime(2025, 2, 3, 8, 0, tzinfo=UTC).timestamp()),
 )
 _DEMO_SPACING = 30.0
+# Every third demo item, from the second on, carries the distributor's own label as its
+# sellerItemID, which shares no prefix with its oemItemID (a look-up must match either).
+_SELLER_PREFIX = "SL"
 _JOINED = datetime(2024, 12, 2, 11, 10, 58, 663000, tzinfo=UTC).timestamp()
 
 _SCHEMA = """
@@ -115,6 +118,12 @@ _ITEM_FIELDS = (
     " fleet, life_cycle, code_gen_used, legacy_item_id"
 )
 _ITEM_COLUMNS = f"seq, distributor_id, {_ITEM_FIELDS}"
+
+
+def _seller_item_id(serial: str, yymm: str, index: int) -> str:
+    """The demo item's sellerItemID: its oemItemID, or for every third item a label of
+    the seller's own (``SL2501000002``)."""
+    return f"{_SELLER_PREFIX}{yymm}{index + 1:06d}" if index % 3 == 1 else serial
 
 
 def _duration(seconds: float) -> str:
@@ -241,7 +250,7 @@ class Store:
             yield (
                 object_id(ts, email, i),
                 serial,
-                serial,
+                _seller_item_id(serial, yymm, i),
                 created,
                 created,
                 creation_date,

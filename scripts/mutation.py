@@ -1,0 +1,137 @@
+"""`make mutation`: mutmut over the money path, then the score and every survivor.
+
+The modules mutated and the test files used are listed in ``[tool.mutmut]`` in
+pyproject.toml, and which of their mutants are run and scored in ``[tool.erm-mutation]``
+beside it. mutmut first runs those tests once, recording which test calls which
+function; each mutant then runs only the tests that called the function it changes,
+fastest first, until one fails.
+
+Survivors listed in ``scripts/mutation_equivalents.toml`` with a reason are equivalent
+(no test can tell them from the original) and leave the score; every other survivor
+is a test to write. The score is killed / (mutants - equivalent); below ``--target`` the
+command exits 1. Everything printed also goes to ``mutation-report.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTMUT = Path(sys.executable).with_name("mutmut")
+EQUIVALENTS = ROOT / "scripts" / "mutation_equivalents.toml"
+REPORT = ROOT / "mutation-report.txt"
+
+# mutmut's verdicts: a timeout or a crash means a test noticed; "no tests" means none
+# of the listed tests calls the function, which is a gap like a survivor.
+DETECTED = {"killed", "timeout", "segfault", "caught by type check"}
+UNDETECTED = {"survived", "no tests", "suspicious"}
+
+
+def mutmut(*args: str) -> str:
+    done = subprocess.run(
+        [str(MUTMUT), *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.exit(f"mutmut {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def scope() -> list[str]:
+    """The globs of the mutants that are run and scored."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return list(config["tool"]["erm-mutation"]["mutants"])
+
+
+def verdicts(globs: list[str]) -> dict[str, str]:
+    """Every mutant in scope, and mutmut's verdict."""
+    found: dict[str, str] = {}
+    for line in mutmut("results", "--all", "true").splitlines():
+        name, sep, status = line.strip().partition(": ")
+        if sep and any(fnmatch.fnmatchcase(name, g) for g in globs):
+            found[name] = status.strip()
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", type=float, default=90.0, help="minimum score, in %%")
+    parser.add_argument(
+        "--report-only", action="store_true", help="do not run; report the last run's results"
+    )
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="GLOB",
+        help="run and score only the mutants of the scope that match GLOB (repeatable), "
+        "e.g. 'omnivoltaic_erm._retry.*'",
+    )
+    args = parser.parse_args(argv)
+
+    globs = scope()
+    if args.only:
+        # A narrower glob lies within the scope when the scope's globs match it as a name.
+        outside = [g for g in args.only if not any(fnmatch.fnmatchcase(g, s) for s in globs)]
+        if outside:
+            sys.exit(f"--only {outside} is outside the scope in [tool.erm-mutation]")
+        globs = args.only
+    started = time.monotonic()
+    if not args.report_only:
+        # A run starts from scratch, so that the score is that of the code as it is.
+        subprocess.run(["rm", "-rf", str(ROOT / "mutants")], check=True)
+        run = subprocess.run(
+            [str(MUTMUT), "run", "--max-children", str(args.max_children), *globs],
+            cwd=ROOT,
+            check=False,
+        )
+        if run.returncode != 0:
+            return run.returncode
+    elapsed = time.monotonic() - started
+
+    results = verdicts(globs)
+    equivalent: dict[str, str] = tomllib.loads(EQUIVALENTS.read_text())["equivalent"]
+    counts = Counter(results.values())
+    survivors = sorted(n for n, s in results.items() if s in UNDETECTED and n not in equivalent)
+    listed = sorted(n for n in equivalent if results.get(n) in UNDETECTED)
+    in_scope = [n for n in equivalent if any(fnmatch.fnmatchcase(n, g) for g in globs)]
+    stale = sorted(n for n in in_scope if results.get(n) not in UNDETECTED)
+    unchecked = sorted(n for n, s in results.items() if s not in DETECTED | UNDETECTED)
+    detected = sum(counts[s] for s in DETECTED)
+    considered = len(results) - len(listed) - len(unchecked)
+    score = 100.0 * detected / considered if considered else 0.0
+
+    lines = [
+        f"mutants: {len(results)} in {', '.join(sorted({n.rsplit('.x', 1)[0] for n in results}))}",
+        "verdicts: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())),
+        f"equivalent (scripts/mutation_equivalents.toml): {len(listed)}",
+        f"score: {detected} killed of {considered} non-equivalent mutants = {score:.1f}%"
+        f" (target {args.target:g}%)",
+    ]
+    if not args.report_only:
+        lines.append(f"wall time: {elapsed / 60:.1f} min")
+    if unchecked:
+        lines.append(f"not checked (the run was interrupted?): {len(unchecked)}")
+    if stale:
+        lines.append("listed as equivalent but no longer surviving (remove from the list):")
+        lines += [f"  {n}: {results.get(n, 'no such mutant')}" for n in stale]
+    lines.append(f"surviving mutants: {len(survivors)}")
+    for name in survivors:
+        lines.append("")
+        lines.append(mutmut("show", name).rstrip())
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    REPORT.write_text(text)
+    print(f"(written to {REPORT.relative_to(ROOT)})")
+    return 0 if score >= args.target and not unchecked else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
