@@ -68,7 +68,7 @@ bench: install
 # The full fault-injection soak: 1,000 code requests across 100 items under ~20% faults
 # of every kind; prints the reconciliation counts (a short run is part of `make test`).
 soak: install
-	$(BIN)/python -m tests.soak --requests 1000 --items 100
+	$(BIN)/python -m tests.support.soak --requests 1000 --items 100
 
 # Mutation testing of the money path (modules and test files: [tool.mutmut] in
 # pyproject.toml); about 20 minutes on 2 cores. Prints the score and every surviving

@@ -22,7 +22,7 @@ wraps it in ``noting_interruption``, which lets the exception go on with a note
 reads that back for the command line.
 
 All I/O goes through an ``IssuePort``, so the machine is tested from a table with a
-scripted port (tests/test_issuing.py) as well as against the sandbox under faults.
+scripted port (tests/unit/test_issuing.py) as well as against the sandbox under faults.
 """
 
 from __future__ import annotations

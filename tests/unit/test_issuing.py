@@ -1,0 +1,325 @@
+"""The issuing state machine (``_issuing.issue``) from a table, with a scripted port.
+
+Each row scripts what each send does (answer, refuse, fail, or commit then lose the
+answer) and what each history read does, and states the outcome and the counts: sends,
+history reads, sign-ins, refusals counted, the code's ``recovered`` flag. The same
+machine runs against the sandbox under faults in tests/e2e/test_soak.py."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from omnivoltaic_erm_gql import CodeEventFields, CodeFields, CodeTypes
+
+from omnivoltaic_erm._issuing import CodeRequest, Progress, issue, request_id_of
+from omnivoltaic_erm._ratelimit import ItemLedger
+from omnivoltaic_erm.config import Limits, RetryPolicy
+from omnivoltaic_erm.errors import (
+    AuthenticationError,
+    CodeLimitError,
+    ErmError,
+    HttpStatusError,
+    InvalidInputError,
+    OutcomeUnknownError,
+    RateLimitError,
+    RedirectError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+)
+from omnivoltaic_erm.models import IssuedCode
+
+POLICY = RetryPolicy(max_retries=2, initial_delay=0.5, max_delay=4.0, jitter=0.0)
+LIMITS = Limits()
+RID = "0123456789abcdef"
+
+# Script steps for a send.
+OK = "ok"  # issued, answered
+LOST = "lost"  # issued, answer lost (TimeoutError)
+LOST_502 = "lost502"  # issued, then a 502 page
+NOT_SENT = "not-sent"  # connection refused before sending
+GONE_TIMEOUT = "gone"  # not issued, answer lost (TimeoutError)
+TOO_FAST = "429"
+TOKEN_REFUSED = "401"
+MOVED = "307"
+LIMIT = "limit"
+BAD_INPUT = "bad"
+# Script steps for a history read.
+READ = "read"
+UNREADABLE = "unreadable"
+# A sign-in that fails (before anything is sent).
+SIGN_IN_FAILS = "sign-in-fails"
+
+
+@dataclass
+class State:
+    item_id: str = "item-1"
+    ledger: ItemLedger = field(default_factory=ItemLedger)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass
+class ScriptedPort:
+    """The machine's I/O, each call taking the next step of its script."""
+
+    sends: list[str]
+    reads: list[str] = field(default_factory=list)
+    sign_in: str = "ok"
+    events: list[CodeEventFields] = field(default_factory=list)
+    sent: int = 0
+    read: int = 0
+    tokens_taken: int = 0
+    invalidated: int = 0
+    refusals: int = 0
+    slept: list[float] = field(default_factory=list)
+    limits_read: int = 0
+    clock: float = 1_000_000.0
+
+    async def token(self) -> str:
+        self.tokens_taken += 1
+        if self.sign_in == SIGN_IN_FAILS:
+            raise ServerError(502, "sign-in gateway")
+        return f"token-{self.invalidated}"
+
+    def invalidate(self, token: str) -> None:
+        self.invalidated += 1
+
+    def _commit(self, request: CodeRequest) -> CodeFields:
+        self.events.append(
+            CodeEventFields.model_validate(
+                {
+                    "_id": f"e{len(self.events)}",
+                    "codeType": request.kind.value,
+                    "codeDays": request.days,
+                    "codeNumber": len(self.events) + 1,
+                    "codeHexString": "ABCDEF0123456789",
+                    "codeDecString": "*123#",
+                    "description": request.tagged,
+                    "hashIndex": 1,
+                    "createdAt": datetime.fromtimestamp(self.clock, UTC).isoformat(),
+                    "deleteStatus": False,
+                }
+            )
+        )
+        return CodeFields.model_validate(
+            {"codeType": request.kind.value, "codeHex": "ABCDEF0123456789", "codeDec": "*123#"}
+        )
+
+    async def send(self, request: CodeRequest, token: str) -> CodeFields:
+        step = self.sends[self.sent]
+        self.sent += 1
+        if step == OK:
+            return self._commit(request)
+        if step == LOST:
+            self._commit(request)
+            raise TimeoutError("no answer")
+        if step == LOST_502:
+            self._commit(request)
+            raise ServerError(502, "bad gateway")
+        errors: dict[str, ErmError] = {
+            NOT_SENT: TransportError("refused", sent=False),
+            GONE_TIMEOUT: TimeoutError("no answer"),
+            TOO_FAST: RateLimitError("too fast", retry_after=1.0),
+            TOKEN_REFUSED: AuthenticationError("Unauthorized"),
+            MOVED: RedirectError(307, "https://elsewhere.example/graphql"),
+            LIMIT: CodeLimitError("used up"),
+            BAD_INPUT: InvalidInputError("bad"),
+        }
+        raise errors[step]
+
+    async def history(self, item_id: str) -> list[CodeEventFields]:
+        step = self.reads[self.read] if self.read < len(self.reads) else READ
+        self.read += 1
+        if step == UNREADABLE:
+            raise ServerError(503, "down")
+        return list(self.events)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock += seconds
+
+    def now(self) -> float:
+        return self.clock
+
+    def refused(self) -> None:
+        self.refusals += 1
+
+    async def limits(self, state: object) -> Limits:
+        self.limits_read += 1
+        return LIMITS
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    sends: list[str]
+    outcome: type[ErmError] | str  # "issued", "recovered", or the error raised
+    sent: int
+    reads: int = 0
+    read_script: list[str] = field(default_factory=list)
+    refusals: int = 0
+    invalidated: int = 0
+    sign_in: str = "ok"
+
+
+TABLE = [
+    Row("answered", [OK], "issued", sent=1),
+    Row("lost answer, found in history", [LOST], "recovered", sent=1, reads=1),
+    Row("502 after commit, found in history", [LOST_502], "recovered", sent=1, reads=1),
+    Row("lost, not in history, sent again", [GONE_TIMEOUT, OK], "issued", sent=2, reads=1),
+    Row(
+        "lost every time, never issued",
+        [GONE_TIMEOUT] * 3,
+        TimeoutError,
+        sent=3,
+        reads=3,
+    ),
+    Row(
+        "lost and history unreadable",
+        [LOST],
+        OutcomeUnknownError,
+        sent=1,
+        reads=1,
+        read_script=[UNREADABLE],
+    ),
+    Row("not sent, then answered", [NOT_SENT, OK], "issued", sent=2),
+    Row("not sent every time", [NOT_SENT] * 3, TransportError, sent=3),
+    Row("refused for speed, then answered", [TOO_FAST, OK], "issued", sent=2, refusals=1),
+    Row("refused for speed every time", [TOO_FAST] * 3, RateLimitError, sent=3, refusals=3),
+    Row("token refused once", [TOKEN_REFUSED, OK], "issued", sent=2, invalidated=1),
+    Row(
+        "token refused twice",
+        [TOKEN_REFUSED, TOKEN_REFUSED],
+        AuthenticationError,
+        sent=2,
+        invalidated=2,
+    ),
+    Row("redirect", [MOVED], RedirectError, sent=1),
+    Row("limit", [LIMIT], CodeLimitError, sent=1),
+    Row("bad input", [BAD_INPUT], InvalidInputError, sent=1),
+    Row("sign-in fails", [], ServerError, sent=0, sign_in=SIGN_IN_FAILS),
+]
+
+
+@pytest.mark.parametrize("row", TABLE, ids=lambda r: r.name)
+def test_issuing_table(row: Row) -> None:
+    port = ScriptedPort(sends=row.sends, reads=row.read_script, sign_in=row.sign_in)
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, "note", RID)
+    state = State()
+
+    async def run() -> object:
+        try:
+            return await issue(port, state, request, POLICY)
+        except ErmError as exc:
+            return exc
+
+    result = asyncio.run(run())
+    if isinstance(row.outcome, str):
+        assert isinstance(result, IssuedCode), repr(result)
+        assert result.recovered is (row.outcome == "recovered")
+        assert result.request_id == RID
+        assert result.description == "note"
+    else:
+        assert type(result) is row.outcome, repr(result)
+    if isinstance(result, OutcomeUnknownError):
+        assert (result.request_id, result.item_id) == (RID, "item-1")
+    assert port.limits_read == 1  # learned once, before anything else
+    assert port.sent == row.sent
+    assert port.read == row.reads
+    assert port.refusals == row.refusals
+    assert port.invalidated == row.invalidated
+    # Never two codes for one request: at most one history event carries its id.
+    assert sum(request_id_of(e.description) == RID for e in port.events) <= 1
+
+
+def test_ledger_limit_is_checked_before_anything_is_sent() -> None:
+    port = ScriptedPort(sends=[OK])
+    state = State(ledger=ItemLedger(total=LIMITS.total_limit))
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
+    with pytest.raises(CodeLimitError):
+        asyncio.run(issue(port, state, request, POLICY))
+    assert (port.sent, port.tokens_taken) == (0, 0)
+
+
+def test_interval_wait_comes_before_the_send() -> None:
+    port = ScriptedPort(sends=[OK, OK])
+    state = State()
+    first = CodeRequest(CodeTypes.FREECODE, "item-1", 0, None, RID)
+    second = CodeRequest(CodeTypes.RESETCODE, "item-1", 0, None, "fedcba9876543210")
+
+    async def run() -> None:
+        await issue(port, state, first, POLICY)
+        await issue(port, state, second, POLICY)
+
+    asyncio.run(run())
+    assert port.slept == [pytest.approx(LIMITS.code_interval + LIMITS.interval_margin)]
+    assert (state.ledger.free, state.ledger.reset, state.ledger.total) == (1, 1, 2)
+
+
+def test_unknown_outcome_with_an_http_refusal_is_not_read_from_history() -> None:
+    port = ScriptedPort(sends=[MOVED])
+    with pytest.raises(HttpStatusError):
+        asyncio.run(
+            issue(port, State(), CodeRequest(CodeTypes.DAYSCODE, "i", 1, None, RID), POLICY)
+        )
+    assert port.read == 0
+
+
+@dataclass
+class CancellingPort(ScriptedPort):
+    """A scripted port whose ``cancel_at``-th sleep, or first history read, is cancelled."""
+
+    cancel_at: int | None = None  # which sleep (1-based) is cancelled
+    cancel_history: bool = False
+    sleeps: int = 0
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        if self.sleeps == self.cancel_at:
+            raise asyncio.CancelledError
+        await super().sleep(seconds)
+
+    async def history(self, item_id: str) -> list[CodeEventFields]:
+        if self.cancel_history:
+            raise asyncio.CancelledError
+        return await super().history(item_id)
+
+
+@pytest.mark.parametrize(
+    ("name", "sends", "cancel_at", "cancel_history", "wait_first", "maybe_sent"),
+    [
+        ("waiting out the interval", [OK], 1, False, True, False),
+        ("reading history after a lost answer", [LOST], None, True, False, True),
+        (
+            "waiting to resend a request the history shows unissued",
+            [GONE_TIMEOUT],
+            1,
+            False,
+            False,
+            False,
+        ),
+        ("waiting after a refusal for speed", [TOO_FAST], 1, False, False, False),
+        ("waiting to resend a request never sent", [NOT_SENT], 1, False, False, False),
+    ],
+)
+def test_cancellation_knows_whether_the_request_may_have_been_sent(
+    name: str,
+    sends: list[str],
+    cancel_at: int | None,
+    cancel_history: bool,
+    wait_first: bool,
+    maybe_sent: bool,
+) -> None:
+    port = CancellingPort(sends=sends, cancel_at=cancel_at, cancel_history=cancel_history)
+    state = State()
+    if wait_first:
+        state.ledger.record(CodeTypes.DAYSCODE, port.clock, 1)  # a code just now: wait
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
+    progress = Progress()
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(issue(port, state, request, POLICY, progress))
+    assert progress.maybe_sent is maybe_sent, name
+    assert port.sent == (0 if wait_first else 1)
