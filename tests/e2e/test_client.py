@@ -31,6 +31,7 @@ from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
 from omnivoltaic_erm.testing import BackgroundServer
 from tests.support.hostile import Hostile
 from tests.support.real_api import real_item
+from tests.support.sandbox_http import served
 
 FAST = Limits(code_interval=0.2)
 
@@ -339,18 +340,6 @@ def test_planted_secrets_never_reach_logs_or_errors(caplog: pytest.LogCaptureFix
     assert planted_password not in records
     assert token not in records
     assert sb.password not in records
-
-
-def served(caplog: pytest.LogCaptureFixture, operation: str) -> int:
-    """How many ``operation`` requests the in-process sandbox executed (its debug log)."""
-    return sum(
-        1
-        for r in caplog.records
-        if r.name == "omnivoltaic_erm.sandbox"
-        and isinstance(r.args, tuple)
-        and len(r.args) > 1
-        and r.args[1] == operation
-    )
 
 
 def test_prefetch_learns_every_id_so_issuing_reads_no_history(

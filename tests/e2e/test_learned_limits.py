@@ -25,6 +25,7 @@ from omnivoltaic_erm.sandbox import Sandbox
 from omnivoltaic_erm.sandbox.fleets import Fleet
 from tests.support.real_api import answers
 from tests.support.replay import Canned, ReplayServer
+from tests.support.sandbox_http import served
 
 
 @dataclass
@@ -227,18 +228,6 @@ def test_without_limits_from_the_server_the_configured_ones_apply(
     assert sent.count("GetItemLimits") == 1 and sent.count("GenerateDaysCode") == 1
 
 
-def _served(caplog: pytest.LogCaptureFixture, operation: str) -> int:
-    """How many requests the sandbox served for ``operation`` (from its debug log)."""
-    return sum(
-        1
-        for r in caplog.records
-        if r.name == "omnivoltaic_erm.sandbox"
-        and isinstance(r.args, tuple)
-        and len(r.args) > 1
-        and r.args[1] == operation
-    )
-
-
 def test_prefetch_learns_the_limits_of_many_items_in_one_request(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -254,6 +243,6 @@ def test_prefetch_learns_the_limits_of_many_items_in_one_request(
                 return [(await erm.item_limits(item)).code_interval for item in items]
 
         assert asyncio.run(run()) == [0.2, 0.4, 0.2, 0.4, 0.2]
-    assert _served(caplog, "GetItemsLimits") == 1
-    assert _served(caplog, "GetItemLimits") == 0  # no item needed a request of its own
-    assert _served(caplog, "GetItemsForDownloadById") == 1
+    assert served(caplog, "GetItemsLimits") == 1
+    assert served(caplog, "GetItemLimits") == 0  # no item needed a request of its own
+    assert served(caplog, "GetItemsForDownloadById") == 1

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+import pytest
 
 
 class Endpoint(Protocol):
@@ -137,3 +138,15 @@ def error_of(result: dict[str, Any]) -> dict[str, Any]:
     assert len(errors) == 1, errors
     error: dict[str, Any] = errors[0]
     return error
+
+
+def served(caplog: pytest.LogCaptureFixture, operation: str) -> int:
+    """How many ``operation`` requests the in-process sandbox executed (its debug log)."""
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "omnivoltaic_erm.sandbox"
+        and isinstance(r.args, tuple)
+        and len(r.args) > 1
+        and r.args[1] == operation
+    )
