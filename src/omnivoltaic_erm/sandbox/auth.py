@@ -75,7 +75,7 @@ def issue_token(
     }
     if refresh:
         payload["tokenUse"] = _REFRESH
-        payload["jti"] = jti or secrets.token_hex(12)
+        payload["jti"] = jti or new_token_id()
     return jwt.encode(payload, secret, algorithm=_ALGORITHM)
 
 

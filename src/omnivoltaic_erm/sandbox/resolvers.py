@@ -233,11 +233,7 @@ def resolve_get_items_for_download_by_id(
 @query.field("getSpecificItem")
 def resolve_get_specific_item(_: Any, info: GraphQLResolveInfo, itemId: str) -> dict[str, Any]:
     """``getSpecificItem``: one of the distributor's items by its ``_id``."""
-    ctx = _context(info)
-    item = ctx.store.item_by("id", itemId, ctx.distributor().id)
-    if item is None:
-        raise not_found(itemId)
-    return item
+    return _owned_item(_context(info), "id", itemId)
 
 
 @query.field("getItembyOemItemId")
@@ -245,10 +241,14 @@ def resolve_get_item_by_oem_item_id(
     _: Any, info: GraphQLResolveInfo, oemItemId: str
 ) -> dict[str, Any]:
     """``getItembyOemItemId``: one of the distributor's items by its ``oemItemID``."""
-    ctx = _context(info)
-    item = ctx.store.item_by("oem_item_id", oemItemId, ctx.distributor().id)
+    return _owned_item(_context(info), "oem_item_id", oemItemId)
+
+
+def _owned_item(ctx: RequestContext, column: str, value: str) -> dict[str, Any]:
+    """One of the signed-in distributor's items by ``_id`` or ``oemItemID``, or NOT_FOUND."""
+    item = ctx.store.item_by(column, value, ctx.distributor().id)
     if item is None:
-        raise not_found(oemItemId)
+        raise not_found(value)
     return item
 
 
@@ -272,9 +272,7 @@ def resolve_code_events(
     distributor = ctx.distributor()
     if distributorId is not None and distributorId != distributor.id:
         raise ApiError("Forbidden resource", CODE_FORBIDDEN, 403)
-    item = ctx.store.item_by("id", itemId, distributor.id)
-    if item is None:
-        raise not_found(itemId)
+    item = _owned_item(ctx, "id", itemId)
     count = ctx.store.event_count(item["_id"])
     paging = PageRequest(pagination, first, last, after, before, limit, offset)
     try:
