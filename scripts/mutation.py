@@ -10,6 +10,12 @@ Survivors listed in ``scripts/mutation_equivalents.toml`` with a reason are equi
 (no test can tell them from the original) and leave the score; every other survivor
 is a test to write. The score is killed / (mutants - equivalent); below ``--target`` the
 command exits 1. Everything printed also goes to ``mutation-report.txt``.
+
+A surviving mutant costs every test that calls its function, so the listed equivalents
+are not run: the run has two steps. The first runs the mutants of the scope's first
+glob (a small module), which makes mutmut write every mutant and record the tests; the
+second runs the rest by name, less the listed equivalents. ``--check-equivalents`` runs
+those too, to find entries that a new test now kills.
 """
 
 from __future__ import annotations
@@ -44,6 +50,14 @@ def mutmut(*args: str) -> str:
     return done.stdout
 
 
+def run_mutants(max_children: int, names: list[str]) -> int:
+    """``mutmut run`` on these mutant names or globs; its exit code."""
+    done = subprocess.run(
+        [str(MUTMUT), "run", "--max-children", str(max_children), *names], cwd=ROOT, check=False
+    )
+    return done.returncode
+
+
 def scope() -> list[str]:
     """The globs of the mutants that are run and scored."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -68,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
+        "--check-equivalents",
+        action="store_true",
+        help="also run the mutants listed as equivalent, to find entries a test now kills",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         metavar="GLOB",
@@ -83,27 +102,37 @@ def main(argv: list[str] | None = None) -> int:
         if outside:
             sys.exit(f"--only {outside} is outside the scope in [tool.erm-mutation]")
         globs = args.only
+    equivalent: dict[str, str] = tomllib.loads(EQUIVALENTS.read_text())["equivalent"]
     started = time.monotonic()
     if not args.report_only:
         # A run starts from scratch, so that the score is that of the code as it is.
         subprocess.run(["rm", "-rf", str(ROOT / "mutants")], check=True)
-        run = subprocess.run(
-            [str(MUTMUT), "run", "--max-children", str(args.max_children), *globs],
-            cwd=ROOT,
-            check=False,
-        )
-        if run.returncode != 0:
-            return run.returncode
+        code = run_mutants(args.max_children, globs[:1])
+        if code == 0 and len(globs) > 1:
+            rest = [
+                n
+                for n, s in verdicts(globs[1:]).items()
+                if s == "not checked" and (args.check_equivalents or n not in equivalent)
+            ]
+            code = run_mutants(args.max_children, rest) if rest else 0
+        if code != 0:
+            return code
     elapsed = time.monotonic() - started
 
     results = verdicts(globs)
-    equivalent: dict[str, str] = tomllib.loads(EQUIVALENTS.read_text())["equivalent"]
     counts = Counter(results.values())
     survivors = sorted(n for n, s in results.items() if s in UNDETECTED and n not in equivalent)
-    listed = sorted(n for n in equivalent if results.get(n) in UNDETECTED)
     in_scope = [n for n in equivalent if any(fnmatch.fnmatchcase(n, g) for g in globs)]
-    stale = sorted(n for n in in_scope if results.get(n) not in UNDETECTED)
-    unchecked = sorted(n for n, s in results.items() if s not in DETECTED | UNDETECTED)
+    # An equivalent mutant that was not run counts as listed; one that was run must
+    # still survive, or its entry is stale.
+    listed = sorted(n for n in in_scope if results.get(n) in UNDETECTED | {"not checked"})
+    stale = sorted(n for n in in_scope if n not in listed)
+    counts["not run (listed equivalent)"] = sum(1 for n in listed if results[n] == "not checked")
+    counts["not checked"] -= counts["not run (listed equivalent)"]
+    counts = +counts
+    unchecked = sorted(
+        n for n, s in results.items() if s not in DETECTED | UNDETECTED and n not in listed
+    )
     detected = sum(counts[s] for s in DETECTED)
     considered = len(results) - len(listed) - len(unchecked)
     score = 100.0 * detected / considered if considered else 0.0
