@@ -36,15 +36,6 @@ HEADER = """\
 """
 
 
-def body(text: str) -> str:
-    """``text`` without its leading comment header (the SDL a server would print)."""
-    lines = text.splitlines(keepends=True)
-    index = 0
-    while index < len(lines) and (lines[index].startswith("#") or not lines[index].strip()):
-        index += 1
-    return "".join(lines[index:])
-
-
 def reconcile(printed_sdl: str, additions_sdl: str) -> str:
     """The merged schema as sorted SDL, without the header."""
     schema = build_schema(printed_sdl + "\n" + additions_sdl)

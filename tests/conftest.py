@@ -24,15 +24,6 @@ REFERENCE = next(
 PRINTED_SCHEMA = REFERENCE / "erm-federated-schema-2024-12.graphql"
 
 
-def schema_body(text: str) -> str:
-    """SDL without its leading ``#`` comment header: what a server prints."""
-    lines = text.splitlines(keepends=True)
-    index = 0
-    while index < len(lines) and (lines[index].startswith("#") or not lines[index].strip()):
-        index += 1
-    return "".join(lines[index:])
-
-
 # The sandbox fixtures (`erm_sandbox`, `erm_sandbox_factory`), as users enable them.
 pytest_plugins = ["omnivoltaic_erm.sandbox.pytest_plugin"]
 

@@ -29,12 +29,12 @@ from omnivoltaic_erm._open_enum import reset_warnings
 from omnivoltaic_erm.cli import main
 from omnivoltaic_erm.errors import ErmError
 from omnivoltaic_erm.sandbox import Sandbox
-from omnivoltaic_erm.schema_tools import load_operations, operation_files
-from tests.conftest import ROOT, schema_body
+from omnivoltaic_erm.schema_tools import load_operations, operation_files, sdl_body
+from tests.conftest import ROOT
 from tests.support.schema_changes import modified_sdl
 
 # What a server prints: the committed file without its provenance header.
-COMMITTED = schema_body((ROOT / "schema.graphql").read_text()).encode()
+COMMITTED = sdl_body((ROOT / "schema.graphql").read_text()).encode()
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,11 @@ still validates against the changed server and can carry the new enum value back
 
 from __future__ import annotations
 
-from tests.conftest import ROOT, schema_body
+from omnivoltaic_erm.schema_tools import sdl_body
+from tests.conftest import ROOT
 
 # The committed schema as a server prints it (without the provenance header).
-COMMITTED_SDL = schema_body((ROOT / "schema.graphql").read_text())
+COMMITTED_SDL = sdl_body((ROOT / "schema.graphql").read_text())
 
 
 def edit(sdl: str, old: str, new: str) -> str:

@@ -13,8 +13,8 @@ from graphql import DocumentNode, build_schema, parse, validate
 from graphql.utilities import find_breaking_changes
 from omnivoltaic_erm_gql import Client, PaginationEnum, QueryOrder
 
-from omnivoltaic_erm.schema_tools import diff_sdl, normalise_sdl
-from tests.conftest import PRINTED_SCHEMA, ROOT, schema_body
+from omnivoltaic_erm.schema_tools import diff_sdl, normalise_sdl, sdl_body
+from tests.conftest import PRINTED_SCHEMA, ROOT
 from tests.support.real_api import real_item
 from tests.support.replay import Canned, ReplayServer
 
@@ -46,7 +46,7 @@ def test_schema_is_valid_and_committed_sorted() -> None:
     sdl = (ROOT / "schema.graphql").read_text()
     schema = build_schema(sdl)  # raises on an invalid schema
     assert schema.query_type is not None and schema.mutation_type is not None
-    body = schema_body(sdl)
+    body = sdl_body(sdl)
     assert sdl.startswith("# ") and "Provenance" in sdl[: len(sdl) - len(body)]
     assert normalise_sdl(body) == body, "schema.graphql must be committed as sorted SDL"
 
@@ -66,7 +66,7 @@ def test_validation_catches_an_unknown_field() -> None:
 
 
 def test_sorted_sdl_snapshot(graphql_snapshot: Any) -> None:
-    sdl = schema_body((ROOT / "schema.graphql").read_text())
+    sdl = sdl_body((ROOT / "schema.graphql").read_text())
     assert normalise_sdl(sdl) == graphql_snapshot
 
 
@@ -198,7 +198,7 @@ def test_operations_validate_against_the_printed_real_schema() -> None:
 
 def test_schema_is_the_printed_copy_plus_the_handbook_additions() -> None:
     """Diffing the printed real schema against ours shows only the handbook's additions."""
-    diff = diff_sdl(PRINTED_SCHEMA.read_text(), schema_body((ROOT / "schema.graphql").read_text()))
+    diff = diff_sdl(PRINTED_SCHEMA.read_text(), sdl_body((ROOT / "schema.graphql").read_text()))
     changes = [(c.severity, c.coordinate) for c in diff.changes]
     assert sorted(changes) == [
         ("safe", "ItemCodeHistory"),

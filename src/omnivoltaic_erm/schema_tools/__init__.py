@@ -21,7 +21,7 @@ Everything here is pure except ``pull_schema`` and the file readers.
 from __future__ import annotations
 
 from .changes import SEVERITIES, SchemaChange, Severity, classify_changes, coordinate_of
-from .pull import load_schema, normalise_sdl, pull_schema, sorted_sdl
+from .pull import load_schema, normalise_sdl, pull_schema, sdl_body, sorted_sdl
 from .report import (
     OperationProblem,
     OperationReport,
@@ -50,5 +50,6 @@ __all__ = [
     "normalise_sdl",
     "operation_files",
     "pull_schema",
+    "sdl_body",
     "sorted_sdl",
 ]

@@ -38,6 +38,19 @@ def sorted_sdl(schema: GraphQLSchema) -> str:
     return print_schema(lexicographic_sort_schema(schema)) + "\n"
 
 
+def sdl_body(text: str) -> str:
+    """``text`` without its leading ``#`` comment header: the SDL a server would print.
+
+    ``schema.graphql`` is committed under a provenance header; comparisons with a pulled
+    or printed schema are made on the body.
+    """
+    lines = text.splitlines(keepends=True)
+    index = 0
+    while index < len(lines) and (lines[index].startswith("#") or not lines[index].strip()):
+        index += 1
+    return "".join(lines[index:])
+
+
 def normalise_sdl(sdl: str) -> str:
     """Parse SDL and print it back sorted."""
     return sorted_sdl(build_schema(sdl))
