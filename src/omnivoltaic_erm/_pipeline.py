@@ -111,7 +111,6 @@ class Pipeline:
         signed_in_again = False
         while True:
             attempt += 1
-            token = ""
             call_headers = headers
             if authed:
                 assert tokens is not None
@@ -127,7 +126,7 @@ class Pipeline:
                 if not authed:
                     raise
                 assert tokens is not None
-                tokens.invalidate(token)
+                tokens.invalidate(token)  # set above: authed calls carry the managed token
                 if not repeatable or signed_in_again:
                     raise
                 signed_in_again = True

@@ -76,6 +76,8 @@ class StubErm:
     answers: dict[str, Callable[[], web.Response]] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     seen: list[str] = field(default_factory=list)
+    # Every request's headers and decoded body, in order.
+    requests: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
     # Code events committed by GenerateDaysCode, served back as the item's history.
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -128,6 +130,7 @@ class StubErm:
             raw = await request.read()
             self.seen.append(json.dumps(dict(request.headers)) + raw.decode())
             payload = json.loads(raw)
+            self.requests.append((dict(request.headers), payload))
             name = payload.get("operationName") or ""
             self.calls[name] += 1
             answer = self.answers.get(name)
