@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -68,7 +69,18 @@ class Cli:
             text=True,
             env=self.env(**env),
             stdin=subprocess.DEVNULL,
+            preexec_fn=_default_sigint,
         )
+
+
+def _default_sigint() -> None:
+    """In the child: SIGINT as a terminal's Ctrl-C gives it, whatever this process has.
+
+    A shell starts a background job with SIGINT ignored, and a child inherits that, so a
+    suite run in the background would otherwise send its Ctrl-C to a process that
+    ignores it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
