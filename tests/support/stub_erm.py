@@ -9,8 +9,10 @@ can look for a planted secret.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -83,6 +85,8 @@ class StubErm:
     history: list[dict[str, Any]] = field(default_factory=list)
     # When set, GenerateDaysCode commits the code and then answers with this instead.
     after_commit: Callable[[], web.Response] | None = None
+    # When given, GenerateDaysCode commits the code and holds its answer until it is set.
+    hold: threading.Event | None = None
 
     def _item_entry(self) -> dict[str, Any]:
         page = _load("handbook_items_page")
@@ -136,7 +140,10 @@ class StubErm:
             answer = self.answers.get(name)
             if answer is not None:
                 return answer()
-            return self._default(name, payload.get("variables") or {})
+            response = self._default(name, payload.get("variables") or {})
+            if name == "GenerateDaysCode" and self.hold is not None:
+                await asyncio.to_thread(self.hold.wait)
+            return response
 
         app = web.Application()
         app.router.add_post("/graphql", handle)

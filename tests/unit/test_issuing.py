@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 import pytest
 from omnivoltaic_erm_gql import CodeEventFields, CodeFields, CodeTypes
 
+from omnivoltaic_erm import _tracing
 from omnivoltaic_erm._issuing import CodeRequest, Progress, issue, request_id_of
 from omnivoltaic_erm._ratelimit import ItemLedger
 from omnivoltaic_erm.config import Limits, RetryPolicy
 from omnivoltaic_erm.errors import (
+    CODE_CREDIT_LIMIT,
     AuthenticationError,
     CodeLimitError,
     ErmError,
@@ -43,6 +45,7 @@ LOST_502 = "lost502"  # issued, then a 502 page
 NOT_SENT = "not-sent"  # connection refused before sending
 GONE_TIMEOUT = "gone"  # not issued, answer lost (TimeoutError)
 TOO_FAST = "429"
+TOO_FAST_NO_HINT = "429-no-hint"  # refused for speed, with no Retry-After
 TOKEN_REFUSED = "401"
 MOVED = "307"
 LIMIT = "limit"
@@ -69,10 +72,13 @@ class ScriptedPort:
     reads: list[str] = field(default_factory=list)
     sign_in: str = "ok"
     events: list[CodeEventFields] = field(default_factory=list)
+    item_limits: Limits = LIMITS
     sent: int = 0
     read: int = 0
     tokens_taken: int = 0
-    invalidated: int = 0
+    invalidated: list[str] = field(default_factory=list)
+    # The request id in the tracing context at each send.
+    request_ids: list[str | None] = field(default_factory=list)
     refusals: int = 0
     slept: list[float] = field(default_factory=list)
     limits_read: int = 0
@@ -82,10 +88,10 @@ class ScriptedPort:
         self.tokens_taken += 1
         if self.sign_in == SIGN_IN_FAILS:
             raise ServerError(502, "sign-in gateway")
-        return f"token-{self.invalidated}"
+        return f"token-{len(self.invalidated)}"
 
     def invalidate(self, token: str) -> None:
-        self.invalidated += 1
+        self.invalidated.append(token)
 
     def _commit(self, request: CodeRequest) -> CodeFields:
         self.events.append(
@@ -111,6 +117,7 @@ class ScriptedPort:
     async def send(self, request: CodeRequest, token: str) -> CodeFields:
         step = self.sends[self.sent]
         self.sent += 1
+        self.request_ids.append(_tracing.request_id_var.get())
         if step == OK:
             return self._commit(request)
         if step == LOST:
@@ -123,6 +130,7 @@ class ScriptedPort:
             NOT_SENT: TransportError("refused", sent=False),
             GONE_TIMEOUT: TimeoutError("no answer"),
             TOO_FAST: RateLimitError("too fast", retry_after=1.0),
+            TOO_FAST_NO_HINT: RateLimitError("too fast"),
             TOKEN_REFUSED: AuthenticationError("Unauthorized"),
             MOVED: RedirectError(307, "https://elsewhere.example/graphql"),
             LIMIT: CodeLimitError("used up"),
@@ -149,7 +157,7 @@ class ScriptedPort:
 
     async def limits(self, state: object) -> Limits:
         self.limits_read += 1
-        return LIMITS
+        return self.item_limits
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,13 @@ TABLE = [
     Row("not sent every time", [NOT_SENT] * 3, TransportError, sent=3),
     Row("refused for speed, then answered", [TOO_FAST, OK], "issued", sent=2, refusals=1),
     Row("refused for speed every time", [TOO_FAST] * 3, RateLimitError, sent=3, refusals=3),
+    Row(
+        "refused for speed with no hint, then answered",
+        [TOO_FAST_NO_HINT, OK],
+        "issued",
+        sent=2,
+        refusals=1,
+    ),
     Row("token refused once", [TOKEN_REFUSED, OK], "issued", sent=2, invalidated=1),
     Row(
         "token refused twice",
@@ -196,6 +211,15 @@ TABLE = [
         AuthenticationError,
         sent=2,
         invalidated=2,
+    ),
+    # A refused token costs no attempt: the three attempts are all still to come.
+    Row(
+        "token refused, then refused for speed every time",
+        [TOKEN_REFUSED] + [TOO_FAST] * 4,
+        RateLimitError,
+        sent=4,
+        refusals=3,
+        invalidated=1,
     ),
     Row("redirect", [MOVED], RedirectError, sent=1),
     Row("limit", [LIMIT], CodeLimitError, sent=1),
@@ -226,11 +250,15 @@ def test_issuing_table(row: Row) -> None:
         assert type(result) is row.outcome, repr(result)
     if isinstance(result, OutcomeUnknownError):
         assert (result.request_id, result.item_id) == (RID, "item-1")
+        # It names the error that kept the history from being read.
+        assert "history could not be read (ServerError)" in result.message
     assert port.limits_read == 1  # learned once, before anything else
     assert port.sent == row.sent
     assert port.read == row.reads
     assert port.refusals == row.refusals
-    assert port.invalidated == row.invalidated
+    # Each token the server refused is forgotten: the one it was sent with.
+    assert port.invalidated == [f"token-{n}" for n in range(row.invalidated)]
+    assert port.request_ids == [RID] * port.sent  # each send traced under its request id
     # Never two codes for one request: at most one history event carries its id.
     assert sum(request_id_of(e.description) == RID for e in port.events) <= 1
 
@@ -323,3 +351,86 @@ def test_cancellation_knows_whether_the_request_may_have_been_sent(
         asyncio.run(issue(port, state, request, POLICY, progress))
     assert progress.maybe_sent is maybe_sent, name
     assert port.sent == (0 if wait_first else 1)
+
+
+def test_refusals_for_speed_with_no_hint_back_off_by_the_policy() -> None:
+    port = ScriptedPort(sends=[TOO_FAST_NO_HINT, TOO_FAST_NO_HINT, OK])
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
+    asyncio.run(issue(port, State(), request, POLICY))
+    # initial_delay, then twice it: the attempt number drives the back-off.
+    assert port.slept == [0.5, 1.0]
+
+
+def test_credit_stacking_counts_the_days_asked_and_the_days_issued() -> None:
+    # At most 10 days stacked over the last 3 code events.
+    port = ScriptedPort(sends=[OK, OK], item_limits=Limits(credit_days=10, credit_events=3))
+    state = State()
+
+    async def run() -> None:
+        await issue(port, state, CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID), POLICY)
+        # 7 days issued and 4 more asked: past 10, refused before anything is sent.
+        second = CodeRequest(CodeTypes.DAYSCODE, "item-1", 4, None, "fedcba9876543210")
+        with pytest.raises(CodeLimitError) as info:
+            await issue(port, state, second, POLICY)
+        assert info.value.limit == CODE_CREDIT_LIMIT
+        # 3 more fit.
+        third = CodeRequest(CodeTypes.DAYSCODE, "item-1", 3, None, "fedcba9876543211")
+        await issue(port, state, third, POLICY)
+
+    asyncio.run(run())
+    assert port.sent == 2
+    assert state.ledger.kinds == [(CodeTypes.DAYSCODE, 7), (CodeTypes.DAYSCODE, 3)]
+
+
+@dataclass
+class CancelledSignIn(ScriptedPort):
+    """A scripted port whose ``cancel_at``-th token (1-based) is cancelled."""
+
+    cancel_at: int = 1
+
+    async def token(self) -> str:
+        if self.tokens_taken + 1 == self.cancel_at:
+            raise asyncio.CancelledError
+        return await super().token()
+
+
+def test_cancelled_while_signing_in_again_after_a_refused_token_nothing_was_sent() -> None:
+    port = CancelledSignIn(sends=[TOKEN_REFUSED], cancel_at=2)
+    progress = Progress()
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(issue(port, State(), request, POLICY, progress))
+    # The refused request executed nothing, and the next one was never sent.
+    assert progress.maybe_sent is False
+    assert (port.sent, port.invalidated) == (1, ["token-0"])
+
+
+def test_an_issuance_is_one_span_with_its_recovery_as_an_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    # A provider of this test's own (the global one can be set only once per process).
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(_tracing, "tracer", lambda: provider.get_tracer(_tracing.TRACER_NAME))
+    port = ScriptedPort(sends=[LOST])
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
+
+    code = asyncio.run(issue(port, State(), request, POLICY))
+    assert code.recovered
+    assert port.request_ids == [RID]
+    assert _tracing.request_id_var.get() is None  # reset after the issuance
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "issue DAYSCODE"
+    assert dict(span.attributes or {}) == {
+        "erm.code_type": "DAYSCODE",
+        "erm.item_id": "item-1",
+        "erm.request_id": RID,
+    }
+    assert [(e.name, dict(e.attributes or {})) for e in span.events] == [
+        ("erm.recovered_from_history", {"erm.request_id": RID})
+    ]

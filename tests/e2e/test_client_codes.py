@@ -1,0 +1,218 @@
+"""AsyncErmClient's side of issuing, against the scripted server on 127.0.0.1: which id a
+code request names, what an interruption says, what an in-flight code leaves in the
+item's ledger, how limits are learned (and said to be missing), and a refresh that
+brings no token."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from omnivoltaic_erm_gql import FleetLimits
+
+from omnivoltaic_erm import (
+    AsyncErmClient,
+    AuthenticationError,
+    ClientConfig,
+    CodeTypes,
+    Limits,
+)
+from omnivoltaic_erm._issuing import Interruption, interruption_of
+from omnivoltaic_erm._limits import limits_from_fleet
+from omnivoltaic_erm.testing import BackgroundServer
+from tests.support.stub_erm import ITEM_ID, PASSWORD, StubErm, graphql_error
+
+OEM_ID = "DVAV0111000999"  # the stub item's oemItemID
+RID = "00000000000000c1"
+# No interval, so that nothing here waits.
+NO_WAIT = Limits(code_interval=0.0, interval_margin=0.0)
+FLEET: dict[str, Any] = {
+    "_id": "fleet-1",
+    "fleetName": "Lagos",
+    "codeGenInterval": 500,
+    "disableCodeGenInterval": False,
+    "dayCodeCountLimit": None,
+    "disableDayCodeCountLimit": False,
+    "totalCodeCountLimit": 40,
+    "disableTotalCodeCountLimit": False,
+    "freeCodeCount": None,
+    "disableFreeCode": True,
+    "resetCodeCount": None,
+    "disableResetCodeCount": False,
+    "maxCreditStackDays": None,
+    "disableMaxCreditStackDays": False,
+    "maxCreditStackCodeEvents": None,
+    "disableMaxCreditStackCodeEvents": False,
+}
+
+
+@pytest.fixture
+def stub() -> Iterator[tuple[StubErm, BackgroundServer]]:
+    hold = threading.Event()
+    erm = StubErm(hold=hold)
+    with erm.serve() as srv:
+        try:
+            yield erm, srv
+        finally:
+            hold.set()  # a held answer must not keep the server from stopping
+
+
+def client(srv: BackgroundServer, **kwargs: Any) -> AsyncErmClient:
+    kwargs.setdefault("limits", NO_WAIT)
+    return AsyncErmClient(f"{srv.base_url}/graphql", "d@example.com", PASSWORD, **kwargs)
+
+
+UNLEARNED = ClientConfig(learn_limits=False)
+
+
+async def committed(stub: StubErm, count: int) -> None:
+    """Until the stub has committed ``count`` codes."""
+    while len(stub.history) < count:
+        await asyncio.sleep(0.01)
+
+
+def answer(data: dict[str, Any]) -> Any:
+    return lambda: web.json_response({"data": data})
+
+
+def test_a_code_cancelled_while_its_answer_is_held_is_noted_as_maybe_sent(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+
+    async def run() -> asyncio.CancelledError:
+        async with client(srv, config=UNLEARNED) as erm:
+            await erm.item_limits(OEM_ID)  # signed in, item known: next is the code
+            task = asyncio.create_task(erm.generate_days_code(OEM_ID, 7, request_id=RID))
+            await committed(erm_stub, 1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError) as info:
+                await task
+            return info.value
+
+    error = asyncio.run(run())
+    # The item as the caller named it, and the request it can be recovered by.
+    found = interruption_of(error)
+    assert found == Interruption(CodeTypes.DAYSCODE, OEM_ID, RID, maybe_sent=True)
+    assert error.__notes__ == [found.note]
+    # The item named by its oemItemID, the code request names it by its _id.
+    (sent,) = [
+        b["variables"] for _, b in erm_stub.requests if b["operationName"] == "GenerateDaysCode"
+    ]
+    assert (sent["itemId"], sent["codeDays"]) == (ITEM_ID, 7)
+
+
+def test_a_new_id_read_while_a_code_is_in_flight_does_not_count_it_twice(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    assert erm_stub.hold is not None
+    hold = erm_stub.hold
+
+    async def run() -> list[int]:
+        # Two codes allowed in all.
+        limits = Limits(code_interval=0.0, interval_margin=0.0, total_limit=2)
+        async with client(srv, limits=limits, config=UNLEARNED) as erm:
+            await erm.item_limits(ITEM_ID)
+            first = asyncio.create_task(erm.generate_days_code(ITEM_ID, 1))
+            await committed(erm_stub, 1)
+            # The item named by another id: its history, read now, already holds the
+            # first code, which the client records when its answer comes.
+            await erm.item_limits(OEM_ID)
+            hold.set()
+            await first
+            await erm.generate_days_code(ITEM_ID, 2)  # the second of two
+            return [e["codeDays"] for e in erm_stub.history]
+
+    assert asyncio.run(run()) == [1, 2]
+
+
+def test_fleet_limits_unavailable_are_logged_with_the_error(
+    stub: tuple[StubErm, BackgroundServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    erm_stub, srv = stub
+    erm_stub.answers["GetItemLimits"] = graphql_error("FORBIDDEN", "not your fleet")
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.client")
+
+    async def run() -> Limits:
+        async with client(srv) as erm:
+            return await erm.item_limits(ITEM_ID)
+
+    assert asyncio.run(run()) == NO_WAIT
+    assert erm_stub.calls["GetItemLimits"] == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "omnivoltaic_erm.client"] == [
+        f"item {ITEM_ID}: fleet limits unavailable (PermissionDeniedError); "
+        "the configured limits apply"
+    ]
+
+
+def test_limits_a_fleet_leaves_out_are_logged_by_name(
+    stub: tuple[StubErm, BackgroundServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    erm_stub, srv = stub
+    erm_stub.answers["GetItemLimits"] = answer(
+        {"getSpecificItem": {"_id": ITEM_ID, "itemFleet": FLEET}}
+    )
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.client")
+
+    async def run() -> Limits:
+        async with client(srv) as erm:
+            return await erm.item_limits(ITEM_ID)
+
+    assert asyncio.run(run()) == limits_from_fleet(FleetLimits.model_validate(FLEET), NO_WAIT)
+    assert [r.getMessage() for r in caplog.records if r.name == "omnivoltaic_erm.client"] == [
+        f"item {ITEM_ID}: fleet 'Lagos' gives no daily, reset; "
+        "the configured limits apply for those"
+    ]
+
+
+def test_prefetched_limits_skip_an_item_that_was_not_asked_for(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    stranger = {"_id": "5f0000000000000000000000", "itemFleet": FLEET}
+    erm_stub.answers["GetItemsLimits"] = answer(
+        {
+            "getItemsForDownloadById": [
+                {"item": stranger},
+                {"item": {"_id": ITEM_ID, "itemFleet": FLEET}},
+            ]
+        }
+    )
+
+    async def run() -> Limits:
+        async with client(srv) as erm:
+            await erm.prefetch([OEM_ID])
+            return await erm.item_limits(OEM_ID)
+
+    assert asyncio.run(run()) == limits_from_fleet(FleetLimits.model_validate(FLEET), NO_WAIT)
+    assert erm_stub.calls["GetItemsLimits"] == 1
+    assert erm_stub.calls["GetItemLimits"] == 0  # learned in the prefetch
+
+
+def test_a_refresh_that_brings_no_access_token_is_an_authentication_error(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    erm_stub.answers["RefreshAccessToken"] = answer(
+        {"refreshAccessToken": {"accessToken": None, "refreshToken": None}}
+    )
+    now = [time.time()]
+
+    async def run() -> None:
+        async with client(srv, clock=lambda: now[0]) as erm:
+            await erm.item_limits(ITEM_ID)  # signs in
+            now[0] += 2 * erm_stub.token_lifetime  # the token has expired: refresh it
+            with pytest.raises(AuthenticationError) as info:
+                await erm.code_history(ITEM_ID)
+            assert info.value.message == "sign-in returned no access token"
+            assert (erm.sign_ins, erm.refreshes) == (1, 1)
+
+    asyncio.run(run())
+    assert erm_stub.calls["RefreshAccessToken"] == 1
