@@ -20,6 +20,7 @@ from omnivoltaic_erm import (
     AsyncErmClient,
     AuthenticationError,
     ClientConfig,
+    CodeLimitError,
     CodeTypes,
     Limits,
 )
@@ -216,3 +217,62 @@ def test_a_refresh_that_brings_no_access_token_is_an_authentication_error(
 
     asyncio.run(run())
     assert erm_stub.calls["RefreshAccessToken"] == 1
+
+
+def test_a_sign_in_that_brings_no_access_token_is_an_authentication_error(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    erm_stub.answers["SignInUser"] = answer(
+        {"signInUser": {"_id": "u1", "accessToken": None, "refreshToken": None}}
+    )
+
+    async def run() -> None:
+        async with client(srv) as erm:
+            with pytest.raises(AuthenticationError) as info:
+                await erm.code_history(ITEM_ID)
+            assert info.value.message == "sign-in returned no access token"
+
+    asyncio.run(run())
+    assert erm_stub.calls["SignInUser"] == 1
+    assert erm_stub.calls["GetItemsForDownloadById"] == 0  # nothing sent without a token
+
+
+def test_an_item_can_be_named_by_the_item_found(stub: tuple[StubErm, BackgroundServer]) -> None:
+    erm_stub, srv = stub
+    erm_stub.hold = None
+
+    async def run() -> tuple[str, str]:
+        async with client(srv, config=UNLEARNED) as erm:
+            item = await erm.find_item(OEM_ID)
+            code = await erm.generate_days_code(item, 3)
+            return item.id, code.item_id
+
+    assert asyncio.run(run()) == (ITEM_ID, ITEM_ID)
+    (sent,) = [
+        b["variables"]
+        for _, b in erm_stub.requests
+        if b["operationName"] == "GetItemsForDownloadById"
+    ]
+    assert sent["ids"] == [ITEM_ID]
+
+
+def test_a_prefetched_history_counts_before_the_first_code(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    erm_stub.hold = None
+
+    async def run() -> int:
+        async with client(srv, config=UNLEARNED) as erm:
+            await erm.generate_days_code(ITEM_ID, 1)  # the item's first code
+        # Another client, allowed one code for the item, learns of that one in its prefetch.
+        limits = Limits(code_interval=0.0, interval_margin=0.0, total_limit=1)
+        async with client(srv, limits=limits, config=UNLEARNED) as erm:
+            await erm.prefetch([OEM_ID])
+            with pytest.raises(CodeLimitError):
+                await erm.generate_days_code(OEM_ID, 2)
+        return erm_stub.calls["GetItemsForDownloadById"]
+
+    assert asyncio.run(run()) == 2  # the first client's look-up and the prefetch
+    assert erm_stub.calls["GenerateDaysCode"] == 1
