@@ -72,9 +72,12 @@ def client(srv: BackgroundServer, **kwargs: Any) -> AsyncErmClient:
 UNLEARNED = ClientConfig(learn_limits=False)
 
 
-async def committed(stub: StubErm, count: int) -> None:
-    """Until the stub has committed ``count`` codes."""
+async def committed(stub: StubErm, count: int, task: asyncio.Task[Any]) -> None:
+    """Until the stub has committed ``count`` codes; fails at once if ``task`` ends first."""
     while len(stub.history) < count:
+        if task.done():
+            task.result()  # raises whatever ended it
+            raise AssertionError("the code request ended before its code was committed")
         await asyncio.sleep(0.01)
 
 
@@ -91,7 +94,7 @@ def test_a_code_cancelled_while_its_answer_is_held_is_noted_as_maybe_sent(
         async with client(srv, config=UNLEARNED) as erm:
             await erm.item_limits(OEM_ID)  # signed in, item known: next is the code
             task = asyncio.create_task(erm.generate_days_code(OEM_ID, 7, request_id=RID))
-            await committed(erm_stub, 1)
+            await committed(erm_stub, 1, task)
             task.cancel()
             with pytest.raises(asyncio.CancelledError) as info:
                 await task
@@ -122,7 +125,7 @@ def test_a_new_id_read_while_a_code_is_in_flight_does_not_count_it_twice(
         async with client(srv, limits=limits, config=UNLEARNED) as erm:
             await erm.item_limits(ITEM_ID)
             first = asyncio.create_task(erm.generate_days_code(ITEM_ID, 1))
-            await committed(erm_stub, 1)
+            await committed(erm_stub, 1, first)
             # The item named by another id: its history, read now, already holds the
             # first code, which the client records when its answer comes.
             await erm.item_limits(OEM_ID)
