@@ -279,3 +279,22 @@ def test_a_prefetched_history_counts_before_the_first_code(
 
     assert asyncio.run(run()) == 2  # the first client's look-up and the prefetch
     assert erm_stub.calls["GenerateDaysCode"] == 1
+
+
+def test_reading_an_items_history_keeps_what_was_learned_of_it(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    erm_stub.answers["GetItemLimits"] = answer(
+        {"getSpecificItem": {"_id": ITEM_ID, "itemFleet": FLEET}}
+    )
+
+    async def run() -> tuple[Limits, Limits]:
+        async with client(srv) as erm:
+            learned = await erm.item_limits(ITEM_ID)
+            await erm.code_history(ITEM_ID)  # the ledger is renewed, the item stays known
+            return learned, await erm.item_limits(ITEM_ID)
+
+    learned, again = asyncio.run(run())
+    assert learned == again == limits_from_fleet(FleetLimits.model_validate(FLEET), NO_WAIT)
+    assert erm_stub.calls["GetItemLimits"] == 1  # the fleet is read once
