@@ -367,6 +367,38 @@ def test_concurrent_callers_share_one_renewal() -> None:
     assert values == [account.sign_ins[0].access] * 5
 
 
+def test_a_usable_token_is_handed_out_without_waiting_for_a_renewal_in_flight() -> None:
+    # The wall clock can step back (an NTP correction) while a renewal waits on the
+    # server; a caller for whom the current token is usable again gets it at once.
+    clock = Clock(0.0)
+
+    async def scenario() -> None:
+        started, release = asyncio.Event(), asyncio.Event()
+        issued: list[str] = []
+
+        async def sign_in() -> Grant:
+            if issued:
+                started.set()
+                await release.wait()
+            issued.append(jwt(clock.now + 1000.0))
+            return Grant(issued[-1])
+
+        tokens = TokenManager(sign_in, refresh_margin=10.0, clock=clock)
+        first = await tokens.token()
+        clock.now = 995.0
+        renewal = asyncio.ensure_future(tokens.token())
+        await started.wait()
+        clock.now = 900.0
+        meanwhile = asyncio.ensure_future(tokens.token())
+        await asyncio.sleep(0)
+        assert meanwhile.done() and meanwhile.result() == first
+        release.set()
+        assert await renewal == issued[1]
+        assert tokens.sign_ins == 2
+
+    run(scenario)
+
+
 def test_the_lifetime_runs_from_before_the_sign_in() -> None:
     # The sign-in takes 40 s; the token's lifetime (100 s) counts from before it, so the
     # margin (300 s) shrinks to 25 s, not to 15 s.
