@@ -387,7 +387,10 @@ def test_a_usable_token_is_handed_out_without_waiting_for_a_renewal_in_flight() 
         first = await tokens.token()
         clock.now = 995.0
         renewal = asyncio.ensure_future(tokens.token())
-        await started.wait()
+        waiting = asyncio.ensure_future(started.wait())
+        await asyncio.wait([renewal, waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        assert started.is_set() and not renewal.done()
         clock.now = 900.0
         meanwhile = asyncio.ensure_future(tokens.token())
         await asyncio.sleep(0)
