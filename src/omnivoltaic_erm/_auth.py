@@ -65,9 +65,10 @@ def jwt_expiry(token: str) -> float | None:
     parts = token.split(".")
     if len(parts) != 3:
         return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    # Two "=" restore whatever padding was stripped: the decoder (not in strict mode)
+    # ignores padding beyond what the data needs.
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=="))
     except (ValueError, binascii.Error):
         return None
     exp = claims.get("exp") if isinstance(claims, dict) else None

@@ -20,6 +20,7 @@ import pytest
 
 from omnivoltaic_erm.batch import (
     FAILED,
+    INTERRUPTED,
     INVALID,
     ISSUED,
     RECOVERED,
@@ -34,6 +35,7 @@ from omnivoltaic_erm.batch import (
     parse_batch,
     plan,
     results_csv,
+    unfinished,
     write_results,
 )
 from omnivoltaic_erm.errors import CodeLimitError, NotFoundError, TimeoutError
@@ -240,6 +242,8 @@ class FakeClient:
         self.sends = 0
         self.recovers = 0
         self.prefetched: list[str] = []
+        # (code type, days) of each issue call, as the runner made it.
+        self.calls: list[tuple[str, int | None]] = []
 
     async def prefetch(self, items: list[Item | str]) -> None:
         self.prefetched.extend(str(i) for i in items)
@@ -291,6 +295,7 @@ class FakeClient:
         *,
         request_id: str | None = None,
     ) -> IssuedCode:
+        self.calls.append((kind.value, days))
         return await self._issue(item, kind.value, days or 0, request_id)
 
 
@@ -703,3 +708,89 @@ def test_reopening_for_the_same_file_gives_no_notice(tmp_path: Path) -> None:
         pass
     with Journal.open(tmp_path / "j.db", identity()) as journal:
         assert journal.notices == []
+
+
+def test_days_go_with_days_codes_only(tmp_path: Path) -> None:
+    client = FakeClient(FakeServer(["I0"]))
+    run_once(tmp_path / "j.db", client, b"I0,days,7\nI0,free,\nI0,reset,0\n")
+    assert client.calls == [("DAYSCODE", 7), ("FREECODE", None), ("RESETCODE", None)]
+
+
+class StallingClient(FakeClient):
+    """Sends the rows in ``stall`` (item, type) and never answers them, like a server
+    that has gone quiet, until the run is interrupted."""
+
+    def __init__(self, server: FakeServer, stall: set[tuple[str, str]]) -> None:
+        super().__init__(server)
+        self.stall = stall
+        self.stalled: list[str] = []
+        self.all_stalled = asyncio.Event()
+
+    async def issue(
+        self,
+        kind: CodeTypes,
+        item: Item | str,
+        days: int | None = None,
+        description: str | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> IssuedCode:
+        if (str(item), kind.value) in self.stall:
+            self.stalled.append(str(item))
+            if len(self.stalled) == len(self.stall):
+                self.all_stalled.set()
+            await asyncio.Event().wait()
+        return await super().issue(kind, item, days, description, request_id=request_id)
+
+
+def test_an_interrupted_run_lists_its_unfinished_rows_in_doubt_or_unsent(tmp_path: Path) -> None:
+    # I0: its days code is issued, its free code stalls. I1: its days code stalls, so its
+    # reset code is never sent. Then the run is interrupted, as Ctrl-C does.
+    data = b"I0,days,1\nI0,free,\nI1,days,2\nI1,reset,\n"
+    parsed = parse_batch(data)
+
+    async def interrupted(journal: Journal) -> list[RowResult]:
+        client = StallingClient(FakeServer(["I0", "I1"]), {("I0", "FREECODE"), ("I1", "DAYSCODE")})
+        runner = BatchRunner(client, journal)
+        task = asyncio.ensure_future(runner.run(parsed.rows))
+        # A few steps of the event loop take both items to their stall. Should the run end
+        # early or stop short, the test fails here rather than waiting forever.
+        for _ in range(1000):
+            if client.all_stalled.is_set() or task.done():
+                break
+            await asyncio.sleep(0)
+        if task.done():
+            task.result()
+        assert sorted(client.stalled) == ["I0", "I1"]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert [r.line for r in runner.results] == [1]
+        return unfinished(parsed.rows, runner.results, journal)
+
+    with Journal.open(tmp_path / "j.db", identity(parsed.sha256)) as journal:
+        left = asyncio.run(interrupted(journal))
+        rid = {row.line: entry.request_id for row in parsed.rows if (entry := journal.get(row.key))}
+    assert sorted(rid) == [1, 2, 3]
+    assert left == [
+        RowResult(
+            2,
+            ("I0", "free", ""),
+            INTERRUPTED,
+            error=f"interrupted: a code may have been issued (request {rid[2]}); "
+            "run the same command again to settle it from the item's history",
+        ),
+        RowResult(
+            3,
+            ("I1", "days", "2"),
+            INTERRUPTED,
+            error=f"interrupted: a code may have been issued (request {rid[3]}); "
+            "run the same command again to settle it from the item's history",
+        ),
+        RowResult(
+            4,
+            ("I1", "reset", ""),
+            INTERRUPTED,
+            error="interrupted before it was sent: run the same command again to issue it",
+        ),
+    ]

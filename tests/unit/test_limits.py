@@ -1,0 +1,187 @@
+"""Client-side limits, pure: a fleet's fields turned into ``Limits``, which of them the
+configured limits fill in, and the item ledger's arithmetic for credit stacking."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from omnivoltaic_erm import CodeLimitError, Limits
+from omnivoltaic_erm._limits import UNLIMITED, limits_from_fleet, missing_limits
+from omnivoltaic_erm._ratelimit import DAYS, FREE, RESET, ItemLedger, check_code_request
+from omnivoltaic_erm.errors import CODE_CREDIT_LIMIT
+from tests.e2e.test_learned_limits import FleetFields
+
+ALL_FIVE = ["interval", "daily", "total", "free", "reset"]
+
+
+# -- limits_from_fleet --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base", "fleet", "expected"),
+    [
+        # A limit of 0 is a limit: nothing of that kind may be issued.
+        (
+            Limits(),
+            FleetFields(
+                day_code_count_limit=0,
+                total_code_count_limit=0,
+                free_code_count=0,
+                reset_code_count=0,
+            ),
+            {"daily_limit": 0, "total_limit": 0, "free_limit": 0, "reset_limit": 0},
+        ),
+        (Limits(), FleetFields(day_code_count_limit=1), {"daily_limit": 1}),
+        (Limits(), FleetFields(day_code_count_limit=-1), {}),
+        (Limits(), FleetFields(free_code_count=0, disable_free_code=False), {"free_limit": 0}),
+        (Limits(), FleetFields(disable_free_code=True), {"free_limit": UNLIMITED}),
+        # The configured credit-stacking rule stays when the fleet gives none.
+        (Limits(credit_days=30, credit_events=3), FleetFields(), {}),
+        (Limits(credit_days=30, credit_events=3), FleetFields(max_credit_stack_days=60), {}),
+        (
+            Limits(credit_days=30, credit_events=3),
+            FleetFields(max_credit_stack_days=60, max_credit_stack_code_events=7),
+            {"credit_days": 60, "credit_events": 7},
+        ),
+        (
+            Limits(credit_days=30, credit_events=3),
+            FleetFields(disable_max_credit_stack_days=True),
+            {"credit_days": None},
+        ),
+        # One event: only the code asked for counts.
+        (
+            Limits(),
+            FleetFields(max_credit_stack_days=60, max_credit_stack_code_events=1),
+            {"credit_days": 60, "credit_events": 1},
+        ),
+        (
+            Limits(),
+            FleetFields(max_credit_stack_days=60, max_credit_stack_code_events=-3),
+            {"credit_days": 60, "credit_events": 1},
+        ),
+        (
+            Limits(),
+            FleetFields(max_credit_stack_days=60, max_credit_stack_code_events=2),
+            {"credit_days": 60, "credit_events": 2},
+        ),
+        (
+            Limits(),
+            FleetFields(max_credit_stack_days=0, max_credit_stack_code_events=2),
+            {"credit_days": 0, "credit_events": 2},
+        ),
+    ],
+)
+def test_limits_from_fleet_edges(
+    base: Limits, fleet: FleetFields, expected: dict[str, Any]
+) -> None:
+    learned = limits_from_fleet(fleet, base)
+    for f in fields(Limits):
+        assert getattr(learned, f.name) == expected.get(f.name, getattr(base, f.name)), f.name
+
+
+def test_no_fleet_keeps_the_configured_limits_as_they_are() -> None:
+    base = Limits(code_interval=2.0, credit_days=30, credit_events=3)
+    assert limits_from_fleet(None, base) is base
+
+
+# -- missing_limits -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fleet", "missing"),
+    [
+        (None, ["all"]),
+        (FleetFields(), ALL_FIVE),
+        (FleetFields(disable_code_gen_interval=False, disable_free_code=False), ALL_FIVE),
+        (FleetFields(code_gen_interval=1000, free_code_count=0), ["daily", "total", "reset"]),
+        (
+            FleetFields(disable_day_code_count_limit=True, disable_reset_code_count=True),
+            ["interval", "total", "free"],
+        ),
+        (
+            FleetFields(
+                code_gen_interval=0,
+                day_code_count_limit=3,
+                total_code_count_limit=9,
+                free_code_count=1,
+                reset_code_count=1,
+            ),
+            [],
+        ),
+        # The credit pair has a configured default of "off", so it is never reported.
+        (
+            FleetFields(
+                code_gen_interval=0,
+                day_code_count_limit=3,
+                total_code_count_limit=9,
+                free_code_count=1,
+                reset_code_count=1,
+                max_credit_stack_days=None,
+            ),
+            [],
+        ),
+    ],
+)
+def test_missing_limits(fleet: FleetFields | None, missing: list[str]) -> None:
+    assert missing_limits(fleet) == missing
+
+
+# -- the ledger and credit stacking -------------------------------------------------
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+CREDIT = Limits(code_interval=0, credit_days=60, credit_events=5)
+
+
+def test_an_event_without_days_adds_none() -> None:
+    ledger = ItemLedger.from_history([(DAYS, T0), (DAYS, T0)])
+    assert ledger.kinds == [(DAYS, 0), (DAYS, 0)]
+    assert ledger.stacked_days(5) == 0
+    ledger.record(DAYS, 1.0)
+    assert ledger.kinds[-1] == (DAYS, 0)
+    assert ledger.stacked_days(5) == 0
+    with_days = ItemLedger.from_history([(DAYS, T0, 7), (FREE, None), (DAYS, T0, 3)])
+    assert with_days.kinds == [(DAYS, 7), (FREE, 0), (DAYS, 3)]
+
+
+@pytest.mark.parametrize(
+    ("events", "stacked"),
+    [(-1, 0), (0, 0), (1, 3), (2, 3), (3, 10), (4, 10), (9, 10)],
+)
+def test_stacked_days_counts_the_last_events_back_to_a_reset(events: int, stacked: int) -> None:
+    ledger = ItemLedger()
+    for kind, days in [(DAYS, 100), (RESET, 0), (DAYS, 7), (FREE, 0), (DAYS, 3)]:
+        ledger.record(kind, 0.0, days)
+    assert ledger.stacked_days(events) == stacked
+
+
+def test_with_one_event_only_the_code_asked_for_counts() -> None:
+    ledger = ItemLedger()
+    ledger.record(DAYS, 0.0, 60)
+    one = Limits(code_interval=0, credit_days=60, credit_events=1)
+    assert check_code_request(DAYS, ledger, one, 1e10, 60) == 0.0
+    with pytest.raises(CodeLimitError):
+        check_code_request(DAYS, ledger, one, 1e10, 61)
+
+
+def test_a_request_without_days_adds_none_to_the_stack() -> None:
+    ledger = ItemLedger()
+    ledger.record(DAYS, 0.0, 60)
+    assert check_code_request(DAYS, ledger, CREDIT, 1e10) == 0.0
+    with pytest.raises(CodeLimitError):
+        check_code_request(DAYS, ledger, CREDIT, 1e10, 1)
+
+
+def test_the_credit_limit_message_is_exact() -> None:
+    ledger = ItemLedger()
+    ledger.record(DAYS, 0.0, 55)
+    with pytest.raises(CodeLimitError) as info:
+        check_code_request(DAYS, ledger, CREDIT, 1e10, 6)
+    assert info.value.limit == CODE_CREDIT_LIMIT
+    assert info.value.message == (
+        "this item already has 55 days of credit stacked; 6 more would pass its fleet's "
+        "limit of 60 days; nothing was issued"
+    )
