@@ -27,18 +27,9 @@ from omnivoltaic_erm import (
 from omnivoltaic_erm.errors import OutcomeUnknownError, RedirectError, ResponseTooLargeError
 from omnivoltaic_erm.testing import BackgroundServer
 from tests.support.stub_erm import ITEM_ID, PASSWORD, StubErm, graphql_error, redirect, status
+from tests.support.tokens import Clock
 
 POLICY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
-
-
-class Clock:
-    """A clock the test moves: the token's expiry is decided on it."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ operation with the malformed response named by ``mode``."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
 from dataclasses import dataclass, field
@@ -13,17 +12,14 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.real_api import real_item
+from tests.support.tokens import jwt
 
 HTML = b"<!DOCTYPE html><html><head><title>Error</title></head><body>oops</body></html>"
 
 
 def fake_jwt(ttl: float = 3600.0) -> str:
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
     now = time.time()
-    claims = {"distributorId": "d", "roleName": "DISTRIBUTOR", "iat": now, "exp": now + ttl}
-    return ".".join([b64(b'{"alg":"HS256","typ":"JWT"}'), b64(json.dumps(claims).encode()), "s"])
+    return jwt(now + ttl, distributorId="d", roleName="DISTRIBUTOR", iat=now)
 
 
 def _item(i: int) -> dict[str, Any]:

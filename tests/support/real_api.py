@@ -9,20 +9,18 @@ select. ``answers()`` holds one such answer per operation of ``queries/``.
 from __future__ import annotations
 
 import base64
-import json
 import time
 from typing import Any
+
+from tests.support.tokens import jwt
 
 ITEM_ID = "677f9698818e7a7fe66a939e"
 
 
-def jwt(ttl: float = 86400.0) -> str:
-    def part(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
+def real_jwt(ttl: float = 86400.0) -> str:
+    """A token with the claims the real API's carry."""
     now = int(time.time())
-    claims = {"distributorId": "61811cc2bf5a3f81fbeb5d41", "iat": now, "exp": now + int(ttl)}
-    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+    return jwt(now + int(ttl), distributorId="61811cc2bf5a3f81fbeb5d41", iat=now)
 
 
 def real_item(index: int, code_gen: str = "OVES", legacy: float | None = 1042.0) -> dict[str, Any]:
@@ -131,7 +129,7 @@ def code(kind: str) -> dict[str, Any]:
 
 
 def answers() -> dict[str, Any]:
-    token = jwt()
+    token = real_jwt()
     fleet = {
         "_id": "f1",
         "fleetName": "Kisumu",

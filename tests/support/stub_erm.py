@@ -10,7 +10,6 @@ can look for a planted secret.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import threading
 import time
@@ -23,6 +22,7 @@ from aiohttp import web
 
 from omnivoltaic_erm.testing import BackgroundServer
 from tests.conftest import ROOT
+from tests.support.tokens import jwt
 
 DATA = ROOT / "tests" / "data"
 ITEM_ID = "677f9698818e7a7fe66a939e"
@@ -32,15 +32,6 @@ PASSWORD = "planted-Pa55word-31337"
 def _load(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((DATA / f"{name}.json").read_text())
     return data
-
-
-def jwt(exp: float, marker: str = "") -> str:
-    """An unsigned JWT with ``exp`` (the client reads it, the stub does not verify)."""
-
-    def part(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none'})}.{part({'exp': exp, 'm': marker})}.c2lnbmF0dXJl"
 
 
 def ok_sign_in(token: str) -> web.Response:

@@ -9,8 +9,6 @@ in ``tests/e2e``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,20 +26,17 @@ from omnivoltaic_erm._auth import (
     refresh_due,
 )
 from omnivoltaic_erm.errors import AuthenticationError, TransportError
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+from tests.support.tokens import Clock, b64url
+from tests.support.tokens import jwt as unsigned_jwt
 
 
 def _jwt_of_payload(payload: bytes) -> str:
-    return ".".join([_b64(b'{"alg":"none"}'), _b64(payload), "sig"])
+    return ".".join([b64url(b'{"alg":"none"}'), b64url(payload), "sig"])
 
 
 def jwt(exp: float) -> str:
     """An unsigned JWT with ``exp`` and a unique marker, so no two are equal."""
-    claims = {"exp": exp, "m": uuid.uuid4().hex}
-    return _jwt_of_payload(json.dumps(claims).encode())
+    return unsigned_jwt(exp, marker=uuid.uuid4().hex)
 
 
 def secret(name: str) -> str:
@@ -62,7 +57,7 @@ def secret(name: str) -> str:
     ],
 )
 def test_jwt_expiry_restores_the_stripped_padding(payload: bytes, pads: int, exp: float) -> None:
-    assert len(_b64(payload)) % 4 == (4 - pads) % 4
+    assert len(b64url(payload)) % 4 == (4 - pads) % 4
     assert jwt_expiry(_jwt_of_payload(payload)) == exp
 
 
@@ -134,16 +129,6 @@ def test_grant_repr_never_shows_a_secret() -> None:
 
 
 # -- TokenManager -------------------------------------------------------------------
-
-
-class Clock:
-    """An injectable clock, moved by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Account:
