@@ -39,6 +39,7 @@ REPORT = ROOT / "mutation-report.txt"
 # of the listed tests calls the function, which is a gap like a survivor.
 DETECTED = {"killed", "timeout", "segfault", "caught by type check"}
 UNDETECTED = {"survived", "no tests", "suspicious"}
+NOT_RUN = "not run (listed equivalent)"
 
 
 def mutmut(*args: str) -> str:
@@ -119,20 +120,18 @@ def main(argv: list[str] | None = None) -> int:
             return code
     elapsed = time.monotonic() - started
 
-    results = verdicts(globs)
+    # A listed equivalent that was not run is reported as such, not as unchecked.
+    results = {
+        n: NOT_RUN if s == "not checked" and n in equivalent else s
+        for n, s in verdicts(globs).items()
+    }
     counts = Counter(results.values())
     survivors = sorted(n for n, s in results.items() if s in UNDETECTED and n not in equivalent)
     in_scope = [n for n in equivalent if any(fnmatch.fnmatchcase(n, g) for g in globs)]
-    # An equivalent mutant that was not run counts as listed; one that was run must
-    # still survive, or its entry is stale.
-    listed = sorted(n for n in in_scope if results.get(n) in UNDETECTED | {"not checked"})
+    # A listed equivalent that was run must still survive, or its entry is stale.
+    listed = sorted(n for n in in_scope if results.get(n) in UNDETECTED | {NOT_RUN})
     stale = sorted(n for n in in_scope if n not in listed)
-    counts["not run (listed equivalent)"] = sum(1 for n in listed if results[n] == "not checked")
-    counts["not checked"] -= counts["not run (listed equivalent)"]
-    counts = +counts
-    unchecked = sorted(
-        n for n, s in results.items() if s not in DETECTED | UNDETECTED and n not in listed
-    )
+    unchecked = sorted(n for n, s in results.items() if s not in DETECTED | UNDETECTED | {NOT_RUN})
     detected = sum(counts[s] for s in DETECTED)
     considered = len(results) - len(listed) - len(unchecked)
     score = 100.0 * detected / considered if considered else 0.0
