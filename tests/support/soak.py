@@ -98,14 +98,20 @@ async def _issue_all(
     return outcomes
 
 
+def _sandbox(items: int, per_item: int) -> Sandbox:
+    """The soak's sandbox, the same for both faces: tokens that expire mid-run, and a
+    daily limit that each item's codes stay within."""
+    return Sandbox(
+        items=items, code_interval=INTERVAL, token_ttl=3.0, daily_limit=max(10, per_item)
+    )
+
+
 def run_soak(requests: int, items: int, fault_rate: float = 0.2, seed: int = 1) -> SoakReport:
     """Issue ``requests`` codes across ``items`` items under faults; reconcile; report."""
     per_item = max(1, requests // items)
     report = SoakReport(requests=per_item * items)
     started = time.monotonic()
-    with Sandbox(
-        items=items, code_interval=INTERVAL, token_ttl=3.0, daily_limit=max(10, per_item)
-    ) as sb:
+    with _sandbox(items, per_item) as sb:
         keys = [str(i["oemItemID"]) for i in sb.items()][:items]
         sb.faults = _faults(fault_rate, seed)
         outcomes = asyncio.run(_issue_all(sb, keys, per_item, report))
@@ -167,9 +173,7 @@ def run_batch_soak(
     per_item = max(1, requests // items)
     report = SoakReport(requests=per_item * items)
     started = time.monotonic()
-    with Sandbox(
-        items=items, code_interval=INTERVAL, token_ttl=3.0, daily_limit=max(10, per_item)
-    ) as sb:
+    with _sandbox(items, per_item) as sb:
         keys = [str(i["oemItemID"]) for i in sb.items()][:items]
         # Row n of the file belongs to item n % items: every item's rows are spread
         # through the file, and its own rows stay in order.
