@@ -1,19 +1,30 @@
-"""The issuing state machine: one code request, sent at most once per known outcome.
+"""The issuing state machine: one code request, never two codes for one request id.
 
 ``issue`` takes a ``CodeRequest`` for one item and drives it to a code or a typed error:
 
+- a request id that may have been used before (any id but one freshly minted here) is
+  first *settled*: looked up in the item's code history. Found, its code is returned,
+  ``recovered``; found with other parameters, ``RequestIdConflictError``, nothing sent;
 - learn the item's limits (its fleet's, once), then wait out its interval
   (``_ratelimit.check_code_request`` raises past a limit);
 - take a token (a failed sign-in raises its own error: nothing was sent);
-- send the request once, with its request id tagged into the description;
+- send the request, with its request id tagged at the end of the description;
 - a refused token (UNAUTHENTICATED): nothing was executed; sign in again and send again,
   once;
-- a refusal for speed (``RateLimitError``): nothing was issued; count it, wait, send again;
-- an unknown outcome (dropped connection, timeout, 5xx, unreadable answer): read the
-  item's code history; the request id there means issued (return it, ``recovered``),
-  its absence means not issued (send again); an unreadable history raises
+- a refusal for speed (``RateLimitError``): count it, wait, settle, send again (settled
+  first because a gateway that re-sent the request may answer with the refusal of its
+  second delivery while the first was executed);
+- provably not sent (connection refused, connect timeout): send again;
+- an unknown outcome (dropped connection, timeout, 5xx, unreadable answer): settle; not
+  found, wait ``grace`` (a held request may still arrive) and settle again; still not
+  found, send again only if ``may_resend`` (the server is known to enforce an interval
+  for the item, so a late original would be refused), else raise
   ``OutcomeUnknownError`` carrying the request id, for ``recover()`` later;
-- any other refusal raises.
+- any other refusal raises (``OutcomeUnknownError`` if an earlier attempt's outcome is
+  still unknown and the history does not show it).
+
+``settle`` is the one routine that reads a request id back: ``issue``, ``recover``, batch
+resume and ``erm code --request-id`` all go through it.
 
 Interrupted (the task cancelled, or ``KeyboardInterrupt``), no code is hidden: the
 machine keeps ``Progress`` (may the request have reached the server?), and the caller
@@ -40,7 +51,7 @@ from omnivoltaic_erm_gql import CodeFields, CodeTypes
 from . import _tracing
 from ._logging import get_logger
 from ._ratelimit import ItemLedger, check_code_request
-from ._request_ids import request_id_of, tag_description, untag_description
+from ._request_ids import hold, request_id_of, tag_description, untag_description
 from ._retry import outcome_unknown, retry_delay
 from .config import Limits, RetryPolicy
 from .errors import (
@@ -48,6 +59,7 @@ from .errors import (
     ErmError,
     OutcomeUnknownError,
     RateLimitError,
+    RequestIdConflictError,
     TransportError,
 )
 from .models import IssuedCode
@@ -69,6 +81,21 @@ class CodeRequest:
     def tagged(self) -> str:
         """The description as sent, with the request tag."""
         return tag_description(self.description, self.request_id)
+
+    @property
+    def what(self) -> str:
+        """The request in words: ``7-day days code for ITEM``."""
+        return what_code(self.kind, self.days, self.item_id)
+
+
+def what_code(kind: CodeTypes | str, days: int, item_id: str) -> str:
+    """``7-day days code for ITEM``, ``free code for ITEM``: a code request in words."""
+    name = kind_name(kind)
+    return (
+        f"{days}-day {name} for {item_id}"
+        if kind == CodeTypes.DAYSCODE
+        else f"{name} for {item_id}"
+    )
 
 
 _KIND_NAMES = {
@@ -213,11 +240,13 @@ async def issue(
     request: CodeRequest,
     policy: RetryPolicy,
     progress: Progress | None = None,
+    grace: float = 0.0,
 ) -> IssuedCode:
     """Issue ``request`` for ``state``'s item; see the module docstring.
 
     ``progress`` (updated as the request goes) lets a caller that notes interruptions
-    itself (``noting_interruption``) tell "sent" from "not sent".
+    itself (``noting_interruption``) tell "sent" from "not sent". ``grace`` is the wait
+    before the second history read of an unknown outcome.
     """
     name = request.kind.value
     rid = request.request_id
@@ -225,113 +254,228 @@ async def issue(
     with _tracing.issue_span(name, state.item_id, rid) as span:
         token_var = _tracing.request_id_var.set(rid)
         try:
-            async with state.lock:
+            # The request id first (one request at a time per id in this process), then
+            # the item: always in this order.
+            async with hold(rid) as fresh, state.lock:
                 limits = await port.limits(state)
-                return await _issue(port, state, request, limits, policy, span, progress)
+                machine = _Machine(port, state, request, limits, policy, span, progress, grace)
+                return await machine.run(fresh)
         finally:
             _tracing.request_id_var.reset(token_var)
 
 
-async def _issue(
-    port: IssuePort,
-    state: ItemState,
-    request: CodeRequest,
-    limits: Limits,
-    policy: RetryPolicy,
-    span: _tracing.Span | None,
-    progress: Progress,
-) -> IssuedCode:
-    name, rid = request.kind.value, request.request_id
-    attempt = 0
-    token_refused = False
-    while True:
-        attempt += 1
-        wait = check_code_request(request.kind, state.ledger, limits, port.now(), request.days)
-        if wait > 0:
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s req:%s waits %.2f s for the item interval", name, rid, wait)
-            await port.sleep(wait)
-        # Outside the try: a failed sign-in raises its own error; nothing was sent.
-        token = await port.token()
-        progress.maybe_sent = True
+def may_resend(limits: Limits) -> bool:
+    """Whether a code request whose outcome is still unknown may be sent again.
+
+    Only when the server is known to enforce a minimum interval between the item's codes
+    (its fleet's rule is on): a late original then meets a code younger than the interval
+    and is refused. Without that evidence a second send could be a second code.
+    """
+    return limits.server_interval is not None and limits.server_interval > 0
+
+
+@dataclass(slots=True)
+class _Machine:
+    port: IssuePort
+    state: ItemState
+    request: CodeRequest
+    limits: Limits
+    policy: RetryPolicy
+    span: _tracing.Span | None
+    progress: Progress
+    grace: float
+    # An attempt of this call may have been executed (its outcome is unknown).
+    unknown: bool = False
+
+    async def run(self, fresh: bool) -> IssuedCode:
+        """Issue; ``fresh``: the id was minted here and never held (nothing to settle)."""
         try:
-            code = await port.send(request, token)
-        except AuthenticationError:
-            # The token was refused before anything was executed.
-            progress.maybe_sent = False
-            port.invalidate(token)
-            if token_refused:
-                raise
-            token_refused = True
-            attempt -= 1
-            continue
-        except RateLimitError as exc:
-            # A refusal: nothing was issued, so the same request may go again.
-            progress.maybe_sent = False
-            port.refused()
-            if attempt > policy.max_retries:
-                raise
-            await port.sleep(retry_delay(attempt, policy, exc.retry_after))
-            continue
+            return await self._run(fresh)
+        except (OutcomeUnknownError, RequestIdConflictError):
+            raise
         except ErmError as exc:
-            issued = await _settle(port, state, request, exc, attempt, policy, span)
-            if issued is not None:
-                return issued
-            progress.maybe_sent = False  # settled: this attempt issued nothing
-            await port.sleep(retry_delay(attempt, policy))
-            continue
-        state.ledger.record(request.kind, port.now(), request.days)
-        log.info("%s req:%s issued", name, rid)
-        return IssuedCode.from_response(state.item_id, code, request.days, request.description, rid)
+            if not self.unknown:
+                raise
+            # Whatever stops the call after an unknown outcome (a failed sign-in, a
+            # refusal, a limit) must not hide it: the code may have been issued.
+            raise self._unknown_error(exc) from exc
 
+    async def _run(self, fresh: bool) -> IssuedCode:
+        port, request, policy = self.port, self.request, self.policy
+        name, rid = request.kind.value, request.request_id
+        # A request id that may have been used before is settled before anything is sent.
+        in_doubt = not fresh
+        attempt = 0
+        token_refused = False
+        while True:
+            if in_doubt:
+                found = await self.settle()
+                if found is not None:
+                    return found
+                in_doubt = False
+            attempt += 1
+            ledger = self.state.ledger
+            wait = check_code_request(request.kind, ledger, self.limits, port.now(), request.days)
+            if wait > 0:
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s req:%s waits %.2f s for the item interval", name, rid, wait)
+                await port.sleep(wait)
+            # Outside the try: a failed sign-in raises its own error; nothing was sent.
+            token = await port.token()
+            self.progress.maybe_sent = True
+            try:
+                code = await port.send(request, token)
+            except AuthenticationError:
+                # The token was refused before anything was executed.
+                self.progress.maybe_sent = self.unknown
+                port.invalidate(token)
+                if token_refused:
+                    raise
+                token_refused = True
+                attempt -= 1
+                continue
+            except RateLimitError as exc:
+                # A refusal executes nothing, but a gateway that delivered the request twice
+                # answers with its second delivery's refusal: until settled, it may have
+                # been sent, and it is settled before anything is sent again.
+                port.refused()
+                if attempt > policy.max_retries:
+                    found = await self.settle()
+                    if found is not None:
+                        return found
+                    raise
+                await port.sleep(retry_delay(attempt, policy, exc.retry_after))
+                in_doubt = True
+                continue
+            except ErmError as exc:
+                if outcome_unknown(exc):
+                    self.unknown = True
+                    found = await self._after_unknown(exc, attempt)
+                    if found is not None:
+                        return found
+                    continue
+                if (
+                    isinstance(exc, TransportError)
+                    and not exc.sent
+                    and exc.retryable
+                    and attempt <= policy.max_retries
+                ):
+                    # Provably never sent: the same request may go again.
+                    self.progress.maybe_sent = self.unknown
+                    await port.sleep(retry_delay(attempt, policy))
+                    continue
+                if self.unknown:
+                    # A refusal after an unknown outcome: the earlier attempt may be why.
+                    found = await self.settle()
+                    if found is not None:
+                        return found
+                    raise
+                self.progress.maybe_sent = False
+                raise
+            self.state.ledger.record(request.kind, port.now(), request.days)
+            log.info("%s req:%s issued", name, rid)
+            return IssuedCode.from_response(
+                self.state.item_id, code, request.days, request.description, rid
+            )
 
-async def _settle(
-    port: IssuePort,
-    state: ItemState,
-    request: CodeRequest,
-    exc: ErmError,
-    attempt: int,
-    policy: RetryPolicy,
-    span: _tracing.Span | None,
-) -> IssuedCode | None:
-    """After a failed code request: the recovered code, None to send again, or raise."""
-    name, rid = request.kind.value, request.request_id
-    if outcome_unknown(exc):
+    async def _after_unknown(self, exc: ErmError, attempt: int) -> IssuedCode | None:
+        """Settle an attempt whose outcome is unknown: the code, None to send again, or
+        raise ``OutcomeUnknownError``."""
+        name, rid = self.request.kind.value, self.request.request_id
         log.warning("%s req:%s outcome unknown (%s); reading history", name, rid, exc.message)
+        found = await self.settle()
+        if found is not None:
+            return found
+        # A request held on the way (a proxy, a gateway) may still be executed.
+        await self.port.sleep(self.grace)
+        found = await self.settle()
+        if found is not None:
+            return found
+        if not may_resend(self.limits):
+            raise self._unknown_error(exc) from exc
+        if attempt > self.policy.max_retries:
+            raise self._unknown_error(exc) from exc
+        log.info("%s req:%s not in the history; the interval rule guards a resend", name, rid)
+        return None
+
+    async def settle(self) -> IssuedCode | None:
+        """``settle`` for this request; an unreadable history raises
+        ``OutcomeUnknownError``."""
         try:
-            found = await recover(port, state.item_id, rid, request.description)
+            found = await settle(
+                self.port, self.state.item_id, self.request.request_id, self.request
+            )
+        except RequestIdConflictError:
+            raise
         except ErmError as lookup_error:
             raise OutcomeUnknownError(
-                f"{name}: the outcome of request {rid} is unknown and the item's code "
-                f"history could not be read ({type(lookup_error).__name__}); call "
-                "recover(item, request_id) before issuing again",
-                request_id=rid,
-                item_id=state.item_id,
-            ) from exc
-        if found is not None:
-            log.info("%s req:%s recovered from history", name, rid)
-            _tracing.record_event(span, "erm.recovered_from_history", **{"erm.request_id": rid})
-            return found
-        if attempt > policy.max_retries:
-            raise exc
-        log.info("%s req:%s was not issued; sending again", name, rid)
+                f"{self.request.kind.value}: request {self.request.request_id} for "
+                f"{self.state.item_id} may have been issued and the item's code history "
+                f"could not be read ({type(lookup_error).__name__}); call "
+                f"recover({self.state.item_id!r}, {self.request.request_id!r}), or issue "
+                "again with the same request_id",
+                request_id=self.request.request_id,
+                item_id=self.state.item_id,
+            ) from lookup_error
+        if found is None:
+            # Not in the history: only an attempt whose outcome is unknown may still land.
+            self.progress.maybe_sent = self.unknown
+            return None
+        rid = self.request.request_id
+        log.info("%s req:%s recovered from history", self.request.kind.value, rid)
+        _tracing.record_event(self.span, "erm.recovered_from_history", **{"erm.request_id": rid})
+        return found
+
+    def _unknown_error(self, exc: ErmError) -> OutcomeUnknownError:
+        rid, item = self.request.request_id, self.state.item_id
+        return OutcomeUnknownError(
+            f"{self.request.kind.value}: the outcome of request {rid} for {item} is unknown "
+            f"({exc.message}); the item's history does not show it yet. Call "
+            f"recover({item!r}, {rid!r}) later, or issue again with the same request_id",
+            request_id=rid,
+            item_id=item,
+        )
+
+
+async def settle(
+    port: IssuePort, item_id: str, request_id: str, request: CodeRequest | None = None
+) -> IssuedCode | None:
+    """The code issued for ``request_id``, from the item's history, or None.
+
+    The one routine that reads a request id back. Only the client's own trailing tag
+    counts. With ``request``, an event under the id that another request made (another
+    kind or other days) raises ``RequestIdConflictError``. Two or more events under the
+    id are reported on the result (``duplicates``); the port's history read warns.
+    """
+    matches = [e for e in await port.history(item_id) if request_id_of(e.description) == request_id]
+    if not matches:
         return None
-    if (
-        isinstance(exc, TransportError)
-        and not exc.sent
-        and exc.retryable
-        and attempt <= policy.max_retries
+    event = matches[0]
+    if request is not None and (
+        event.code_type != request.kind
+        or (request.kind == CodeTypes.DAYSCODE and event.code_days != request.days)
     ):
-        return None
-    raise exc
+        raise RequestIdConflictError(
+            f"request id {request_id} already names a "
+            f"{what_code(event.code_type, event.code_days, item_id)}, not a {request.what}; "
+            "nothing was sent: use a new request id for a new code",
+            request_id=request_id,
+            existing=what_code(event.code_type, event.code_days, item_id),
+            requested=request.what,
+        )
+    text = (
+        request.description
+        if request is not None and request.description is not None
+        else untag_description(event.description)
+    )
+    return IssuedCode.from_event(item_id, event, text, request_id, len(matches) - 1)
 
 
 async def recover(
     port: IssuePort, item_id: str, request_id: str, description: str | None
 ) -> IssuedCode | None:
     """The code issued for ``request_id``, from the item's history, or None."""
-    for event in await port.history(item_id):
-        if request_id_of(event.description) == request_id:
-            text = description if description is not None else untag_description(event.description)
-            return IssuedCode.from_event(item_id, event, text, request_id)
-    return None
+    found = await settle(port, item_id, request_id)
+    if found is not None and description is not None:
+        return found.model_copy(update={"description": description})
+    return found

@@ -8,7 +8,9 @@ item's first code the client reads its fleet and applies these limits to that it
 ``limits_from_fleet`` is pure. A limit the server does not give (no fleet, a null value)
 keeps the configured ``Limits`` value; a limit whose ``disable…`` flag is true is not
 enforced by the client either. The flags are read as the sandbox reads them (see
-``omnivoltaic_erm.sandbox.fleets``): a true flag turns its limit off.
+``omnivoltaic_erm.sandbox.fleets``): a true flag turns its limit off. It also records
+``server_interval``: the interval the server is known to enforce, which only a fleet
+with the rule on and a value gives.
 """
 
 from __future__ import annotations
@@ -67,10 +69,13 @@ def limits_from_fleet(fleet: FleetLimitFields | None, base: Limits) -> Limits:
     if fleet is None:
         return base
     interval = base.code_interval
+    server_interval = base.server_interval
     if fleet.disable_code_gen_interval:
         interval = 0.0
+        server_interval = None
     elif fleet.code_gen_interval is not None and fleet.code_gen_interval >= 0:
         interval = fleet.code_gen_interval / 1000.0
+        server_interval = interval if interval > 0 else None
     credit_days = base.credit_days
     credit_events = base.credit_events
     if fleet.disable_max_credit_stack_days or fleet.disable_max_credit_stack_code_events:
@@ -93,6 +98,7 @@ def limits_from_fleet(fleet: FleetLimitFields | None, base: Limits) -> Limits:
         ),
         credit_days=credit_days,
         credit_events=credit_events,
+        server_interval=server_interval,
     )
 
 

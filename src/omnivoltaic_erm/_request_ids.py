@@ -4,35 +4,128 @@ The API has no idempotency keys, so every code request carries a client request 
 hex digits) at the end of its description, as ``[req:<id>]``; the id is chosen once,
 before any attempt, and every attempt carries the same one. Reading the id back from a
 stored description is how an unknown outcome is settled.
+
+Only the *trailing* tag counts: that is the one the client wrote. Tag-like text in a
+user's description (``[req:``, in any case or spacing, as in a description copied from a
+history) is neutralised before sending: stored as ``(req:``, so that no reader, of this
+version or an older one that read the first tag, can take it for a request id.
+
+Within one process, one code request at a time holds a request id (``hold``, the
+journal of requests in flight): a second call with the same id, from any client or
+thread, waits for the first to end and then settles the id from the history. Ids minted
+here (``new_request_id``) are remembered as never used: the first request that holds one
+knows that no server can have it yet and skips the history read that any other id needs
+before it is sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
 
-_REQUEST_TAG = re.compile(r"\[req:([0-9a-f]{16})\]")
+_TRAILING_TAG = re.compile(r"\[req:([0-9a-f]{16})\]\s*\Z")
+_TAG_TEXT = re.compile(r"\[\s*req\s*:", re.IGNORECASE)
 REQUEST_ID = re.compile(r"[0-9a-f]{16}")
+
+# Minted ids not yet claimed by a code request; bounded, oldest forgotten first (a
+# forgotten id only costs its request one history read).
+_MINTED_MAX = 65536
+_minted: OrderedDict[str, None] = OrderedDict()
+_minted_lock = threading.Lock()
 
 
 def new_request_id() -> str:
-    """A fresh client request id: 16 hex digits."""
-    return secrets.token_hex(8)
+    """A fresh client request id: 16 hex digits, remembered as never used."""
+    rid = secrets.token_hex(8)
+    with _minted_lock:
+        _minted[rid] = None
+        if len(_minted) > _MINTED_MAX:
+            _minted.popitem(last=False)
+    return rid
+
+
+# Request ids held by a code request in flight, each with the future its end sets
+# (a concurrent future: waiters may run on other threads' loops).
+_in_flight: dict[str, Future[None]] = {}
+
+
+@asynccontextmanager
+async def hold(request_id: str) -> AsyncIterator[bool]:
+    """Hold ``request_id`` for one code request at a time in this process.
+
+    Waits while another request holds it. Yields whether the id is fresh: minted here
+    and never held before, so that nothing can have been sent with it.
+    """
+    while True:
+        with _minted_lock:
+            held = _in_flight.get(request_id)
+            if held is None:
+                mine: Future[None] = Future()
+                _in_flight[request_id] = mine
+                fresh = _minted.pop(request_id, 0) is None
+                break
+        # Shielded: a waiter that is cancelled must not cancel the holder's future.
+        await asyncio.shield(asyncio.wrap_future(held))
+    try:
+        yield fresh
+    finally:
+        with _minted_lock:
+            del _in_flight[request_id]
+        mine.set_result(None)
+
+
+def neutralise(description: str | None) -> str | None:
+    """``description`` with each tag-like ``[req:`` written ``(req:``, so that only the
+    client's own tag is ever read back from a stored description."""
+    if not description or "[" not in description:
+        return description
+    return _TAG_TEXT.sub("(req:", description)
 
 
 def tag_description(description: str | None, request_id: str) -> str:
-    """The description sent with a code: the user's text, then ``[req:<id>]``."""
+    """The description sent with a code: the user's text (neutralised), then
+    ``[req:<id>]``."""
     tag = f"[req:{request_id}]"
-    return f"{description} {tag}" if description else tag
+    text = neutralise(description)
+    return f"{text} {tag}" if text else tag
 
 
 def untag_description(stored: str | None) -> str | None:
-    """The user's description from a stored one, without the request tag."""
-    text = _REQUEST_TAG.sub("", stored or "").strip()
+    """The user's description from a stored one, without the client's trailing tag."""
+    text = _TRAILING_TAG.sub("", stored or "").strip()
     return text or None
 
 
 def request_id_of(description: str | None) -> str | None:
-    """The request id carried in a stored description, if any."""
-    match = _REQUEST_TAG.search(description or "")
+    """The request id of the client's own tag, at the end of a stored description."""
+    match = _TRAILING_TAG.search(description or "")
     return match.group(1) if match else None
+
+
+# What each request id used in this process was used for (``CodeRequest.what``), per
+# endpoint and account, so that the same id for another item, kind or days is refused
+# before anything is sent; bounded like the minted ids (a forgotten id is still checked
+# against the item's history).
+_USES_MAX = 65536
+_uses: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+
+def record_use(scope: str, request_id: str, what: str) -> str | None:
+    """Record that ``request_id`` is used for ``what`` within ``scope`` (an endpoint and
+    account); return what it was used for before, when that differs, else None."""
+    key = (scope, request_id)
+    with _minted_lock:
+        earlier = _uses.get(key)
+        if earlier is not None and earlier != what:
+            return earlier
+        _uses[key] = what
+        _uses.move_to_end(key)
+        if len(_uses) > _USES_MAX:
+            _uses.popitem(last=False)
+    return None

@@ -182,6 +182,32 @@ def parse_result(result_type: type[T], status: int, headers: Mapping[str, str], 
     raise error_from_response(status, headers, body)
 
 
+class _Wire:
+    """Per request: whether its headers were handed to a connection (aiohttp's
+    ``on_request_headers_sent``). Until then the server cannot have seen the request, so a
+    failure is ``sent=False`` whatever its type (a connect timeout, a total timeout while
+    queued for a pooled connection, a refused connection)."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
+async def _on_headers_sent(
+    _session: aiohttp.ClientSession, context: Any, _params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    wire = context.trace_request_ctx
+    if isinstance(wire, _Wire):
+        wire.sent = True
+
+
+def _wire_trace() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(_on_headers_sent)
+    return trace
+
+
 class GraphQLTransport:
     """GraphQL over HTTP POST with aiohttp, as the generated client's base class.
 
@@ -239,7 +265,9 @@ class GraphQLTransport:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connection_limit, ssl=self._ssl)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(
+                connector=connector, trace_configs=[_wire_trace()]
+            )
             self._owns_session = True
             self._route = None
         if self._route is None:
@@ -267,6 +295,13 @@ class GraphQLTransport:
         if self._session is not None and self._owns_session and not self._session.closed:
             await self._session.close()
         self._session = None
+
+    @staticmethod
+    def _sent(wire: _Wire, session: aiohttp.ClientSession) -> bool:
+        # A session given by the caller may not carry our trace: then assume sent.
+        return wire.sent or not any(
+            _on_headers_sent in t.on_request_headers_sent for t in session.trace_configs
+        )
 
     async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
         cap = self.max_response_bytes
@@ -318,6 +353,7 @@ class GraphQLTransport:
                 self._client_timeout = client_timeout
         session = self._get_session()
         started = time.perf_counter()
+        wire = _Wire()
         try:
             async with session.post(
                 self.url,
@@ -327,13 +363,21 @@ class GraphQLTransport:
                 allow_redirects=False,
                 proxy=self._route or None,
                 proxy_auth=self._proxy_auth,
+                trace_request_ctx=wire,
             ) as response:
                 raw = RawResponse(
                     response.status, response.headers, await self._read_body(response)
                 )
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise TimeoutError(
+                f"{operation_name or 'request'}: cannot connect to {self.url} within "
+                f"{client_timeout.sock_connect or total:g} s",
+                sent=False,
+            ) from exc
         except (builtins.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TimeoutError(
-                f"{operation_name or 'request'}: no complete answer within {total:g} s"
+                f"{operation_name or 'request'}: no complete answer within {total:g} s",
+                sent=self._sent(wire, session),
             ) from exc
         except aiohttp.ClientSSLError as exc:
             raise TransportError(
@@ -349,7 +393,8 @@ class GraphQLTransport:
             ) from exc
         except aiohttp.ClientError as exc:
             raise TransportError(
-                f"{operation_name or 'request'}: connection failed ({type(exc).__name__})"
+                f"{operation_name or 'request'}: connection failed ({type(exc).__name__})",
+                sent=self._sent(wire, session),
             ) from exc
         if log.isEnabledFor(logging.DEBUG):
             log.debug(

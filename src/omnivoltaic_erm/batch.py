@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from . import _constants as c
-from .errors import ErmError, InvalidInputError, NotFoundError
+from .errors import ErmError, InvalidInputError, NotFoundError, OutcomeUnknownError
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -59,7 +59,10 @@ RECOVERED = "recovered"
 SKIPPED_DONE = "skipped-done"
 INVALID = "invalid"
 FAILED = "failed"
-STATUSES = (ISSUED, RECOVERED, SKIPPED_DONE, INVALID, FAILED)
+# The client could not settle the row's request (``OutcomeUnknownError``): a code may
+# have been issued. The next run settles it from the item's history before anything.
+UNKNOWN = "unknown"
+STATUSES = (ISSUED, RECOVERED, SKIPPED_DONE, INVALID, FAILED, UNKNOWN)
 # A row left unfinished by Ctrl-C; listed by a summary only when there is one.
 INTERRUPTED = "interrupted"
 
@@ -333,23 +336,22 @@ class BatchRunner:
         return sorted(results, key=lambda r: r.line)
 
     async def _item(self, rows: list[Row], results: list[RowResult]) -> None:
+        # Rows an earlier run sent (their outcome may be unknown) are settled first.
+        journal = self.journal
+        rows = sorted(rows, key=lambda row: journal.get(row.key) is None)
         for row in rows:
             result = await self.issue(row)
             results.append(result)
             self.on_result(result)
 
     async def issue(self, row: Row) -> RowResult:
-        """Settle one row: recover it if an earlier run sent it, else send it once."""
+        """Settle one row: send it once, or, if an earlier run sent it, settle its request
+        id first (the client reads the item's history before sending: found, the code is
+        returned ``recovered`` and nothing is sent)."""
         journal = self.journal
         entry = journal.get(row.key)
         try:
             if entry is not None:
-                # An earlier run recorded the intent but no code: the request may have
-                # been issued. The item's history decides before anything is sent.
-                found = await self.client.recover(row.item, entry.request_id)
-                if found is not None:
-                    journal.record_code(row.key, found.code_hex, found.code_dec, recovered=True)
-                    return RowResult(row.line, row.cells, RECOVERED, found.code_dec, found.code_hex)
                 request_id = entry.request_id
                 journal.record_attempt(row.key, row.line)
             else:
@@ -360,7 +362,10 @@ class BatchRunner:
             invalid = _is_invalid(exc)
             text = error_text(exc)
             journal.record_failure(row.key, text, invalid=invalid)
-            return RowResult(row.line, row.cells, INVALID if invalid else FAILED, error=text)
+            status = INVALID if invalid else FAILED
+            if isinstance(exc, OutcomeUnknownError):
+                status = UNKNOWN
+            return RowResult(row.line, row.cells, status, error=text)
         journal.record_code(row.key, code.code_hex, code.code_dec, recovered=code.recovered)
         status = RECOVERED if code.recovered else ISSUED
         return RowResult(row.line, row.cells, status, code.code_dec, code.code_hex)

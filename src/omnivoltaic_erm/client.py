@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import warnings
+from collections import Counter
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +35,7 @@ from ._ratelimit import ItemLedger, validate_days
 from ._request_ids import (
     REQUEST_ID,
     new_request_id,
+    record_use,
     request_id_of,
     tag_description,
     untag_description,
@@ -40,9 +43,11 @@ from ._request_ids import (
 from .config import ClientConfig, Limits, RetryPolicy
 from .errors import (
     ConfigurationError,
+    DuplicateCodeWarning,
     ErmError,
     InvalidInputError,
     NotFoundError,
+    RequestIdConflictError,
 )
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
 
@@ -153,6 +158,8 @@ class AsyncErmClient:
         self._port = _Port(self)
         self._items: dict[str, _ItemState] = {}
         self._aliases: dict[str, str] = {}
+        # (item, request id) pairs already reported as executed more than once.
+        self._reported: set[tuple[str, str]] = set()
         self.server_refusals = 0
 
     def __repr__(self) -> str:
@@ -303,7 +310,9 @@ class AsyncErmClient:
         return item.id if isinstance(item, Item) else validate_item_id(item)
 
     def _learn(self, item_id: str, events: list[CodeEvent]) -> _ItemState:
-        """Record an item's history as the authority on its code events."""
+        """Record an item's history as the authority on its code events, and report any
+        request id that it shows under two or more events."""
+        self._report_duplicates(item_id, events)
         ledger = ItemLedger.from_history((e.code_type, e.created_at, e.code_days) for e in events)
         state = self._items.get(item_id)
         if state is None:
@@ -312,6 +321,19 @@ class AsyncErmClient:
             state.ledger = ledger
         self._aliases[item_id] = item_id
         return state
+
+    def _report_duplicates(self, item_id: str, events: list[CodeEvent]) -> None:
+        counts = Counter(request_id_of(e.description) for e in events)
+        for rid, n in counts.items():
+            if rid is None or n < 2 or (item_id, rid) in self._reported:
+                continue
+            self._reported.add((item_id, rid))
+            message = (
+                f"item {item_id}: {n} code events carry request id {rid}; the request was "
+                "executed more than once (a gateway or proxy that re-sent it)"
+            )
+            log.warning("%s", message)
+            warnings.warn(message, DuplicateCodeWarning, stacklevel=2)
 
     async def _state(self, item: ItemRef) -> _ItemState:
         key = self._key(item)
@@ -380,19 +402,42 @@ class AsyncErmClient:
         """Issue one code of ``kind`` for ``item``, exactly once.
 
         ``days`` (1 to 1096) goes with ``CodeTypes.DAYSCODE`` only. ``request_id`` (16
-        hex digits, made up when omitted) tags the request: when its outcome is unknown
-        the item's history settles it, and ``recover(item, request_id)`` finds it later.
-        Raises ``OutcomeUnknownError`` when neither the answer nor the history can be
-        read. Cancelled (or interrupted), it lets the ``CancelledError`` go on with a note
-        giving the request id and whether the request may have been sent: the code is
-        then found with ``recover(item, request_id)``.
+        hex digits, made up when omitted) is the call's idempotency key: a call with an id
+        of your own first looks for it in the item's history, and returns the code already
+        issued under it, marked ``recovered``, instead of a second one; the same id with
+        another kind, other days or another item raises ``RequestIdConflictError`` and
+        sends nothing. Request-tag text in ``description`` (``[req:``) is stored as
+        ``(req:``: only the client's own tag is ever read back.
+
+        When an answer is lost the history settles it; a request still unsettled is sent
+        again only where the item's fleet enforces an interval (a late original is then
+        refused), else ``OutcomeUnknownError`` names the request id: ``recover(item,
+        request_id)`` finds the code once the server has executed it. Cancelled (or
+        interrupted), it lets the ``CancelledError`` go on with a note giving the request
+        id and whether the request may have been sent.
         """
         request = self._code_request(kind, self._key(item), days, description, request_id)
         progress = _issuing.Progress()
         with _issuing.noting_interruption(request, progress):
             state = await self._state(item)
             sent = replace(request, item_id=state.item_id)
-            return await _issuing.issue(self._port, state, sent, self.config.retry, progress)
+            earlier = record_use(f"{self.url} {self.email}", sent.request_id, sent.what)
+            if earlier is not None:
+                raise RequestIdConflictError(
+                    f"request id {sent.request_id} already names a {earlier}, not a "
+                    f"{sent.what}; nothing was sent: use a new request id for a new code",
+                    request_id=sent.request_id,
+                    existing=earlier,
+                    requested=sent.what,
+                )
+            return await _issuing.issue(
+                self._port, state, sent, self.config.retry, progress, self._settle_grace
+            )
+
+    @property
+    def _settle_grace(self) -> float:
+        grace = self.config.settle_grace
+        return self.config.timeout if grace is None else grace
 
     def _code_request(
         self,
@@ -446,7 +491,13 @@ class AsyncErmClient:
         return await self.issue(CodeTypes.RESETCODE, item, None, description, request_id=request_id)
 
     async def recover(self, item: ItemRef, request_id: str) -> IssuedCode | None:
-        """The code issued for ``request_id``, found in the item's history, or None."""
+        """The code issued for ``request_id``, found in the item's history, or None.
+
+        None means the server has not executed the request *yet*: one held on the way may
+        still arrive. To get the code either way, issue again with the same
+        ``request_id``: that call settles the id first and never issues a second code for
+        it.
+        """
         state = await self._state(item)
         return await _issuing.recover(self._port, state.item_id, request_id, None)
 

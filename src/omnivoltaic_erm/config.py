@@ -35,6 +35,12 @@ class Limits:
     # events since its latest reset code; None turns the rule off (the default fleet's).
     credit_days: int | None = None
     credit_events: int = c.CREDIT_STACK_EVENTS
+    # The interval the *server* is known to enforce for the item (seconds), from its
+    # fleet: set by the client when it reads a fleet whose interval rule is on, None when
+    # unknown or off. It is evidence, not pacing: only with it does the client send again a
+    # code request whose outcome is unknown (see the Reliability page). Set it yourself
+    # only if you know the server enforces that interval for every item.
+    server_interval: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +73,7 @@ class ClientConfig:
     # A proxy URL for every request; it overrides HTTPS_PROXY / HTTP_PROXY / NO_PROXY,
     # which are honoured otherwise. ERM_PROXY sets it from the environment.
     proxy: str | None = None
+    # After a code request's outcome is unknown and the history does not show it: how
+    # long to wait before reading the history a second time (a request held by a proxy
+    # may still arrive). None: the request timeout.
+    settle_grace: float | None = None

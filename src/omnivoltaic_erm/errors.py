@@ -5,6 +5,7 @@
     ErmError
     ├── ConfigurationError        bad or missing settings (URL, credentials)
     ├── InvalidInputError         rejected before sending, or BAD_USER_INPUT from the server
+    │   └── RequestIdConflictError a request id already names another code request
     ├── TransportError            the request failed on the wire (.sent: it may have arrived)
     │   ├── TimeoutError          no complete answer in time
     │   └── OutcomeUnknownError   a code request's outcome could not be settled: recover()
@@ -72,6 +73,23 @@ class InvalidInputError(ErmError):
         self.field = field
 
 
+class RequestIdConflictError(InvalidInputError):
+    """A request id already names a code request with other parameters (another kind,
+    other days, another item); nothing was sent. ``existing`` and ``requested`` describe
+    both."""
+
+    def __init__(self, message: str, *, request_id: str, existing: str, requested: str) -> None:
+        super().__init__(message, field="request_id")
+        self.request_id = request_id
+        self.existing = existing
+        self.requested = requested
+
+
+class DuplicateCodeWarning(UserWarning):
+    """An item's history holds two or more code events under one request id: the
+    request was executed twice (a gateway or proxy that re-sent it)."""
+
+
 class TransportError(ErmError):
     """The request failed on the wire.
 
@@ -95,7 +113,9 @@ class OutcomeUnknownError(TransportError):
     """A code request may have been issued, and the item's history could not settle it.
 
     Call ``recover(item_id, request_id)`` once the API answers again: it returns the code
-    if it was issued, or None if it was not (then it is safe to issue again).
+    if it was issued, or None if it was not yet. Issuing again *with the same
+    ``request_id``* is always safe: the call settles the id from the history first and
+    returns the code already issued, marked ``recovered``, instead of a second one.
     """
 
     def __init__(self, message: str, *, request_id: str, item_id: str) -> None:

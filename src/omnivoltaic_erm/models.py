@@ -17,8 +17,13 @@ __all__ = ["CodeEvent", "CodeTypes", "IssuedCode", "Item", "QueryOrder"]
 class IssuedCode(BaseModel):
     """A code issued for an item.
 
-    ``recovered`` is True when the answer to the request was lost (a timeout or a dropped
-    connection) and the code was found in the item's code history by its ``request_id``.
+    ``recovered`` is True when the code was found in the item's code history by its
+    ``request_id`` instead of in the answer: the answer was lost (a timeout, a dropped
+    connection), or the request id had been used before (by this call's earlier attempt,
+    an earlier call, another process). ``duplicates`` counts the *other* code events that
+    carry the same request id: 0, unless the network executed the request more than once
+    (a gateway that re-sent it), which the client also reports with a
+    ``DuplicateCodeWarning``.
     """
 
     # Built on first use: `erm items` and other reads never need it.
@@ -32,6 +37,7 @@ class IssuedCode(BaseModel):
     description: str | None
     request_id: str
     recovered: bool = False
+    duplicates: int = 0
 
     @classmethod
     def from_response(
@@ -50,10 +56,16 @@ class IssuedCode(BaseModel):
 
     @classmethod
     def from_event(
-        cls, item_id: str, event: CodeEvent, description: str | None, request_id: str
+        cls,
+        item_id: str,
+        event: CodeEvent,
+        description: str | None,
+        request_id: str,
+        duplicates: int = 0,
     ) -> IssuedCode:
         """From the code-history event that carries ``request_id``."""
         return cls(
+            duplicates=duplicates,
             item_id=item_id,
             code_type=event.code_type,
             code_hex=event.code_hex_string,

@@ -151,6 +151,7 @@ def test_bad_rows_are_reported_by_line_and_the_good_rows_issued(cli: Cli, tmp_pa
         "skipped-done": 0,
         "invalid": 7,
         "failed": 0,
+        "unknown": 0,
     }
     problems = {p["line"]: p["error"] for p in summary["problems"]}
     assert sorted(problems) == [3, 4, 5, 6, 7, 8, 9]

@@ -26,7 +26,7 @@ from omnivoltaic_erm import (
     RetryPolicy,
     TransportError,
 )
-from omnivoltaic_erm.client import request_id_of
+from omnivoltaic_erm.client import new_request_id, request_id_of
 from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
 from omnivoltaic_erm.testing import BackgroundServer
 from tests.support.hostile import Hostile
@@ -479,7 +479,7 @@ def test_a_recovered_code_keeps_the_callers_description() -> None:
 def test_an_unknown_outcome_with_an_unreadable_history_is_never_sent_again(kind: str) -> None:
     with Sandbox(items=1, code_interval=0.05) as sb:
         key = item_ids(sb)[0]
-        rid = "00000000000000c7"
+        rid = new_request_id()  # fresh: sent at once, with no history read first
         item_id = sb.items()[0]["_id"]
         policy = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.02)
 
@@ -503,10 +503,12 @@ def test_an_unknown_outcome_with_an_unreadable_history_is_never_sent_again(kind:
         kind, "RESETCODE"
     )
     assert message.startswith(
-        f"{code_type}: the outcome of request {rid} is unknown and the item's code "
+        f"{code_type}: request {rid} for {item_id} may have been issued and the item's code "
         "history could not be read ("
     )
-    assert message.endswith("); call recover(item, request_id) before issuing again")
+    assert message.endswith(
+        f"); call recover({item_id!r}, {rid!r}), or issue again with the same request_id"
+    )
     assert isinstance(info.value, OutcomeUnknownError)
     assert info.value.request_id == rid and info.value.item_id == item_id
     # The request ran once; the client gave up rather than send it blind a second time.

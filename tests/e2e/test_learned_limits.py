@@ -56,7 +56,8 @@ BASE = Limits()
     [
         (None, {}),
         (FleetFields(), {}),
-        (FleetFields(code_gen_interval=1500), {"code_interval": 1.5}),
+        # Only a fleet with the rule on and a value is evidence of the server's interval.
+        (FleetFields(code_gen_interval=1500), {"code_interval": 1.5, "server_interval": 1.5}),
         (FleetFields(code_gen_interval=0), {"code_interval": 0.0}),
         (FleetFields(code_gen_interval=9000, disable_code_gen_interval=True), {"code_interval": 0}),
         (FleetFields(code_gen_interval=-1), {}),

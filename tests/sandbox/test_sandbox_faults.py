@@ -29,6 +29,13 @@ from tests.support.sandbox_http import DAYS, ITEMS, SIGN_IN, gql, post, sign_in
         ("drop=1", FaultSpec(drop=1.0)),
         (" delay = 0.5 ", FaultSpec(delay=0.5)),
         ("error_502=0.3,seed=7", FaultSpec(error_502=0.3, seed=7)),
+        (
+            "504=0.1,late=0.2:4.5,twice=0.1,reset=0.05,ops=codes",
+            FaultSpec(
+                error_504=0.1, late=0.2, late_seconds=4.5, twice=0.1, reset=0.05, ops="codes"
+            ),
+        ),
+        ("late=0.5", FaultSpec(late=0.5)),
     ],
 )
 def test_fault_spec_parses(spec: str, expected: FaultSpec) -> None:
@@ -38,7 +45,18 @@ def test_fault_spec_parses(spec: str, expected: FaultSpec) -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["502", "boom=0.1", "drop=x", "drop=1.5", "502=0.6,drop=0.6", "delay=0.1:-1", "drop=nan"],
+    [
+        "502",
+        "boom=0.1",
+        "drop=x",
+        "drop=1.5",
+        "502=0.6,drop=0.6",
+        "delay=0.1:-1",
+        "drop=nan",
+        "late=0.1:-2",
+        "twice=0.6,reset=0.6",
+        "ops=some",
+    ],
 )
 def test_fault_spec_rejects_nonsense(spec: str) -> None:
     with pytest.raises(ValueError):
@@ -58,7 +76,15 @@ def test_502_answers_html_before_doing_anything(erm_sandbox_factory: Any) -> Non
         assert reply.status == 502
         assert reply.content_type == "text/html" and "502 Bad Gateway" in reply.text
     assert sb.history(item) == []
-    assert sb.fault_counts == {"error_502": 3, "drop": 0, "delay": 0}
+    assert sb.fault_counts == {
+        "error_502": 3,
+        "error_504": 0,
+        "drop": 0,
+        "delay": 0,
+        "late": 0,
+        "twice": 0,
+        "reset": 0,
+    }
 
 
 def test_drop_commits_then_closes_without_a_response(
@@ -100,6 +126,76 @@ def test_delay_holds_a_committed_response(erm_sandbox_factory: Any) -> None:
     assert reply.status == 200 and reply.json["data"]["generateDaysCode"]["codeType"] == "DAYSCODE"
     assert len(sb.history(item)) == 2
     assert sb.fault_counts["delay"] == 2
+
+
+def test_504_commits_then_answers_a_gateway_page(erm_sandbox_factory: Any) -> None:
+    sb = erm_sandbox_factory(items=1, code_interval=0, faults="504=1")
+    token = sign_in(sb)
+    item = sb.items()[0]["_id"]
+    reply = post(sb.url, _days(sb, item), token)
+    assert reply.status == 504 and "504 Gateway Timeout" in reply.text
+    assert len(sb.history(item)) == 1  # the upstream executed it
+
+
+def test_late_executes_after_the_client_gave_up(erm_sandbox_factory: Any) -> None:
+    sb = erm_sandbox_factory(items=1, code_interval=0, faults="late=1:0.6,ops=codes")
+    token = sign_in(sb)
+    item = sb.items()[0]["_id"]
+
+    async def give_up() -> None:
+        timeout = aiohttp.ClientTimeout(total=0.2)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            with pytest.raises(asyncio.TimeoutError):
+                await session.post(
+                    sb.url, json=_days(sb, item), headers={"Authorization": f"Bearer {token}"}
+                )
+
+    asyncio.run(give_up())
+    assert sb.history(item) == []  # held: not executed yet
+    deadline = time.monotonic() + 5
+    while not sb.history(item) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(sb.history(item)) == 1  # executed although the client had gone
+    # ops=codes: a read is never held.
+    started = time.monotonic()
+    assert (
+        post(sb.url, {"query": ITEMS, "variables": {"order": "ASC", "first": 1}}, token).status
+        == 200
+    )
+    assert time.monotonic() - started < 0.5
+    assert sb.fault_counts["late"] == 1
+
+
+def test_twice_executes_twice_and_answers_the_second(erm_sandbox_factory: Any) -> None:
+    sb = erm_sandbox_factory(items=2, code_interval=0, faults="twice=1")
+    token = sign_in(sb)
+    item = sb.items()[0]["_id"]
+    body = {
+        "query": DAYS,
+        "variables": {"itemId": item, "codeDays": 1, "description": "x [req:00000000000000ab]"},
+    }
+    reply = post(sb.url, body, token)
+    history = sb.history(item)
+    assert len(history) == 2
+    assert reply.json["data"]["generateDaysCode"]["codeHex"] == history[1]["codeHexString"]
+    assert sb.fault_log == [("twice", "00000000000000ab")]
+    # With the interval rule on, the second delivery is refused, and that is the answer.
+    sb2 = erm_sandbox_factory(items=1, code_interval=60, faults="twice=1")
+    token2 = sign_in(sb2)
+    item2 = sb2.items()[0]["_id"]
+    reply2 = post(sb2.url, _days(sb2, item2), token2)
+    assert len(sb2.history(item2)) == 1
+    assert reply2.json["errors"][0]["extensions"]["code"] == "CODE_INTERVAL"
+
+
+def test_reset_closes_before_executing(erm_sandbox_factory: Any) -> None:
+    sb = erm_sandbox_factory(items=1, code_interval=0, faults="reset=1")
+    token = sign_in(sb)
+    item = sb.items()[0]["_id"]
+    with pytest.raises(aiohttp.ClientError):
+        post(sb.url, _days(sb, item), token)
+    assert sb.history(item) == []
+    assert sb.fault_counts["reset"] == 1
 
 
 def _pattern(sb: Sandbox, token: str, n: int) -> list[int]:

@@ -2,10 +2,20 @@
 
 ``python -m tests.support.soak [--requests 1000] [--items 100] [--fault-rate 0.2] [--seed 1]``
 issues days codes through ``AsyncErmClient``, then as many again through the ``erm batch``
-command, while the sandbox injects, in equal parts, 502s before anything happens,
-connections dropped after the code is committed, and responses held beyond the client's
-timeout; tokens live 3 s, so they expire mid-run. Each part then reconciles every
-request with the sandbox's code history and prints the counts.
+command, each on two fleets: one whose interval rule is on, one with it switched off
+(``disableCodeGenInterval``). The sandbox injects, in equal parts, every fault a network
+makes: a 502 before anything happens, a 504 after the code is committed, connections
+dropped after the commit, answers held beyond the client's timeout, requests held on
+the way and executed after the client gave up (``late``), requests executed twice (a
+gateway that re-sends a POST) and connections reset before the request is executed.
+Tokens live 3 s, so they expire mid-run.
+
+A call that ends in ``OutcomeUnknownError`` is called again with the same request id
+once every held request has reached the server (as the Reliability page tells a caller
+to); a batch that did not finish is run again then. Each part then reconciles every
+request with the sandbox's code history and prints the counts. A request id with two
+events counts as a duplicate unless the sandbox executed that request twice on purpose
+(``network_duplicates``).
 """
 
 from __future__ import annotations
@@ -22,26 +32,58 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from omnivoltaic_erm import AsyncErmClient, ClientConfig, ErmError, IssuedCode, Limits, RetryPolicy
+from omnivoltaic_erm import (
+    AsyncErmClient,
+    ClientConfig,
+    ErmError,
+    IssuedCode,
+    Limits,
+    OutcomeUnknownError,
+    RetryPolicy,
+)
 from omnivoltaic_erm.client import new_request_id, request_id_of
 from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
+from omnivoltaic_erm.sandbox.fleets import CREDIT, DAILY, INTERVAL, Fleet
 from tests.support.cli_helpers import Cli
 
 CLIENT_TIMEOUT = 1.0
-INTERVAL = 0.05
+# The interval of the fleet whose rule is on: longer than a held request can come after
+# the client's resend (LATE - CLIENT_TIMEOUT - the grace), so a late original is refused.
+INTERVAL_ON = 2.0
+# How long a ``late`` request is held on the way: past the client's timeout and its grace.
+LATE = CLIENT_TIMEOUT * 2 + 0.5
+FLEETS = ("interval-on", "interval-off")
+
+
+def fleet(name: str) -> Fleet:
+    """The soak's fleet ``name``: the interval rule on (2 s) or off."""
+    off = {DAILY, CREDIT} | ({INTERVAL} if name == "interval-off" else set())
+    return Fleet(
+        name,
+        code_interval=INTERVAL_ON,
+        daily_limit=1000,
+        total_limit=1096,
+        free_limit=100,
+        reset_limit=100,
+        disabled=frozenset(off),
+    )
 
 
 @dataclass
 class SoakReport:
     """Counts from one soak; ``ok`` when nothing was duplicated, lost or unhandled."""
 
+    fleet: str = ""
     requests: int = 0
     issued: int = 0
     recovered: int = 0
+    # Calls that ended in OutcomeUnknownError and were settled by calling again.
+    unknown_then_settled: int = 0
     final_errors: int = 0
     unhandled: int = 0
     history_events: int = 0
     duplicates: int = 0
+    network_duplicates: int = 0
     lost: int = 0
     mismatched: int = 0
     missing: int = 0
@@ -61,9 +103,26 @@ class SoakReport:
 
 
 def _faults(rate: float, seed: int) -> FaultSpec:
-    third = rate / 3
+    part = rate / 7
     return FaultSpec(
-        error_502=third, drop=third, delay=third, delay_seconds=CLIENT_TIMEOUT + 0.5, seed=seed
+        error_502=part,
+        error_504=part,
+        drop=part,
+        delay=part,
+        late=part,
+        twice=part,
+        reset=part,
+        delay_seconds=CLIENT_TIMEOUT + 0.5,
+        late_seconds=LATE,
+        seed=seed,
+    )
+
+
+def _config(per_item: int) -> ClientConfig:
+    return ClientConfig(
+        timeout=CLIENT_TIMEOUT,
+        limits=Limits(code_interval=0.0, daily_limit=max(10, per_item)),
+        retry=RetryPolicy(max_retries=8, initial_delay=0.05, max_delay=0.5),
     )
 
 
@@ -71,15 +130,12 @@ async def _issue_all(
     sb: Sandbox, keys: list[str], per_item: int, report: SoakReport
 ) -> dict[str, IssuedCode | BaseException]:
     outcomes: dict[str, IssuedCode | BaseException] = {}
-    config = ClientConfig(
-        timeout=CLIENT_TIMEOUT,
-        limits=Limits(code_interval=INTERVAL, daily_limit=max(10, per_item)),
-        retry=RetryPolicy(max_retries=8, initial_delay=0.05, max_delay=0.5),
-    )
+    asked: dict[str, tuple[str, int]] = {}
 
     async def one_item(erm: AsyncErmClient, key: str) -> None:
         for n in range(per_item):
             rid = new_request_id()
+            asked[rid] = (key, 1 + n % 30)
             try:
                 outcomes[rid] = await erm.generate_days_code(
                     key, days=1 + n % 30, description=f"soak {n}", request_id=rid
@@ -90,32 +146,54 @@ async def _issue_all(
                 report.unhandled += 1
                 outcomes[rid] = exc
 
-    async with AsyncErmClient(sb.url, sb.email, sb.password, config=config) as erm:
+    async with AsyncErmClient(sb.url, sb.email, sb.password, config=_config(per_item)) as erm:
         await asyncio.gather(*(one_item(erm, k) for k in keys))
+        unknown = [r for r, o in outcomes.items() if isinstance(o, OutcomeUnknownError)]
+        if unknown:
+            # As a caller does: once no held request can still arrive, call again with
+            # the same request id; the client settles it and never issues twice.
+            await asyncio.sleep(LATE + 0.5)
+            sb.faults = FaultSpec()
+            for rid in unknown:
+                key, days = asked[rid]
+                try:
+                    outcomes[rid] = await erm.generate_days_code(
+                        key, days=days, description=f"soak again {rid}", request_id=rid
+                    )
+                    report.unknown_then_settled += 1
+                except ErmError as exc:
+                    outcomes[rid] = exc
         report.sign_ins = erm.sign_ins
         report.refreshes = erm.refreshes
         report.server_refusals = erm.server_refusals
     return outcomes
 
 
-def _sandbox(items: int, per_item: int) -> Sandbox:
-    """The soak's sandbox, the same for both faces: tokens that expire mid-run, and a
-    daily limit that each item's codes stay within."""
-    return Sandbox(
-        items=items, code_interval=INTERVAL, token_ttl=3.0, daily_limit=max(10, per_item)
-    )
+def _sandbox(items: int, fleet_name: str) -> Sandbox:
+    """The soak's sandbox, the same for both faces: every item in ``fleet_name``, and
+    tokens that expire mid-run."""
+    return Sandbox(items=items, token_ttl=3.0, fleets=(fleet(fleet_name),))
 
 
-def run_soak(requests: int, items: int, fault_rate: float = 0.2, seed: int = 1) -> SoakReport:
-    """Issue ``requests`` codes across ``items`` items under faults; reconcile; report."""
+def _twice(sb: Sandbox) -> set[str]:
+    """The request ids the sandbox executed twice on purpose."""
+    return {rid for kind, rid in sb.fault_log if kind == "twice" and rid is not None}
+
+
+def run_soak(
+    requests: int, items: int, fault_rate: float = 0.2, seed: int = 1, fleet_name: str = FLEETS[0]
+) -> SoakReport:
+    """Issue ``requests`` codes across ``items`` items of one fleet under faults;
+    reconcile; report."""
     per_item = max(1, requests // items)
-    report = SoakReport(requests=per_item * items)
+    report = SoakReport(fleet=fleet_name, requests=per_item * items)
     started = time.monotonic()
-    with _sandbox(items, per_item) as sb:
+    with _sandbox(items, fleet_name) as sb:
         keys = [str(i["oemItemID"]) for i in sb.items()][:items]
         sb.faults = _faults(fault_rate, seed)
         outcomes = asyncio.run(_issue_all(sb, keys, per_item, report))
-        report.faults = dict(sb.fault_counts)
+        report.faults = {k: v for k, v in sb.fault_counts.items() if v}
+        twice = _twice(sb)
         sb.faults = FaultSpec()
         history = _history_by_request(sb, keys)
         report.history_events = sum(len(v) for v in history.values())
@@ -126,7 +204,7 @@ def run_soak(requests: int, items: int, fault_rate: float = 0.2, seed: int = 1) 
         else (None, False, type(o).__name__)
         for rid, o in outcomes.items()
     }
-    _reconcile(report, history, settled)
+    _reconcile(report, history, settled, twice)
     return report
 
 
@@ -136,11 +214,22 @@ Settled = tuple[str | None, bool, str]
 
 
 def _reconcile(
-    report: SoakReport, history: dict[str, list[dict[str, object]]], settled: dict[str, Settled]
+    report: SoakReport,
+    history: dict[str, list[dict[str, object]]],
+    settled: dict[str, Settled],
+    twice: set[str],
 ) -> None:
-    """Count duplicates, lost, missing and mismatched codes between requests and history."""
+    """Count duplicates, lost, missing and mismatched codes between requests and history.
+
+    Extra events under a request id that the sandbox executed twice on purpose are the
+    network's duplicates, counted apart; any other is the client's.
+    """
     for rid, events in history.items():
-        report.duplicates += max(0, len(events) - 1)
+        extra = max(0, len(events) - 1)
+        if rid in twice:
+            report.network_duplicates += extra
+        else:
+            report.duplicates += extra
         if settled.get(rid, (None, False, ""))[0] is None:
             report.lost += len(events)  # issued, but the client does not know it
     for rid, (code, recovered, error) in settled.items():
@@ -153,7 +242,7 @@ def _reconcile(
         events = history.get(rid, [])
         if not events:
             report.missing += 1
-        elif events[0]["codeHexString"] != code:
+        elif code not in {e["codeHexString"] for e in events}:
             report.mismatched += 1
 
 
@@ -167,13 +256,19 @@ def _history_by_request(sb: Sandbox, keys: list[str]) -> dict[str, list[dict[str
 
 
 def run_batch_soak(
-    requests: int, items: int, workdir: Path, fault_rate: float = 0.2, seed: int = 1
+    requests: int,
+    items: int,
+    workdir: Path,
+    fault_rate: float = 0.2,
+    seed: int = 1,
+    fleet_name: str = FLEETS[0],
 ) -> SoakReport:
-    """The same soak through ``erm batch`` as a subprocess; a failed run is resumed once."""
+    """The same soak through ``erm batch`` as a subprocess; a run that did not finish is
+    run again once every held request has reached the server."""
     per_item = max(1, requests // items)
-    report = SoakReport(requests=per_item * items)
+    report = SoakReport(fleet=fleet_name, requests=per_item * items)
     started = time.monotonic()
-    with _sandbox(items, per_item) as sb:
+    with _sandbox(items, fleet_name) as sb:
         keys = [str(i["oemItemID"]) for i in sb.items()][:items]
         # Row n of the file belongs to item n % items: every item's rows are spread
         # through the file, and its own rows stay in order.
@@ -183,15 +278,19 @@ def run_batch_soak(
         journal, out = workdir / "soak.db", workdir / "soak-results.csv"
         cli = Cli(sb, workdir / "cache")
         args = ["--json", "batch", str(src), "--journal", str(journal), "--out", str(out)]
-        env = {"ERM_CODE_INTERVAL": str(INTERVAL), "ERM_TIMEOUT": str(CLIENT_TIMEOUT)}
+        env = {"ERM_CODE_INTERVAL": "0", "ERM_TIMEOUT": str(CLIENT_TIMEOUT)}
         sb.faults = _faults(fault_rate, seed)
-        first = cli.run(*args, timeout=900, **env)
-        if first.code != 0:
-            report.errors["first run exit"] = first.code
-            report.unhandled += "Traceback" in first.err
-            first = cli.run(*args, timeout=900, **env)
-        report.unhandled += "Traceback" in first.err
-        report.faults = dict(sb.fault_counts)
+        run = cli.run(*args, timeout=900, **env)
+        for again in range(2):
+            if run.code == 0:
+                break
+            report.errors[f"run {again + 1} exit"] = run.code
+            report.unhandled += "Traceback" in run.err
+            time.sleep(LATE + 0.5)  # every held request has reached the server
+            run = cli.run(*args, timeout=900, **env)
+        report.unhandled += "Traceback" in run.err
+        report.faults = {k: v for k, v in sb.fault_counts.items() if v}
+        twice = _twice(sb)
         sb.faults = FaultSpec()
         history = _history_by_request(sb, keys)
         report.history_events = sum(len(v) for v in history.values())
@@ -208,9 +307,9 @@ def run_batch_soak(
         rid: (code, bool(recovered), "") if state == "done" else (None, False, state)
         for rid, (state, code, recovered) in journaled.items()
     }
-    _reconcile(report, history, settled)
-    issued_in_csv = sorted(r["code_hex"] for r in results if r["code_hex"])
-    if issued_in_csv != sorted(str(e["codeHexString"]) for v in history.values() for e in v):
+    _reconcile(report, history, settled, twice)
+    issued_in_csv = {r["code_hex"] for r in results if r["code_hex"]}
+    if issued_in_csv - {str(e["codeHexString"]) for v in history.values() for e in v}:
         report.mismatched += 1
     return report
 
@@ -224,12 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Each recovery logs a warning; the soak's own figures are the output that matters.
     logging.getLogger("omnivoltaic_erm").setLevel(logging.ERROR)
-    report = run_soak(args.requests, args.items, args.fault_rate, args.seed)
-    print("python API:", json.dumps({**asdict(report), "ok": report.ok}, indent=2))
-    with tempfile.TemporaryDirectory() as tmp:
-        batch = run_batch_soak(args.requests, args.items, Path(tmp), args.fault_rate, args.seed)
-    print("erm batch:", json.dumps({**asdict(batch), "ok": batch.ok}, indent=2))
-    return 0 if report.ok and batch.ok else 1
+    ok = True
+    for name in FLEETS:
+        report = run_soak(args.requests, args.items, args.fault_rate, args.seed, name)
+        print(f"python API, {name}:", json.dumps({**asdict(report), "ok": report.ok}, indent=2))
+        with tempfile.TemporaryDirectory() as tmp:
+            batch = run_batch_soak(
+                args.requests, args.items, Path(tmp), args.fault_rate, args.seed, name
+            )
+        print(f"erm batch, {name}:", json.dumps({**asdict(batch), "ok": batch.ok}, indent=2))
+        ok = ok and report.ok and batch.ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

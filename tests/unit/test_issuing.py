@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from omnivoltaic_erm_gql import CodeEventFields, CodeFields, CodeTypes
 
-from omnivoltaic_erm import _tracing
+from omnivoltaic_erm import _request_ids, _tracing
 from omnivoltaic_erm._issuing import CodeRequest, Progress, issue, request_id_of
 from omnivoltaic_erm._ratelimit import ItemLedger
 from omnivoltaic_erm.config import Limits, RetryPolicy
@@ -28,6 +28,7 @@ from omnivoltaic_erm.errors import (
     OutcomeUnknownError,
     RateLimitError,
     RedirectError,
+    RequestIdConflictError,
     ServerError,
     TimeoutError,
     TransportError,
@@ -36,12 +37,26 @@ from omnivoltaic_erm.models import IssuedCode
 
 POLICY = RetryPolicy(max_retries=2, initial_delay=0.5, max_delay=4.0, jitter=0.0)
 LIMITS = Limits()
+# An item whose fleet is known to enforce a 6 s interval: a late original is refused.
+GUARDED = Limits(server_interval=6.0)
 RID = "0123456789abcdef"
+GRACE = 2.5
+
+
+@pytest.fixture(autouse=True)
+def minted() -> None:
+    """The ids of these tests count as minted here and never used (a fresh request, as
+    ``issue()`` without a request id makes), unless a test says otherwise."""
+    for rid in (RID, "fedcba9876543210", "fedcba9876543211"):
+        _request_ids._minted[rid] = None
+
 
 # Script steps for a send.
 OK = "ok"  # issued, answered
 LOST = "lost"  # issued, answer lost (TimeoutError)
 LOST_502 = "lost502"  # issued, then a 502 page
+HELD = "held"  # held on the way: not yet issued, answer lost; it lands at a later read
+TWICE = "twice"  # issued, then re-sent by a gateway whose second delivery is refused
 NOT_SENT = "not-sent"  # connection refused before sending
 GONE_TIMEOUT = "gone"  # not issued, answer lost (TimeoutError)
 TOO_FAST = "429"
@@ -53,6 +68,7 @@ BAD_INPUT = "bad"
 # Script steps for a history read.
 READ = "read"
 UNREADABLE = "unreadable"
+LAND = "land"  # the request held on the way is executed just before this read
 # A sign-in that fails (before anything is sent).
 SIGN_IN_FAILS = "sign-in-fails"
 
@@ -83,6 +99,7 @@ class ScriptedPort:
     slept: list[float] = field(default_factory=list)
     limits_read: int = 0
     clock: float = 1_000_000.0
+    held: CodeRequest | None = None
 
     async def token(self) -> str:
         self.tokens_taken += 1
@@ -126,6 +143,12 @@ class ScriptedPort:
         if step == LOST_502:
             self._commit(request)
             raise ServerError(502, "bad gateway")
+        if step == HELD:
+            self.held = request
+            raise TimeoutError("no answer")
+        if step == TWICE:
+            self._commit(request)
+            raise RateLimitError("too fast", retry_after=1.0)
         errors: dict[str, ErmError] = {
             NOT_SENT: TransportError("refused", sent=False),
             GONE_TIMEOUT: TimeoutError("no answer"),
@@ -143,6 +166,8 @@ class ScriptedPort:
         self.read += 1
         if step == UNREADABLE:
             raise ServerError(503, "down")
+        if step == LAND and self.held is not None:
+            self._commit(self.held)
         return list(self.events)
 
     async def sleep(self, seconds: float) -> None:
@@ -171,19 +196,93 @@ class Row:
     refusals: int = 0
     invalidated: int = 0
     sign_in: str = "ok"
+    limits: Limits = LIMITS
+    # The caller's own request id, used before: the history is read before any send.
+    own_id: bool = False
+    # A code already in the history under the request id: (kind, days).
+    before: tuple[CodeTypes, int] | None = None
 
 
 TABLE = [
     Row("answered", [OK], "issued", sent=1),
     Row("lost answer, found in history", [LOST], "recovered", sent=1, reads=1),
     Row("502 after commit, found in history", [LOST_502], "recovered", sent=1, reads=1),
-    Row("lost, not in history, sent again", [GONE_TIMEOUT, OK], "issued", sent=2, reads=1),
+    # Not in the history at once, nor after the grace: sent again only where a late
+    # original would be refused by the item's interval rule.
     Row(
-        "lost every time, never issued",
+        "lost, not in history, interval rule known on: sent again",
+        [GONE_TIMEOUT, OK],
+        "issued",
+        sent=2,
+        reads=2,
+        limits=GUARDED,
+    ),
+    Row(
+        "lost, not in history, interval rule not known: raised",
+        [GONE_TIMEOUT, OK],
+        OutcomeUnknownError,
+        sent=1,
+        reads=2,
+    ),
+    Row(
+        "held on the way, lands during the grace: found at the second read",
+        [HELD],
+        "recovered",
+        sent=1,
+        reads=2,
+        read_script=[READ, LAND],
+    ),
+    Row(
+        "lost every time, interval rule on: raised after the retries",
         [GONE_TIMEOUT] * 3,
-        TimeoutError,
+        OutcomeUnknownError,
         sent=3,
+        reads=6,
+        limits=GUARDED,
+    ),
+    Row(
+        "a refusal for speed hides an execution (sent twice by a gateway)",
+        [TWICE],
+        "recovered",
+        sent=1,
+        reads=1,
+        refusals=1,
+    ),
+    Row(
+        "a limit refusal after an unknown outcome",
+        [GONE_TIMEOUT, LIMIT],
+        OutcomeUnknownError,
+        sent=2,
         reads=3,
+        limits=GUARDED,
+    ),
+    Row(
+        "own id, already issued: recovered, nothing sent",
+        [],
+        "recovered",
+        0,
+        1,
+        own_id=True,
+        before=(CodeTypes.DAYSCODE, 7),
+    ),
+    Row("own id, not in the history: settled, then sent", [OK], "issued", 1, 1, own_id=True),
+    Row(
+        "own id names other days: refused, nothing sent",
+        [],
+        RequestIdConflictError,
+        0,
+        1,
+        own_id=True,
+        before=(CodeTypes.DAYSCODE, 30),
+    ),
+    Row(
+        "own id names another kind: refused, nothing sent",
+        [],
+        RequestIdConflictError,
+        0,
+        1,
+        own_id=True,
+        before=(CodeTypes.FREECODE, 0),
     ),
     Row(
         "lost and history unreadable",
@@ -195,13 +294,15 @@ TABLE = [
     ),
     Row("not sent, then answered", [NOT_SENT, OK], "issued", sent=2),
     Row("not sent every time", [NOT_SENT] * 3, TransportError, sent=3),
-    Row("refused for speed, then answered", [TOO_FAST, OK], "issued", sent=2, refusals=1),
-    Row("refused for speed every time", [TOO_FAST] * 3, RateLimitError, sent=3, refusals=3),
+    # Each refusal for speed is settled before the next send (it may hide an execution).
+    Row("refused for speed, then answered", [TOO_FAST, OK], "issued", 2, 1, refusals=1),
+    Row("refused for speed every time", [TOO_FAST] * 3, RateLimitError, 3, 3, refusals=3),
     Row(
         "refused for speed with no hint, then answered",
         [TOO_FAST_NO_HINT, OK],
         "issued",
         sent=2,
+        reads=1,
         refusals=1,
     ),
     Row("token refused once", [TOKEN_REFUSED, OK], "issued", sent=2, invalidated=1),
@@ -218,6 +319,7 @@ TABLE = [
         [TOKEN_REFUSED] + [TOO_FAST] * 4,
         RateLimitError,
         sent=4,
+        reads=3,
         refusals=3,
         invalidated=1,
     ),
@@ -230,13 +332,19 @@ TABLE = [
 
 @pytest.mark.parametrize("row", TABLE, ids=lambda r: r.name)
 def test_issuing_table(row: Row) -> None:
-    port = ScriptedPort(sends=row.sends, reads=row.read_script, sign_in=row.sign_in)
-    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, "note", RID)
+    port = ScriptedPort(
+        sends=row.sends, reads=row.read_script, sign_in=row.sign_in, item_limits=row.limits
+    )
+    rid = "00000000000000aa" if row.own_id else RID
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, "note", rid)
+    if row.before is not None:
+        kind, days = row.before
+        port._commit(CodeRequest(kind, "item-1", days, "earlier", rid))
     state = State()
 
     async def run() -> object:
         try:
-            return await issue(port, state, request, POLICY)
+            return await issue(port, state, request, POLICY, grace=GRACE)
         except ErmError as exc:
             return exc
 
@@ -244,23 +352,30 @@ def test_issuing_table(row: Row) -> None:
     if isinstance(row.outcome, str):
         assert isinstance(result, IssuedCode), repr(result)
         assert result.recovered is (row.outcome == "recovered")
-        assert result.request_id == RID
+        assert result.request_id == rid
         assert result.description == "note"
+        assert result.duplicates == 0
     else:
         assert type(result) is row.outcome, repr(result)
     if isinstance(result, OutcomeUnknownError):
-        assert (result.request_id, result.item_id) == (RID, "item-1")
-        # It names the error that kept the history from being read.
-        assert "history could not be read (ServerError)" in result.message
+        assert (result.request_id, result.item_id) == (rid, "item-1")
+        if UNREADABLE in row.read_script:
+            # It names the error that kept the history from being read.
+            assert "history could not be read (ServerError)" in result.message
+    if isinstance(result, RequestIdConflictError):
+        assert result.requested == "7-day days code for item-1"
+        assert result.existing in result.message and result.requested in result.message
+    if {GONE_TIMEOUT, HELD} & set(row.sends):
+        assert GRACE in port.slept  # the second read waits out the grace
     assert port.limits_read == 1  # learned once, before anything else
     assert port.sent == row.sent
     assert port.read == row.reads
     assert port.refusals == row.refusals
     # Each token the server refused is forgotten: the one it was sent with.
     assert port.invalidated == [f"token-{n}" for n in range(row.invalidated)]
-    assert port.request_ids == [RID] * port.sent  # each send traced under its request id
+    assert port.request_ids == [rid] * port.sent  # each send traced under its request id
     # Never two codes for one request: at most one history event carries its id.
-    assert sum(request_id_of(e.description) == RID for e in port.events) <= 1
+    assert sum(request_id_of(e.description) == rid for e in port.events) <= 1
 
 
 def test_ledger_limit_is_checked_before_anything_is_sent() -> None:
@@ -321,15 +436,10 @@ class CancellingPort(ScriptedPort):
     [
         ("waiting out the interval", [OK], 1, False, True, False),
         ("reading history after a lost answer", [LOST], None, True, False, True),
-        (
-            "waiting to resend a request the history shows unissued",
-            [GONE_TIMEOUT],
-            1,
-            False,
-            False,
-            False,
-        ),
-        ("waiting after a refusal for speed", [TOO_FAST], 1, False, False, False),
+        # Not in the history yet: a request held on the way may still land.
+        ("waiting out the grace after a lost answer", [GONE_TIMEOUT], 1, False, False, True),
+        # A refusal may be a gateway's second delivery of an executed request.
+        ("waiting after a refusal for speed, unsettled", [TOO_FAST], 1, False, False, True),
         ("waiting to resend a request never sent", [NOT_SENT], 1, False, False, False),
     ],
 )

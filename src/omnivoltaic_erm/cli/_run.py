@@ -66,7 +66,7 @@ def describe(exc: BaseException, *, issuing: bool = False) -> tuple[int, str]:
     if isinstance(exc, ConfigurationError | JournalMismatchError):
         return EXIT_USAGE, msg
     if isinstance(exc, InvalidInputError):
-        return EXIT_USAGE, f"{msg}; nothing was issued"
+        return EXIT_USAGE, msg if "nothing was sent" in msg else f"{msg}; nothing was issued"
     if isinstance(exc, CachedTokenExpired):
         return EXIT_FAILED, msg
     if isinstance(exc, AuthenticationError):

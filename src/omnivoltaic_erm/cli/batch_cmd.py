@@ -80,7 +80,7 @@ def batch(
 
     Exit code 0 when every row has its code, 1 when any row failed or was invalid.
     """
-    from ..batch import FAILED, INTERRUPTED, INVALID, counts, parse_batch, write_results
+    from ..batch import FAILED, INTERRUPTED, INVALID, UNKNOWN, counts, parse_batch, write_results
     from . import _output
     from ._run import reporting
 
@@ -100,7 +100,7 @@ def batch(
         write_results(out, results)
     elapsed = time.monotonic() - started
     totals = counts(results)
-    problems = [r for r in results if r.status in (INVALID, FAILED, INTERRUPTED)]
+    problems = [r for r in results if r.status in (INVALID, FAILED, UNKNOWN, INTERRUPTED)]
     if settings.as_json:
         summary: dict[str, object] = {
             "input": str(csv_file),
@@ -219,9 +219,9 @@ def _interrupted(settings: Settings, left: int | None, *, summary_printed: bool)
 
 
 def _on_result(progress: Progress, result: RowResult) -> None:
-    from ..batch import FAILED, INVALID
+    from ..batch import FAILED, INVALID, UNKNOWN
 
-    if result.status in (INVALID, FAILED):
+    if result.status in (INVALID, FAILED, UNKNOWN):
         progress.note(f"line {result.line}: {result.status}: {result.error}")
     progress.advance()
 

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import click
 
 from .._constants import MAX_CODE_DAYS, MIN_CODE_DAYS
+from ..errors import OutcomeUnknownError
 from ._app import Settings, erm
+from ._failure import EXIT_FAILED, Failure
 
 if TYPE_CHECKING:
     from ..client import AsyncErmClient
@@ -29,8 +31,9 @@ _request = click.option(
     "--request-id",
     metavar="HEX16",
     callback=_request_id,
-    help="Your own request id (16 hex digits). Running the command again with the same id "
-    "shows the code already issued for it instead of issuing another.",
+    help="Your own request id (16 hex digits), the command's idempotency key: run again "
+    "with the same id, it shows the code already issued for it instead of issuing another; "
+    "with another kind, other days or another item it fails and sends nothing.",
 )
 
 
@@ -62,18 +65,19 @@ def _issue(
     issued: list[IssuedCode] = []
 
     async def send(client: AsyncErmClient) -> IssuedCode:
-        if request_id is not None:
-            found = await client.recover(item_id, request_id)
-            if found is not None:
-                issued.append(found)
-                return found
-        code = await client.issue(
-            code_type(kind),
-            item_id,
-            days if kind == DAYS else None,
-            description,
-            request_id=rid,
-        )
+        # With the caller's own id, the client settles it from the item's history first.
+        try:
+            code = await client.issue(
+                code_type(kind),
+                item_id,
+                days if kind == DAYS else None,
+                description,
+                request_id=rid,
+            )
+        except OutcomeUnknownError as exc:
+            raise Failure(
+                unknown_message(exc, kind, item_id, days, description), EXIT_FAILED
+            ) from exc
         issued.append(code)
         return code
 
@@ -85,6 +89,33 @@ def _issue(
         _output.emit_json(_output.code_json(code))
     else:
         _output.show_code(code, item_id)
+
+
+def _same_command(
+    kind: str, item_id: str, days: int, description: str | None, request_id: str
+) -> str:
+    """The command that settles ``request_id``: this one, with ``--request-id``."""
+    words = ["erm", "code", kind, item_id]
+    if kind == "days":
+        words += ["--days", str(days)]
+    if description:
+        words += ["--description", description]
+    words += ["--request-id", request_id]
+    return shlex.join(words)
+
+
+def unknown_message(
+    exc: OutcomeUnknownError, kind: str, item_id: str, days: int, description: str | None
+) -> str:
+    """What ``erm code`` says when its request's outcome stays unknown: the request id,
+    and the command that settles it (it shows the code if it was issued, and never
+    issues a second one)."""
+    command = _same_command(kind, item_id, days, description, exc.request_id)
+    return (
+        f"a {kind} code for {item_id} may have been issued: the outcome of request "
+        f"{exc.request_id} is unknown ({exc.message}). Do not issue a new code; run "
+        f"`erm history {shlex.quote(item_id)}` to look, or settle it with: {command}"
+    )
 
 
 def interrupted_message(
@@ -102,13 +133,7 @@ def interrupted_message(
     from .._issuing import interruption_of
 
     what = f"{kind} code"
-    words = ["erm", "code", kind, item_id]
-    if kind == "days":
-        words += ["--days", str(days)]
-    if description:
-        words += ["--description", description]
-    words += ["--request-id", request_id]
-    command = shlex.join(words)
+    command = _same_command(kind, item_id, days, description, request_id)
     if issued:
         return (
             f"interrupted after a {what} for {item_id} was issued (request {request_id}); "

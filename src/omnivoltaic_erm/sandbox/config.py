@@ -31,14 +31,23 @@ from .._constants import (
 )
 from .fleets import Fleet, demo_fleets, standard_fleet
 
-# Names accepted in a fault SPEC, mapped to FaultSpec attributes.
+# Names accepted in a fault SPEC, mapped to FaultSpec attributes (probabilities), in the
+# order a draw tries them; ``seed`` and ``ops`` are settings, not faults.
 _FAULT_KEYS = {
     "502": "error_502",
     "error_502": "error_502",
+    "504": "error_504",
+    "error_504": "error_504",
     "drop": "drop",
     "delay": "delay",
-    "seed": "seed",
+    "late": "late",
+    "twice": "twice",
+    "reset": "reset",
 }
+FAULT_KINDS = ("error_502", "error_504", "drop", "delay", "late", "twice", "reset")
+# Faults that take a duration: ``delay=P:SECONDS``, ``late=P:SECONDS``.
+_TIMED = {"delay": "delay_seconds", "late": "late_seconds"}
+_OPS = ("all", "codes")
 
 
 @dataclass(frozen=True)
@@ -46,12 +55,20 @@ class FaultSpec:
     """Per-request fault probabilities; all zero (off) by default.
 
     Faults apply only to requests that carry an ``Authorization`` header, so signing in
-    is never faulted. One draw per request picks at most one fault:
+    is never faulted (``ops="codes"``: only the ``generate*Code`` mutations). One draw per
+    request picks at most one fault, each one a thing real networks do:
 
     - ``error_502``: answer an HTML ``502 Bad Gateway`` page before doing anything;
-    - ``drop``: execute the request (a code event is committed), then close the
-      connection without writing any response;
-    - ``delay``: execute the request, then hold the response for ``delay_seconds``.
+    - ``error_504``: execute the request (a code event is committed), then answer an HTML
+      ``504 Gateway Timeout`` page, as a gateway that gave up waiting on its upstream;
+    - ``drop``: execute the request, then close the connection without any response;
+    - ``delay``: execute the request, then hold the response for ``delay_seconds``;
+    - ``late``: hold the request ``late_seconds`` *before* executing it, and execute it
+      even when the client has given up meanwhile (a proxy that forwards late);
+    - ``twice``: execute the request twice and answer with the second execution's
+      response, as a gateway that re-sends a POST;
+    - ``reset``: close the connection before the request is executed (the body never
+      arrives whole).
 
     The probabilities must add up to at most 1. ``seed``, when given, makes the draws
     reproducible from the moment the spec is installed (it overrides the sandbox's
@@ -63,23 +80,34 @@ class FaultSpec:
     delay: float = 0.0
     delay_seconds: float = 1.0
     seed: int | None = None
+    error_504: float = 0.0
+    late: float = 0.0
+    late_seconds: float = 3.0
+    twice: float = 0.0
+    reset: float = 0.0
+    ops: str = "all"
 
     def __post_init__(self) -> None:
-        for name in ("error_502", "drop", "delay"):
+        for name in FAULT_KINDS:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
                 raise ValueError(f"fault probability {name} must be between 0 and 1")
-        if self.error_502 + self.drop + self.delay > 1.0 + 1e-9:
+        if sum(getattr(self, name) for name in FAULT_KINDS) > 1.0 + 1e-9:
             raise ValueError("fault probabilities must add up to at most 1")
-        if not (math.isfinite(self.delay_seconds) and self.delay_seconds >= 0):
-            raise ValueError("delay_seconds must be a non-negative number")
+        for name in _TIMED.values():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative number")
+        if self.ops not in _OPS:
+            raise ValueError(f"fault ops must be one of {', '.join(_OPS)}, not {self.ops!r:.20}")
 
     @classmethod
     def parse(cls, spec: str) -> FaultSpec:
-        """Parse ``"502=0.1,drop=0.1,delay=0.05:3.5"`` (``delay=P:SECONDS``).
+        """Parse ``"502=0.1,drop=0.1,delay=0.05:3.5,late=0.1:3,ops=codes"``.
 
-        Keys: ``502`` (or ``error_502``), ``drop``, ``delay``, and ``seed=N``; an empty
-        string or ``none`` means no faults. Raises ``ValueError`` with a readable message.
+        Keys: ``502``, ``504``, ``drop``, ``delay=P[:SECONDS]``, ``late=P[:SECONDS]``,
+        ``twice``, ``reset``, ``seed=N`` and ``ops=all|codes``; an empty string or
+        ``none`` means no faults. Raises ``ValueError`` with a readable message.
         """
         spec = spec.strip()
         if spec.lower() in ("", "none", "off"):
@@ -87,39 +115,46 @@ class FaultSpec:
         values: dict[str, Any] = {}
         for part in spec.split(","):
             key, sep, raw = part.strip().partition("=")
-            attr = _FAULT_KEYS.get(key.strip().lower())
-            if not sep or attr is None:
-                raise ValueError(
-                    f"bad fault {part.strip()[:40]!r}:"
-                    " expected 502=P, drop=P, delay=P:SECONDS or seed=N"
-                )
-            if attr == "seed":
+            key = key.strip().lower()
+            if sep and key == "seed":
                 try:
                     values["seed"] = int(raw)
                 except ValueError:
                     raise ValueError(f"bad seed {raw.strip()[:40]!r}") from None
                 continue
-            if attr == "delay" and ":" in raw:
+            if sep and key == "ops":
+                values["ops"] = raw.strip().lower()
+                continue
+            attr = _FAULT_KEYS.get(key)
+            if not sep or attr is None:
+                raise ValueError(
+                    f"bad fault {part.strip()[:40]!r}: expected 502=P, 504=P, drop=P, "
+                    "delay=P:SECONDS, late=P:SECONDS, twice=P, reset=P, seed=N or ops=codes"
+                )
+            if attr in _TIMED and ":" in raw:
                 raw, seconds = raw.split(":", 1)
-                values["delay_seconds"] = _number(seconds, "delay seconds")
-            values[attr] = _number(raw, key.strip())
+                values[_TIMED[attr]] = _number(seconds, f"{attr} seconds")
+            values[attr] = _number(raw, key)
         return cls(**values)
 
     @property
     def active(self) -> bool:
         """Whether any fault can fire."""
-        return self.error_502 > 0 or self.drop > 0 or self.delay > 0
+        return any(getattr(self, name) > 0 for name in FAULT_KINDS)
 
     def __str__(self) -> str:
         if not self.active:
             return "none"
+        names = {v: k for k, v in _FAULT_KEYS.items() if not k.startswith("error_")}
         parts = []
-        if self.error_502:
-            parts.append(f"502={self.error_502:g}")
-        if self.drop:
-            parts.append(f"drop={self.drop:g}")
-        if self.delay:
-            parts.append(f"delay={self.delay:g}:{self.delay_seconds:g}")
+        for name in FAULT_KINDS:
+            value = getattr(self, name)
+            if value:
+                timed = _TIMED.get(name)
+                suffix = f":{getattr(self, timed):g}" if timed else ""
+                parts.append(f"{names[name]}={value:g}{suffix}")
+        if self.ops != "all":
+            parts.append(f"ops={self.ops}")
         if self.seed is not None:
             parts.append(f"seed={self.seed}")
         return ",".join(parts)

@@ -1,44 +1,63 @@
 """Fault injection: a seeded draw per request, and the aiohttp middleware that acts on it.
 
 Only requests that carry an ``Authorization`` header are faulted, so signing in always
-works and a test can count on getting a token. A 502 answers before the request is
-looked at; a drop and a delay happen after it has run and its code event (if any) is
-committed, so a fault never loses or corrupts state: a dropped code is in the history.
+works and a test can count on getting a token. What each fault does is described on
+``FaultSpec``: a 502 answers before the request is looked at; a 504, a drop and a delay
+happen after it has run and its code event (if any) is committed; ``late`` holds the
+request before running it, and runs it even after the client gave up; ``twice`` runs it
+twice; ``reset`` closes the connection before it runs. A fault never corrupts state:
+whatever was executed is in the history.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
-from collections import Counter
+import re
+from collections import Counter, deque
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.typedefs import Handler
 from aiohttp.web_request import BaseRequest
 
-from .config import FaultSpec
+from .config import FAULT_KINDS, FaultSpec
 
 log = logging.getLogger("omnivoltaic_erm.sandbox")
 
-ERROR_502, DROP, DELAY = "error_502", "drop", "delay"
+ERROR_502, ERROR_504, DROP, DELAY, LATE, TWICE, RESET = FAULT_KINDS
 
-BAD_GATEWAY_HTML = """<html>
-<head><title>502 Bad Gateway</title></head>
+
+def _gateway_page(status: str) -> str:
+    return f"""<html>
+<head><title>{status}</title></head>
 <body>
-<center><h1>502 Bad Gateway</h1></center>
+<center><h1>{status}</h1></center>
 <hr><center>erm-sandbox (injected fault)</center>
 </body>
 </html>
 """
 
 
+BAD_GATEWAY_HTML = _gateway_page("502 Bad Gateway")
+GATEWAY_TIMEOUT_HTML = _gateway_page("504 Gateway Timeout")
+_CODE_MUTATIONS = ("generateDaysCode", "generateFreeCode", "generateResetCode")
+
+
+# How many fired faults the injector remembers, with the request ids they hit.
+_LOG_MAX = 100_000
+
+
 class FaultInjector:
     """Holds the current ``FaultSpec`` (settable at any time) and counts what fired.
 
     The draws come from ``random.Random(seed)``; installing a spec that has its own
-    ``seed`` restarts them from that seed.
+    ``seed`` restarts them from that seed. ``log`` keeps the latest fired faults as
+    ``(kind, request id)``, the id read from a code request's description (None for
+    other requests), so a test can tell a duplicate the network made from one the client
+    made.
     """
 
     def __init__(self, spec: FaultSpec, seed: int | None = None) -> None:
@@ -46,6 +65,7 @@ class FaultInjector:
         self._spec = FaultSpec()
         self.spec = spec
         self.counts: Counter[str] = Counter()
+        self.log: deque[tuple[str, str | None]] = deque(maxlen=_LOG_MAX)
 
     @property
     def spec(self) -> FaultSpec:
@@ -64,16 +84,13 @@ class FaultInjector:
         if not spec.active:
             return None
         roll = self._rng.random()
-        kind = None
-        if roll < spec.error_502:
-            kind = ERROR_502
-        elif roll < spec.error_502 + spec.drop:
-            kind = DROP
-        elif roll < spec.error_502 + spec.drop + spec.delay:
-            kind = DELAY
-        if kind is not None:
-            self.counts[kind] += 1
-        return kind
+        edge = 0.0
+        for kind in FAULT_KINDS:
+            edge += getattr(spec, kind)
+            if roll < edge:
+                self.counts[kind] += 1
+                return kind
+        return None
 
 
 class _DroppedResponse(web.StreamResponse):
@@ -90,23 +107,67 @@ class _DroppedResponse(web.StreamResponse):
 FAULTS = web.AppKey("erm_sandbox_faults", FaultInjector)
 
 
+_TAG = re.compile(r"\[req:([0-9a-f]{16})\]\s*\Z")
+
+
+async def _code_request_id(request: web.Request) -> tuple[bool, str | None]:
+    """Whether the request is a code request, and the request id it is tagged with."""
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return False, None
+    if not isinstance(body, dict):
+        return False, None
+    query = body.get("query")
+    if not (isinstance(query, str) and any(name in query for name in _CODE_MUTATIONS)):
+        return False, None
+    variables = body.get("variables")
+    text = variables.get("description") if isinstance(variables, dict) else None
+    match = _TAG.search(text) if isinstance(text, str) else None
+    return True, match.group(1) if match else None
+
+
+def _close(request: web.Request) -> web.StreamResponse:
+    if request.transport is not None:
+        request.transport.close()
+    return _DroppedResponse()
+
+
 @web.middleware
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Apply the drawn fault to an authorised POST."""
     if request.method != "POST" or "Authorization" not in request.headers:
         return await handler(request)
     injector = request.app[FAULTS]
+    spec = injector.spec
+    if not spec.active:
+        return await handler(request)
+    is_code, request_id = await _code_request_id(request)
+    if spec.ops == "codes" and not is_code:
+        return await handler(request)
     kind = injector.draw()
     if kind is None:
         return await handler(request)
+    injector.log.append((kind, request_id))
     log.info("injecting fault: %s", kind)
     if kind == ERROR_502:
         return web.Response(status=502, text=BAD_GATEWAY_HTML, content_type="text/html")
-    delay = injector.spec.delay_seconds
+    if kind == RESET:
+        return _close(request)
+    if kind == LATE:
+        # Held, then executed whether or not the client is still there: the shielded task
+        # runs to the end even if this handler is cancelled by a disconnect.
+        async def late() -> web.StreamResponse:
+            await asyncio.sleep(spec.late_seconds)
+            return await handler(request)
+
+        return await asyncio.shield(asyncio.ensure_future(late()))
     response = await handler(request)
+    if kind == TWICE:
+        return await handler(request)
+    if kind == ERROR_504:
+        return web.Response(status=504, text=GATEWAY_TIMEOUT_HTML, content_type="text/html")
     if kind == DROP:
-        if request.transport is not None:
-            request.transport.close()
-        return _DroppedResponse()
-    await asyncio.sleep(delay)
+        return _close(request)
+    await asyncio.sleep(spec.delay_seconds)
     return response

@@ -19,7 +19,7 @@ from aiohttp import web
 from ..testing import BackgroundServer
 from .app import STATE, create_app
 from .auth import issue_token
-from .config import FaultSpec, SandboxConfig
+from .config import FAULT_KINDS, FaultSpec, SandboxConfig
 from .faults import FAULTS
 from .store import Store
 
@@ -137,9 +137,16 @@ class Sandbox:
 
     @property
     def fault_counts(self) -> dict[str, int]:
-        """How many of each fault (``error_502``, ``drop``, ``delay``) have fired."""
+        """How many of each fault (``error_502``, ``error_504``, ``drop``, ``delay``,
+        ``late``, ``twice``, ``reset``) have fired."""
         counts = self._app_state()[FAULTS].counts
-        return {kind: counts[kind] for kind in ("error_502", "drop", "delay")}
+        return {kind: counts[kind] for kind in FAULT_KINDS}
+
+    @property
+    def fault_log(self) -> list[tuple[str, str | None]]:
+        """The faults fired, oldest first, as ``(kind, request id)``: the id of the code
+        request a fault hit (None for other requests)."""
+        return list(self._app_state()[FAULTS].log)
 
     # -- inspection -------------------------------------------------------------
 
