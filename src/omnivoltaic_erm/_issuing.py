@@ -5,7 +5,8 @@
 - a request id that may have been used before (any id but one freshly minted here) is
   first *settled*: looked up in the item's code history. Found, its code is returned,
   ``recovered``; found with other parameters, ``RequestIdConflictError``, nothing sent;
-- learn the item's limits (its fleet's, once), then wait out its interval
+- learn the item's limits (its fleet's, once, before the first send), then wait out its
+  interval
   (``_ratelimit.check_code_request`` raises past a limit);
 - take a token (a failed sign-in raises its own error: nothing was sent);
 - send the request, with its request id tagged at the end of the description;
@@ -42,7 +43,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from omnivoltaic_erm_gql import CodeEventFields as CodeEvent
@@ -257,8 +258,7 @@ async def issue(
             # The request id first (one request at a time per id in this process), then
             # the item: always in this order.
             async with hold(rid) as fresh, state.lock:
-                limits = await port.limits(state)
-                machine = _Machine(port, state, request, limits, policy, span, progress, grace)
+                machine = _Machine(port, state, request, policy, span, progress, grace)
                 return await machine.run(fresh)
         finally:
             _tracing.request_id_var.reset(token_var)
@@ -279,13 +279,15 @@ class _Machine:
     port: IssuePort
     state: ItemState
     request: CodeRequest
-    limits: Limits
     policy: RetryPolicy
     span: _tracing.Span | None
     progress: Progress
     grace: float
     # An attempt of this call may have been executed (its outcome is unknown).
     unknown: bool = False
+    # The item's limits, learned (once) before the first send: a request settled from the
+    # history before any send needs none.
+    limits: Limits = field(default_factory=Limits)
 
     async def run(self, fresh: bool) -> IssuedCode:
         """Issue; ``fresh``: the id was minted here and never held (nothing to settle)."""
@@ -305,6 +307,7 @@ class _Machine:
         name, rid = request.kind.value, request.request_id
         # A request id that may have been used before is settled before anything is sent.
         in_doubt = not fresh
+        learned = False
         attempt = 0
         token_refused = False
         while True:
@@ -313,6 +316,9 @@ class _Machine:
                 if found is not None:
                     return found
                 in_doubt = False
+            if not learned:
+                self.limits = await port.limits(self.state)
+                learned = True
             attempt += 1
             ledger = self.state.ledger
             wait = check_code_request(request.kind, ledger, self.limits, port.now(), request.days)

@@ -9,9 +9,11 @@ Three steps, each testable on its own:
 - ``run_rows(client, journal, rows)`` issues the pending rows: rows of different items
   concurrently, rows of one item in file order. Before a row is sent its intent and a
   fresh request id are written to the journal; the code is written on return. A row the
-  journal knows from an earlier run but without a code is first looked for in the item's
-  code history by its request id, and only sent again, with the same id, if the history
-  shows nothing. So a row is never issued twice, even across ``kill -9``.
+  journal knows from an earlier run but without a code goes first, with the same request
+  id: the client settles that id from the item's code history before sending (found,
+  the code is returned ``recovered``). So a row is never issued twice, even across
+  ``kill -9``; a row whose outcome stays unknown ends ``unknown`` and the next run
+  settles it.
 
 ``write_results`` writes the results CSV: the input columns plus code_dec, code_hex,
 status and error, one line per input row, in file order.
@@ -232,9 +234,6 @@ class BatchClient(Protocol):
 
     async def prefetch(self, items: list[Item | str]) -> None:
         """Learn many items' code histories in few requests."""
-
-    async def recover(self, item: Item | str, request_id: str) -> IssuedCode | None:
-        """The code issued for ``request_id``, from the item's history, or None."""
 
     async def issue(
         self,

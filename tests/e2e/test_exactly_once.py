@@ -214,3 +214,31 @@ def test_the_command_line_refuses_a_request_id_with_other_parameters(
         other = cli.run("code", args[0], key, *args[1:], "--request-id", rid)
         other.assert_one_line_error(2, rid, "7-day days code", named, "nothing was sent")
         assert len(sb.history(key)) == 1
+
+
+def test_the_command_line_names_the_command_that_settles_an_unknown_outcome(
+    tmp_path: Path,
+) -> None:
+    # The answer is lost, and the request lands only after the client's second look:
+    # on a fleet without the interval rule the command must not guess.
+    with Sandbox(items=1, fleets=(_fleet(False),)) as sb:
+        cli = Cli(sb, tmp_path / "cache")
+        key = str(sb.items()[0]["oemItemID"])
+        sb.faults = FaultSpec(late=1.0, late_seconds=HOLD, ops="codes")
+        env = {"ERM_TIMEOUT": str(TIMEOUT), "ERM_CODE_INTERVAL": "0"}
+        failed = cli.run("code", "days", key, "--days", "7", "-d", "week", **env)
+        sb.faults = FaultSpec()
+        assert failed.code == 1 and "Traceback" not in failed.err
+        line = failed.err.strip().splitlines()[-1]  # after the client's warning lines
+        assert line.startswith("error: a days code for") and "Do not issue a new code" in line
+        assert "(GenerateDaysCode: no complete answer within 1 s)" in line
+        command = line.split("settle it with: ", 1)[1]
+        words = command.split()
+        assert words[:7] == ["erm", "code", "days", key, "--days", "7", "--description"]
+        rid = words[-1]
+        assert words[-2] == "--request-id" and rid in line
+        time.sleep(HOLD)  # the held request has reached the server
+        settled = cli.run("--json", *words[1:], **env)
+        assert settled.code == 0, settled.err
+        assert settled.json()["recovered"] is True and settled.json()["request_id"] == rid
+        assert len(sb.history(key)) == 1

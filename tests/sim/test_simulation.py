@@ -19,6 +19,7 @@ from tests.support import sim
 SCHEDULES = 10_000
 
 
+@pytest.mark.slow
 def test_every_invariant_holds_over_ten_thousand_schedules() -> None:
     totals = sim.run_schedules(0, SCHEDULES)
     assert totals.schedules == SCHEDULES
@@ -30,6 +31,13 @@ def test_every_invariant_holds_over_ten_thousand_schedules() -> None:
         assert getattr(totals, name) > 100, name
     assert totals.schedules_resent > 100
     assert totals.network_duplicates > 0  # and each was reported (else a Violation)
+
+
+def test_every_invariant_holds_over_a_thousand_schedules() -> None:
+    # The edit-test loop's share (make test-fast); other seeds than the long run's.
+    totals = sim.run_schedules(1_000_000, 1000)
+    assert set(totals.faults) == set(sim.FAULTS)
+    assert totals.recovered > 0 and totals.raised_unknown > 0 and totals.schedules_resent > 0
 
 
 def test_a_schedule_replays_exactly_from_its_seed() -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .._constants import MAX_CODE_DAYS, MIN_CODE_DAYS
-from ..errors import OutcomeUnknownError
+from ..errors import ErmError, OutcomeUnknownError
 from ._app import Settings, erm
 from ._failure import EXIT_FAILED, Failure
 
@@ -111,9 +111,11 @@ def unknown_message(
     and the command that settles it (it shows the code if it was issued, and never
     issues a second one)."""
     command = _same_command(kind, item_id, days, description, exc.request_id)
+    cause = exc.__cause__
+    why = cause.message if isinstance(cause, ErmError) else exc.message
     return (
         f"a {kind} code for {item_id} may have been issued: the outcome of request "
-        f"{exc.request_id} is unknown ({exc.message}). Do not issue a new code; run "
+        f"{exc.request_id} is unknown ({why}). Do not issue a new code; run "
         f"`erm history {shlex.quote(item_id)}` to look, or settle it with: {command}"
     )
 
