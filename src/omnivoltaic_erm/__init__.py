@@ -26,6 +26,7 @@ from .errors import (
     ConfigurationError,
     DuplicateCodeWarning,
     ErmError,
+    ErmTimeoutError,
     GraphQLError,
     HttpStatusError,
     InvalidInputError,
@@ -38,7 +39,6 @@ from .errors import (
     RequestIdConflictError,
     ResponseTooLargeError,
     ServerError,
-    TimeoutError,
     TransportError,
     UnexpectedShapeError,
 )
@@ -66,6 +66,10 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "TimeoutError":  # deprecated: warns, and is not cached
+        from . import errors
+
+        return errors.__getattr__(name)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'omnivoltaic_erm' has no attribute {name!r}")
@@ -85,6 +89,7 @@ __all__ = [
     "DuplicateCodeWarning",
     "ErmClient",
     "ErmError",
+    "ErmTimeoutError",
     "GraphQLError",
     "HttpStatusError",
     "InvalidInputError",
@@ -102,7 +107,6 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryPolicy",
     "ServerError",
-    "TimeoutError",
     "TransportError",
     "UnexpectedShapeError",
     "__version__",

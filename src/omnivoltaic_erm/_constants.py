@@ -20,6 +20,16 @@ DEFAULT_MAX_RETRIES = 4
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 RETRY_JITTER = 0.25
+# A server's wait hint (Retry-After, retryAfter) is honoured up to this; a longer or
+# infinite one ends the call with the RateLimitError that carries it.
+MAX_RETRY_AFTER = 60.0
+
+# Exactly once: the longest a code request can spend on its way (in a proxy, a gateway's
+# queue) before the server executes it. A request whose outcome is unknown is sent again
+# only once it has been out this long, or where the item's fleet enforces a longer
+# interval between codes. An assumption about the network, so a setting
+# (ClientConfig.max_hold).
+MAX_HOLD = 60.0
 
 # Tokens.
 TOKEN_TTL = 86400.0

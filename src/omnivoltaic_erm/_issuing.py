@@ -19,7 +19,8 @@
 - an unknown outcome (dropped connection, timeout, 5xx, unreadable answer): settle; not
   found, wait ``grace`` (a held request may still arrive) and settle again; still not
   found, send again only if ``may_resend`` (the server is known to enforce an interval
-  for the item, so a late original would be refused), else raise
+  for the item, longer than the request has been on its way, so a late original would
+  be refused), else raise
   ``OutcomeUnknownError`` carrying the request id, for ``recover()`` later;
 - any other refusal raises (``OutcomeUnknownError`` if an earlier attempt's outcome is
   still unknown and the history does not show it).
@@ -49,11 +50,20 @@ from typing import Protocol
 from omnivoltaic_erm_gql import CodeEventFields as CodeEvent
 from omnivoltaic_erm_gql import CodeFields, CodeTypes
 
+from . import _constants as c
 from . import _tracing
 from ._logging import get_logger
 from ._ratelimit import ItemLedger, check_code_request
-from ._request_ids import hold, request_id_of, tag_description, untag_description
-from ._retry import outcome_unknown, retry_delay
+from ._request_ids import (
+    clear_pending,
+    hold,
+    note_pending,
+    pending_at,
+    request_id_of,
+    tag_description,
+    untag_description,
+)
+from ._retry import hint_within_cap, outcome_unknown, retry_delay
 from .config import Limits, RetryPolicy
 from .errors import (
     AuthenticationError,
@@ -242,12 +252,14 @@ async def issue(
     policy: RetryPolicy,
     progress: Progress | None = None,
     grace: float = 0.0,
+    max_hold: float = c.MAX_HOLD,
 ) -> IssuedCode:
     """Issue ``request`` for ``state``'s item; see the module docstring.
 
     ``progress`` (updated as the request goes) lets a caller that notes interruptions
     itself (``noting_interruption``) tell "sent" from "not sent". ``grace`` is the wait
-    before the second history read of an unknown outcome.
+    before the second history read of an unknown outcome; ``max_hold`` the longest a
+    request can be on its way before it is executed (see ``may_resend``).
     """
     name = request.kind.value
     rid = request.request_id
@@ -258,20 +270,31 @@ async def issue(
             # The request id first (one request at a time per id in this process), then
             # the item: always in this order.
             async with hold(rid) as fresh, state.lock:
-                machine = _Machine(port, state, request, policy, span, progress, grace)
+                machine = _Machine(port, state, request, policy, span, progress, grace, max_hold)
                 return await machine.run(fresh)
         finally:
             _tracing.request_id_var.reset(token_var)
 
 
-def may_resend(limits: Limits) -> bool:
+def may_resend(limits: Limits, held_for: float, max_hold: float, staleness: float = 0.0) -> bool:
     """Whether a code request whose outcome is still unknown may be sent again.
 
-    Only when the server is known to enforce a minimum interval between the item's codes
-    (its fleet's rule is on): a late original then meets a code younger than the interval
-    and is refused. Without that evidence a second send could be a second code.
+    The evidence is the latest history read that did not show it. ``held_for``: seconds
+    from the sending of the latest attempt whose outcome is unknown to the sending of
+    that read (the server ran the read no earlier); ``staleness``: seconds since the
+    read was sent; ``max_hold``: the longest a request can be on its way before the
+    server runs it (``ClientConfig.max_hold``).
+
+    Either no attempt can be executed any more (``held_for >= max_hold``: it would have
+    been in the read), or the server is known to enforce a minimum interval between
+    the item's codes, longer than ``max_hold + staleness`` (the fleet's rule is on): the
+    attempts then land less than one interval apart, if at all, and the later one is
+    refused. Otherwise a second send could be a second code.
     """
-    return limits.server_interval is not None and limits.server_interval > 0
+    if held_for >= max_hold:
+        return True
+    interval = limits.server_interval
+    return interval is not None and interval > max_hold + staleness
 
 
 @dataclass(slots=True)
@@ -283,16 +306,30 @@ class _Machine:
     span: _tracing.Span | None
     progress: Progress
     grace: float
-    # An attempt of this call may have been executed (its outcome is unknown).
+    max_hold: float
+    # An attempt of this call, or of an earlier call of this process, may have been
+    # executed: its outcome is unknown.
     unknown: bool = False
+    # When the latest attempt whose outcome is unknown was sent (the port's clock).
+    pending_at: float | None = None
     # The item's limits, learned (once) before the first send: a request settled from the
     # history before any send needs none.
     limits: Limits = field(default_factory=Limits)
+    # When the latest history read that did not show the request was sent, and when the
+    # latest attempt was sent (the port's clock).
+    settled_at: float = float("-inf")
+    sent_at: float | None = None
 
     async def run(self, fresh: bool) -> IssuedCode:
         """Issue; ``fresh``: the id was minted here and never held (nothing to settle)."""
         try:
-            return await self._run(fresh)
+            code = await self._run(fresh)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if self.progress.maybe_sent and self.sent_at is not None:
+                # Interrupted with a request on its way: it may still land, so a later call
+                # with this id in this process must not send it blind.
+                self._pending(self.sent_at)
+            raise
         except (OutcomeUnknownError, RequestIdConflictError):
             raise
         except ErmError as exc:
@@ -301,15 +338,22 @@ class _Machine:
             # Whatever stops the call after an unknown outcome (a failed sign-in, a
             # refusal, a limit) must not hide it: the code may have been issued.
             raise self._unknown_error(exc) from exc
+        clear_pending(self.request.request_id)
+        return code
 
     async def _run(self, fresh: bool) -> IssuedCode:
         port, request, policy = self.port, self.request, self.policy
         name, rid = request.kind.value, request.request_id
+        earlier = pending_at(rid)
+        if earlier is not None:
+            # An earlier call of this process left this id's outcome unknown.
+            self.unknown, self.pending_at = True, earlier
         # A request id that may have been used before is settled before anything is sent.
-        in_doubt = not fresh
+        in_doubt = not fresh or self.unknown
         learned = False
         attempt = 0
         token_refused = False
+        last_error: ErmError | None = None
         while True:
             if in_doubt:
                 found = await self.settle()
@@ -328,7 +372,23 @@ class _Machine:
                 await port.sleep(wait)
             # Outside the try: a failed sign-in raises its own error; nothing was sent.
             token = await port.token()
+            if self.unknown:
+                # Right before sending: a second send needs the evidence that it cannot be a
+                # second code; if the last look is too old for that, look again.
+                if not self._may_resend():
+                    # A read now can only help if, taken now, it would be enough.
+                    if self._may_resend(fresh=True):
+                        found = await self.settle()
+                        if found is not None:
+                            return found
+                    if not self._may_resend():
+                        held_for = port.now() - (self.pending_at or 0.0)
+                        if last_error is not None:
+                            raise self._unknown_error(last_error) from last_error
+                        raise self._unknown_error(None, held_for)
+                log.info("%s req:%s not in the history; sending again", name, rid)
             self.progress.maybe_sent = True
+            sent_at = self.sent_at = port.now()
             try:
                 code = await port.send(request, token)
             except AuthenticationError:
@@ -345,7 +405,9 @@ class _Machine:
                 # answers with its second delivery's refusal: until settled, it may have
                 # been sent, and it is settled before anything is sent again.
                 port.refused()
-                if attempt > policy.max_retries:
+                if attempt > policy.max_retries or not hint_within_cap(exc.retry_after, policy):
+                    # Out of attempts, or asked to wait longer than the policy allows (the
+                    # caller decides, with the hint on the error): settled first.
                     found = await self.settle()
                     if found is not None:
                         return found
@@ -355,10 +417,13 @@ class _Machine:
                 continue
             except ErmError as exc:
                 if outcome_unknown(exc):
-                    self.unknown = True
-                    found = await self._after_unknown(exc, attempt)
+                    self._pending(sent_at)
+                    last_error = exc
+                    found = await self._look_again(exc)
                     if found is not None:
                         return found
+                    if attempt > policy.max_retries:
+                        raise self._unknown_error(exc) from exc
                     continue
                 if (
                     isinstance(exc, TransportError)
@@ -384,29 +449,37 @@ class _Machine:
                 self.state.item_id, code, request.days, request.description, rid
             )
 
-    async def _after_unknown(self, exc: ErmError, attempt: int) -> IssuedCode | None:
-        """Settle an attempt whose outcome is unknown: the code, None to send again, or
-        raise ``OutcomeUnknownError``."""
+    def _pending(self, sent_at: float) -> None:
+        """The attempt sent at ``sent_at`` may have been executed, or may still be: note
+        it, here and in the process's journal of request ids."""
+        self.unknown = True
+        if self.pending_at is None or sent_at > self.pending_at:
+            self.pending_at = sent_at
+        note_pending(self.request.request_id, self.pending_at)
+
+    async def _look_again(self, exc: ErmError) -> IssuedCode | None:
+        """After an attempt whose outcome is unknown: read the history, wait the grace (a
+        request held on the way may still arrive), read it again."""
         name, rid = self.request.kind.value, self.request.request_id
         log.warning("%s req:%s outcome unknown (%s); reading history", name, rid, exc.message)
         found = await self.settle()
         if found is not None:
             return found
-        # A request held on the way (a proxy, a gateway) may still be executed.
         await self.port.sleep(self.grace)
-        found = await self.settle()
-        if found is not None:
-            return found
-        if not may_resend(self.limits):
-            raise self._unknown_error(exc) from exc
-        if attempt > self.policy.max_retries:
-            raise self._unknown_error(exc) from exc
-        log.info("%s req:%s not in the history; the interval rule guards a resend", name, rid)
-        return None
+        return await self.settle()
+
+    def _may_resend(self, *, fresh: bool = False) -> bool:
+        """``may_resend`` on the evidence of the latest history read (``fresh``: of one
+        that would be sent now)."""
+        now = self.port.now()
+        read_at = now if fresh else self.settled_at
+        held_for = read_at - (self.pending_at or 0.0)
+        return may_resend(self.limits, held_for, self.max_hold, now - read_at)
 
     async def settle(self) -> IssuedCode | None:
         """``settle`` for this request; an unreadable history raises
         ``OutcomeUnknownError``."""
+        read_at = self.port.now()  # the server runs the read no earlier than this
         try:
             found = await settle(
                 self.port, self.state.item_id, self.request.request_id, self.request
@@ -425,6 +498,7 @@ class _Machine:
             ) from lookup_error
         if found is None:
             # Not in the history: only an attempt whose outcome is unknown may still land.
+            self.settled_at = read_at
             self.progress.maybe_sent = self.unknown
             return None
         rid = self.request.request_id
@@ -432,11 +506,18 @@ class _Machine:
         _tracing.record_event(self.span, "erm.recovered_from_history", **{"erm.request_id": rid})
         return found
 
-    def _unknown_error(self, exc: ErmError) -> OutcomeUnknownError:
+    def _unknown_error(
+        self, exc: ErmError | None, held_for: float | None = None
+    ) -> OutcomeUnknownError:
         rid, item = self.request.request_id, self.state.item_id
+        why = (
+            exc.message
+            if exc is not None
+            else f"an earlier call sent it {held_for or 0.0:.1f} s ago and it may still arrive"
+        )
         return OutcomeUnknownError(
             f"{self.request.kind.value}: the outcome of request {rid} for {item} is unknown "
-            f"({exc.message}); the item's history does not show it yet. Call "
+            f"({why}); the item's history does not show it yet. Call "
             f"recover({item!r}, {rid!r}) later, or issue again with the same request_id",
             request_id=rid,
             item_id=item,

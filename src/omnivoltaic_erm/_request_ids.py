@@ -129,3 +129,32 @@ def record_use(scope: str, request_id: str, what: str) -> str | None:
         if len(_uses) > _USES_MAX:
             _uses.popitem(last=False)
     return None
+
+
+# Request ids whose outcome a call of this process left unknown, with when the latest
+# attempt that may still land was sent: a later call with the same id must not send it
+# again while an attempt may still be executed (see ``_issuing.may_resend``).
+_pending: OrderedDict[str, float] = OrderedDict()
+
+
+def pending_at(request_id: str) -> float | None:
+    """When the latest attempt of ``request_id`` that may still land was sent, if any."""
+    with _minted_lock:
+        return _pending.get(request_id)
+
+
+def note_pending(request_id: str, sent_at: float) -> None:
+    """Record that an attempt of ``request_id`` sent at ``sent_at`` may still land (the
+    latest such time is kept)."""
+    with _minted_lock:
+        earlier = _pending.get(request_id)
+        _pending[request_id] = sent_at if earlier is None else max(earlier, sent_at)
+        _pending.move_to_end(request_id)
+        if len(_pending) > _USES_MAX:
+            _pending.popitem(last=False)
+
+
+def clear_pending(request_id: str) -> None:
+    """``request_id`` is settled: its code is known."""
+    with _minted_lock:
+        _pending.pop(request_id, None)

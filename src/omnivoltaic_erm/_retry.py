@@ -9,6 +9,7 @@ sign-ins; a code request settles an unknown outcome from the item's code history
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -32,6 +33,8 @@ def should_retry(error: BaseException, attempt: int, policy: RetryPolicy) -> boo
     HTTP status only, never on its message (which may quote a server's body).
     """
     if attempt > policy.max_retries:
+        return False
+    if isinstance(error, RateLimitError) and not hint_within_cap(error.retry_after, policy):
         return False
     if isinstance(error, TransportError):
         return error.retryable
@@ -58,6 +61,14 @@ def outcome_unknown(error: ErmError) -> bool:
     return getattr(error, "code", None) == "INTERNAL_SERVER_ERROR"
 
 
+def hint_within_cap(retry_after: float | None, policy: RetryPolicy) -> bool:
+    """Whether a server's wait hint may be slept for: absent, or finite and at most
+    ``policy.max_retry_after``. A longer one is the caller's to decide on."""
+    return retry_after is None or (
+        math.isfinite(retry_after) and retry_after <= policy.max_retry_after
+    )
+
+
 def retry_delay(
     attempt: int,
     policy: RetryPolicy,
@@ -70,7 +81,7 @@ def retry_delay(
     stampede; otherwise ``initial_delay * 2**(attempt-1)``, capped at ``max_delay``, minus
     up to ``jitter`` of itself.
     """
-    if retry_after is not None and retry_after >= 0:
+    if retry_after is not None and 0 <= retry_after <= policy.max_retry_after:
         return float(retry_after + policy.jitter * policy.initial_delay * rand())
     base = min(policy.max_delay, policy.initial_delay * 2.0 ** max(0, attempt - 1))
     return float(base * (1 - policy.jitter * rand()))

@@ -19,11 +19,15 @@ knows the operation's type and owns the one retry loop.
 from __future__ import annotations
 
 import builtins
+import datetime
+import email.utils
 import json
 import logging
+import math
 import re
 import ssl as ssl_module
 import time
+import zlib
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypeVar, cast
@@ -44,13 +48,13 @@ from ._logging import get_logger
 from ._pipeline import MUTATION, QUERY, Pipeline
 from .errors import (
     ErmError,
+    ErmTimeoutError,
     HttpStatusError,
     InvalidResponseError,
     RateLimitError,
     RedirectError,
     ResponseTooLargeError,
     ServerError,
-    TimeoutError,
     TransportError,
     UnexpectedShapeError,
     error_from_graphql,
@@ -61,7 +65,12 @@ log = get_logger("omnivoltaic_erm.transport")
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 
-_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+# The transport decodes bodies itself (see ``_Decoder``), so it asks only for what it can.
+_JSON_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+    "Accept-Encoding": "gzip, deflate",
+}
 _EXCERPT = 200
 
 
@@ -125,14 +134,26 @@ def _excerpt(body: bytes) -> str:
     return " ".join(text.split())[:_EXCERPT]
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
+def retry_after_of(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: a number, or an HTTP date (pure but
+    for ``now``). Infinite stays infinite (the retry policy refuses it); unreadable is
+    None."""
     if value is None:
         return None
+    text = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(text)
     except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # an HTTP date is GMT
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = when.timestamp() - now()
+    if math.isnan(seconds):
         return None
+    return max(0.0, seconds)
 
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> ErmError:
@@ -147,7 +168,9 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
         errors = [e if isinstance(e, dict) else {"message": str(e)} for e in decoded["errors"]]
         return error_from_graphql(errors, decoded.get("data"), status)
     if status == 429:
-        return RateLimitError("HTTP 429: too many requests", retry_after=_retry_after(headers))
+        return RateLimitError(
+            "HTTP 429: too many requests", retry_after=retry_after_of(headers.get("Retry-After"))
+        )
     if status >= 500:
         return ServerError(status, _excerpt(body))
     if not 200 <= status < 300:
@@ -180,6 +203,63 @@ def parse_result(result_type: type[T], status: int, headers: Mapping[str, str], 
         if not getattr(envelope, "errors", None) and data is not None:
             return cast(T, data)
     raise error_from_response(status, headers, body)
+
+
+class _Decoder:
+    """Decodes a body as it streams, counting the *decoded* bytes against a cap.
+
+    aiohttp's own decompression is off for the transport's session: a size cap checked on
+    the compressed length lets a small gzip body (a "bomb") expand past it, and older
+    aiohttp versions decompress a whole chunk at once. Here each chunk is inflated at most
+    ``cap + 1`` bytes at a time, so memory stays near the cap whatever the ratio.
+    """
+
+    def __init__(self, encoding: str, cap: int) -> None:
+        self.encoding = encoding
+        self.cap = cap
+        self.size = 0
+        self.parts: list[bytes] = []
+        self._inflate: Any = None  # zlib.Decompress, chosen on the first bytes
+
+    def feed(self, chunk: bytes) -> None:
+        if self.encoding in ("", "identity"):
+            self._add(chunk)
+            return
+        if self._inflate is None:
+            self._inflate = zlib.decompressobj(self._wbits(chunk))
+        data = chunk
+        while data:
+            try:
+                piece = self._inflate.decompress(data, self.cap + 1 - self.size)
+            except zlib.error as exc:
+                raise InvalidResponseError(
+                    f"the response body is not valid {self.encoding} ({exc})"
+                ) from None
+            self._add(piece)
+            data = self._inflate.unconsumed_tail
+
+    def _wbits(self, first: bytes) -> int:
+        if self.encoding in ("gzip", "x-gzip"):
+            return 16 + zlib.MAX_WBITS
+        # "deflate" is zlib-wrapped by the standard, raw by some servers.
+        wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+        return zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
+
+    def _add(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.cap:
+            raise ResponseTooLargeError(
+                f"the response body exceeds the {self.cap}-byte cap"
+                + (
+                    f" once decoded ({self.encoding})"
+                    if self.encoding not in ("", "identity")
+                    else ""
+                )
+            )
+        self.parts.append(piece)
+
+    def body(self) -> bytes:
+        return b"".join(self.parts)
 
 
 class _Wire:
@@ -266,7 +346,7 @@ class GraphQLTransport:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connection_limit, ssl=self._ssl)
             self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[_wire_trace()]
+                connector=connector, trace_configs=[_wire_trace()], auto_decompress=False
             )
             self._owns_session = True
             self._route = None
@@ -305,21 +385,23 @@ class GraphQLTransport:
 
     async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
         cap = self.max_response_bytes
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if self._session is not None and self._session.auto_decompress:
+            encoding = ""  # a session given by the caller has decoded it already
+        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise InvalidResponseError(
+                f"the response body is encoded as {encoding[:40]!r}, which the client did not "
+                "ask for"
+            )
         length = response.content_length
-        if length is not None and length > cap:
+        if length is not None and length > cap and encoding in ("", "identity"):
             raise ResponseTooLargeError(
                 f"the response body ({length} bytes) exceeds the {cap}-byte cap"
             )
-        if length is not None:
-            return await response.read()
-        chunks: list[bytes] = []
-        size = 0
+        decoder = _Decoder(encoding, cap)
         async for chunk in response.content.iter_any():
-            size += len(chunk)
-            if size > cap:
-                raise ResponseTooLargeError(f"the response body exceeds the {cap}-byte cap")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            decoder.feed(chunk)
+        return decoder.body()
 
     async def post(
         self,
@@ -369,13 +451,13 @@ class GraphQLTransport:
                     response.status, response.headers, await self._read_body(response)
                 )
         except aiohttp.ConnectionTimeoutError as exc:
-            raise TimeoutError(
+            raise ErmTimeoutError(
                 f"{operation_name or 'request'}: cannot connect to {self.url} within "
                 f"{client_timeout.sock_connect or total:g} s",
                 sent=False,
             ) from exc
         except (builtins.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise TimeoutError(
+            raise ErmTimeoutError(
                 f"{operation_name or 'request'}: no complete answer within {total:g} s",
                 sent=self._sent(wire, session),
             ) from exc

@@ -33,10 +33,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from . import _constants as c
+from ._request_ids import note_pending
 from .errors import ErmError, InvalidInputError, NotFoundError, OutcomeUnknownError
 
 if TYPE_CHECKING:
-    from .journal import Journal
+    from .journal import Entry, Journal
     from .models import CodeTypes, IssuedCode, Item
 
 # The words of the file's type column; ``code_type`` maps them to the one code-type enum.
@@ -271,6 +272,16 @@ def plan(parsed: ParsedBatch, journal: Journal) -> Plan:
     return Plan(settled, pending)
 
 
+def in_doubt(entry: Entry) -> bool:
+    """Whether a journal row's latest attempt may have been executed without its code
+    being known: sent when the run stopped, or ended with an unknown outcome."""
+    from . import journal
+
+    return entry.state == journal.SENT or (
+        entry.state == journal.FAILED and entry.error.startswith(OutcomeUnknownError.__name__)
+    )
+
+
 def group_by_item(rows: Iterable[Row]) -> list[list[Row]]:
     """Rows grouped by item, each group in file order, groups in order of first row."""
     groups: dict[str, list[Row]] = {}
@@ -352,6 +363,10 @@ class BatchRunner:
         try:
             if entry is not None:
                 request_id = entry.request_id
+                if in_doubt(entry):
+                    # Its latest attempt may still land: the client sends it again only
+                    # on evidence that this cannot make a second code (see may_resend).
+                    note_pending(request_id, entry.updated_at)
                 journal.record_attempt(row.key, row.line)
             else:
                 request_id = self.new_request_id()

@@ -102,6 +102,7 @@ class AsyncErmClient:
         token_cache: bool | str | Path | None = None,
         allow_insecure: bool | None = None,
         proxy: str | None = None,
+        max_hold: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         cfg = config or ClientConfig()
@@ -112,6 +113,7 @@ class AsyncErmClient:
             "token_cache": token_cache,
             "allow_insecure": allow_insecure,
             "proxy": proxy,
+            "max_hold": max_hold,
         }
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         self.config = cfg
@@ -431,7 +433,13 @@ class AsyncErmClient:
                     requested=sent.what,
                 )
             return await _issuing.issue(
-                self._port, state, sent, self.config.retry, progress, self._settle_grace
+                self._port,
+                state,
+                sent,
+                self.config.retry,
+                progress,
+                self._settle_grace,
+                self.config.max_hold,
             )
 
     @property

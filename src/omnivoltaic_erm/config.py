@@ -51,6 +51,9 @@ class RetryPolicy:
     initial_delay: float = c.INITIAL_RETRY_DELAY
     max_delay: float = c.MAX_RETRY_DELAY
     jitter: float = c.RETRY_JITTER
+    # The longest server wait hint the client sleeps for; past it (or infinite), the call
+    # raises the ``RateLimitError`` carrying the hint and the caller decides.
+    max_retry_after: float = c.MAX_RETRY_AFTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +80,7 @@ class ClientConfig:
     # long to wait before reading the history a second time (a request held by a proxy
     # may still arrive). None: the request timeout.
     settle_grace: float | None = None
+    # The longest a code request can be on its way before the server executes it (a
+    # proxy's or gateway's queue): one whose outcome is unknown is sent again only after
+    # this long, or where the item's fleet enforces a longer interval between codes.
+    max_hold: float = c.MAX_HOLD

@@ -7,7 +7,7 @@
     ├── InvalidInputError         rejected before sending, or BAD_USER_INPUT from the server
     │   └── RequestIdConflictError a request id already names another code request
     ├── TransportError            the request failed on the wire (.sent: it may have arrived)
-    │   ├── TimeoutError          no complete answer in time
+    │   ├── ErmTimeoutError       no complete answer in time (also a builtin TimeoutError)
     │   └── OutcomeUnknownError   a code request's outcome could not be settled: recover()
     ├── HttpStatusError           a non-2xx answer that is not a GraphQL response
     │   ├── RedirectError         3xx: the endpoint moved (.location); never followed
@@ -28,6 +28,8 @@ messages and codes only, and ``repr`` shows the class and message.
 
 from __future__ import annotations
 
+import builtins
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -105,8 +107,14 @@ class TransportError(ErmError):
         self.retryable = retryable
 
 
-class TimeoutError(TransportError):
-    """No complete answer arrived within the timeout; the outcome is unknown."""
+class ErmTimeoutError(TransportError, builtins.TimeoutError):
+    """No complete answer arrived within the timeout (``sent``: whether the request had
+    left the machine, so that its outcome is unknown).
+
+    It is also a builtin ``TimeoutError``, so ``except TimeoutError`` catches it. The old
+    name ``omnivoltaic_erm.TimeoutError`` still works for this release, with a
+    ``DeprecationWarning``.
+    """
 
 
 class OutcomeUnknownError(TransportError):
@@ -237,7 +245,7 @@ def error_from_graphql(
     code = base.code
     if code == CODE_RATE_LIMITED:
         retry = base.extensions.get("retryAfter")
-        wait = float(retry) if isinstance(retry, int | float) else None
+        wait = float(retry) if isinstance(retry, int | float) and retry == retry else None
         err: ErmError = RateLimitError(message, retry_after=wait)
         err.__cause__ = base
         return err
@@ -256,3 +264,16 @@ def error_from_graphql(
         return AuthenticationError(message, errors=errors, data=data, status=status)
     cls = kinds.get(code, GraphQLError)
     return cls(message, errors=errors, data=data, status=status)
+
+
+def __getattr__(name: str) -> Any:
+    # The old name, which shadowed the builtin without being one.
+    if name == "TimeoutError":
+        warnings.warn(
+            "omnivoltaic_erm.TimeoutError is deprecated: use ErmTimeoutError, which is also "
+            "a builtin TimeoutError",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return ErmTimeoutError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -96,6 +96,9 @@ class Entry:
     recovered: bool
     error: str
     attempts: int
+    # When the row was last recorded (epoch seconds): for a row in doubt, its latest
+    # attempt was sent at this time or just after. Not part of a row's identity.
+    updated_at: float = field(default=0.0, compare=False)
 
     @property
     def done(self) -> bool:
@@ -265,12 +268,14 @@ class Journal:
 
 _SELECT = (
     "SELECT key, line, item, type, days, request_id, state, code_hex, code_dec, recovered, "
-    "error, attempts FROM rows"
+    "error, attempts, updated_at FROM rows"
 )
 
 
 def _entry(row: tuple[object, ...]) -> Entry:
-    key, line, item, kind, days, rid, state, code_hex, code_dec, recovered, error, attempts = row
+    key, line, item, kind, days, rid, state, code_hex, code_dec, recovered, error, attempts, at = (
+        row
+    )
     return Entry(
         key=str(key),
         line=int(str(line)),
@@ -284,6 +289,7 @@ def _entry(row: tuple[object, ...]) -> Entry:
         recovered=bool(recovered),
         error=str(error or ""),
         attempts=int(str(attempts)),
+        updated_at=float(str(at)),
     )
 
 

@@ -148,6 +148,7 @@ class ErmClient:
         token_cache: bool | str | Path | None = None,
         allow_insecure: bool | None = None,
         proxy: str | None = None,
+        max_hold: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._async = AsyncErmClient(
@@ -161,6 +162,7 @@ class ErmClient:
             token_cache=token_cache,
             allow_insecure=allow_insecure,
             proxy=proxy,
+            max_hold=max_hold,
             clock=clock,
         )
         self._runner = _LoopThread()

@@ -39,7 +39,7 @@ from omnivoltaic_erm.batch import (
     unfinished,
     write_results,
 )
-from omnivoltaic_erm.errors import CodeLimitError, NotFoundError, TimeoutError
+from omnivoltaic_erm.errors import CodeLimitError, ErmTimeoutError, NotFoundError
 from omnivoltaic_erm.journal import (
     DONE,
     SENT,
@@ -393,12 +393,12 @@ def test_failed_rows_are_reported_kept_and_settled_on_the_next_run(tmp_path: Pat
     server = FakeServer(["I0", "I1", "I2"])
     client = FakeClient(
         server,
-        fail={2: CodeLimitError("daily limit reached"), 3: TimeoutError("no answer in 30 s")},
+        fail={2: CodeLimitError("daily limit reached"), 3: ErmTimeoutError("no answer in 30 s")},
     )
     results, totals = run_once(tmp_path / "j.db", client)
     assert totals[FAILED] == 2 and totals[ISSUED] == 10
     errors = sorted(r.error for r in results if r.status == FAILED)  # type: ignore[attr-defined]
-    assert errors == ["CodeLimitError: daily limit reached", "TimeoutError: no answer in 30 s"]
+    assert errors == ["CodeLimitError: daily limit reached", "ErmTimeoutError: no answer in 30 s"]
     _, totals2 = run_once(tmp_path / "j.db", FakeClient(server))
     assert totals2[SKIPPED_DONE] == 10 and totals2[ISSUED] == 2
     assert sum(len(h) for h in server.history.values()) == 12
@@ -681,17 +681,17 @@ def test_a_resumed_run_records_what_it_recovered_and_resent(tmp_path: Path) -> N
 def test_failed_and_invalid_rows_are_journaled_with_their_error(tmp_path: Path) -> None:
     data = b"I0,days,7\nNOPE,free,\nI0,reset,\n"
     server = FakeServer(["I0"])
-    client = FakeClient(server, fail={2: TimeoutError("no answer in 30 s")})
+    client = FakeClient(server, fail={2: ErmTimeoutError("no answer in 30 s")})
     results, _ = run_once(tmp_path / "j.db", client, data)
     with Journal.open(tmp_path / "j.db", identity(parse_batch(data).sha256)) as journal:
         entries = {e.line: e for e in journal.entries()}
     assert (entries[2].state, entries[2].error) == ("invalid", "NotFoundError: no item 'NOPE'")
-    assert (entries[3].state, entries[3].error) == ("failed", "TimeoutError: no answer in 30 s")
+    assert (entries[3].state, entries[3].error) == ("failed", "ErmTimeoutError: no answer in 30 s")
     assert results[1] == RowResult(
         2, ("NOPE", "free", ""), INVALID, error="NotFoundError: no item 'NOPE'"
     )
     assert results[2] == RowResult(
-        3, ("I0", "reset", ""), FAILED, error="TimeoutError: no answer in 30 s"
+        3, ("I0", "reset", ""), FAILED, error="ErmTimeoutError: no answer in 30 s"
     )
 
 

@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime
 from pathlib import Path
 
-from omnivoltaic_erm import AsyncErmClient, Limits, RetryPolicy
+from omnivoltaic_erm import AsyncErmClient, Limits, RetryPolicy, _request_ids
 from omnivoltaic_erm.batch import ISSUED, RECOVERED, BatchRunner, RowResult, parse_batch, plan
 from omnivoltaic_erm.client import request_id_of
 from omnivoltaic_erm.journal import Entry, Identity, Journal
@@ -100,3 +100,45 @@ def test_each_row_is_issued_as_its_type_with_the_batch_description(tmp_path: Pat
     ]
     for [event], entry in zip(events, entries, strict=True):
         assert event["description"] == f"May batch [req:{entry.request_id}]"
+
+
+def test_a_row_in_doubt_is_sent_again_only_once_it_can_no_longer_land(tmp_path: Path) -> None:
+    # An earlier run recorded the row's intent and died: its request may be held on the
+    # way. The next run settles it from the history and, not finding it, sends it again
+    # only once max_hold has passed since that attempt.
+    from omnivoltaic_erm.batch import UNKNOWN
+
+    with Sandbox(items=1, code_interval=INTERVAL) as sb:
+        key = str(sb.items()[0]["oemItemID"])
+        data = f"{key},days,7\n".encode()
+        parsed = parse_batch(data)
+        identity = Identity("codes.csv", parsed.sha256, sb.url, sb.email)
+        path = tmp_path / "j.db"
+        row = parsed.rows[0]
+        rid = "00000000000000d1"
+        with Journal.open(path, identity) as journal:
+            journal.record_intent(row.key, row.line, row.item, row.type, row.days, rid)
+
+        async def resume(journal: Journal) -> list[RowResult]:
+            async with AsyncErmClient(
+                sb.url, sb.email, sb.password, limits=Limits(code_interval=INTERVAL), max_hold=30
+            ) as erm:
+                return await BatchRunner(erm, journal).run(plan(parsed, journal).pending)
+
+        with Journal.open(path, identity) as journal:
+            [first] = asyncio.run(resume(journal))
+        assert first.status == UNKNOWN and "may still arrive" in first.error
+        assert sb.history(key) == []  # nothing sent while the attempt may still land
+        # 30 s later (the journal says the attempt was sent then): it can no longer land.
+        import sqlite3
+
+        db = sqlite3.connect(path)
+        db.execute("UPDATE rows SET updated_at = updated_at - 31")
+        db.commit()
+        db.close()
+        _request_ids.clear_pending(rid)  # a new process, as `erm batch` run again is
+        with Journal.open(path, identity) as journal:
+            [second] = asyncio.run(resume(journal))
+        history = sb.history(key)
+    assert second.status == ISSUED
+    assert [request_id_of(str(e["description"])) for e in history] == [rid]

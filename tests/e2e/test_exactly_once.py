@@ -28,6 +28,7 @@ from tests.support.cli_helpers import Cli
 
 HOLD = 3.0  # how long the proxy holds a code request before forwarding it
 TIMEOUT = 1.0  # the client's request timeout
+MAX_HOLD = HOLD + 0.5  # what the client is told of the network: no hold is longer
 FOREIGN = "aaaaaaaaaaaaaaaa"
 
 
@@ -35,7 +36,7 @@ def _fleet(interval_on: bool) -> Fleet:
     off = {DAILY, CREDIT} | (set() if interval_on else {INTERVAL})
     return Fleet(
         "interval-on" if interval_on else "interval-off",
-        code_interval=5.0,
+        code_interval=MAX_HOLD + 1.5,  # with the rule on, longer than any hold
         daily_limit=1000,
         total_limit=1096,
         free_limit=100,
@@ -49,6 +50,7 @@ def _client(sb: Sandbox, **overrides: object) -> AsyncErmClient:
         timeout=TIMEOUT,
         limits=Limits(code_interval=0.0),
         retry=RetryPolicy(max_retries=3, initial_delay=0.05, max_delay=0.2),
+        max_hold=MAX_HOLD,
     )
     return AsyncErmClient(sb.url, sb.email, sb.password, config=config, **overrides)  # type: ignore[arg-type]
 
@@ -225,7 +227,7 @@ def test_the_command_line_names_the_command_that_settles_an_unknown_outcome(
         cli = Cli(sb, tmp_path / "cache")
         key = str(sb.items()[0]["oemItemID"])
         sb.faults = FaultSpec(late=1.0, late_seconds=HOLD, ops="codes")
-        env = {"ERM_TIMEOUT": str(TIMEOUT), "ERM_CODE_INTERVAL": "0"}
+        env = {"ERM_TIMEOUT": str(TIMEOUT), "ERM_CODE_INTERVAL": "0", "ERM_MAX_HOLD": str(MAX_HOLD)}
         failed = cli.run("code", "days", key, "--days", "7", "-d", "week", **env)
         sb.faults = FaultSpec()
         assert failed.code == 1 and "Traceback" not in failed.err

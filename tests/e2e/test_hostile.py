@@ -14,12 +14,12 @@ from omnivoltaic_erm import (
     AsyncErmClient,
     ClientConfig,
     ErmError,
+    ErmTimeoutError,
     GraphQLError,
     InvalidInputError,
     InvalidResponseError,
     RetryPolicy,
     ServerError,
-    TimeoutError,
 )
 from omnivoltaic_erm.errors import UnexpectedShapeError
 from omnivoltaic_erm.testing import BackgroundServer
@@ -64,8 +64,8 @@ def _first_item(server: BackgroundServer, **config: object) -> tuple[BaseExcepti
         ("neither", InvalidResponseError),
         ("wrong_types", UnexpectedShapeError),
         ("missing_required", UnexpectedShapeError),
-        ("never", TimeoutError),
-        ("drip", TimeoutError),
+        ("never", ErmTimeoutError),
+        ("drip", ErmTimeoutError),
     ],
 )
 def test_malformed_response_gives_typed_error_in_time(

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from omnivoltaic_erm._transport import GraphQLTransport
-from omnivoltaic_erm.errors import TimeoutError, TransportError
+from omnivoltaic_erm.errors import ErmTimeoutError, TransportError
 from omnivoltaic_erm.testing import BackgroundServer
 
 
@@ -39,12 +39,12 @@ def full_backlog() -> Iterator[int]:
 
 
 def test_a_connect_timeout_was_never_sent(full_backlog: int) -> None:
-    async def run() -> TimeoutError:
+    async def run() -> ErmTimeoutError:
         transport = GraphQLTransport(
             f"http://127.0.0.1:{full_backlog}/graphql", timeout=5.0, connect_timeout=0.3
         )
         try:
-            with pytest.raises(TimeoutError) as info:
+            with pytest.raises(ErmTimeoutError) as info:
                 await transport.post("mutation { x }", "GenerateDaysCode", None)
         finally:
             await transport.close()
@@ -78,11 +78,11 @@ def test_a_timeout_while_queued_for_a_pooled_connection_was_never_sent() -> None
             try:
                 first = asyncio.ensure_future(transport.post("{ x }", "Slow", None))
                 await asyncio.sleep(0.1)
-                with pytest.raises(TimeoutError) as queued:
+                with pytest.raises(ErmTimeoutError) as queued:
                     await transport.post("mutation { x }", "Queued", None, timeout=0.3)
                 await first
                 # The same timeout once the request is on the wire: it may have run.
-                with pytest.raises(TimeoutError) as on_wire:
+                with pytest.raises(ErmTimeoutError) as on_wire:
                     await transport.post("mutation { x }", "OnWire", None, timeout=0.3)
             finally:
                 await transport.close()

@@ -53,7 +53,7 @@ def test_a_schedule_replays_exactly_from_its_seed() -> None:
         # once did: a late original then lands as a second code.
         (
             "resend without the interval guard",
-            lambda mp: mp.setattr(_issuing, "may_resend", lambda _l: True),
+            lambda mp: mp.setattr(_issuing, "may_resend", lambda *_: True),
         ),
         # Reading the first tag of a description, with quoted tags kept as they are.
         (
@@ -78,7 +78,20 @@ def test_the_simulation_catches_a_broken_client(
         sim.run_schedules(0, 2000)
 
 
-def test_the_interval_guard_needs_evidence() -> None:
-    assert not _issuing.may_resend(Limits())  # the configured pacing is no evidence
-    assert not _issuing.may_resend(Limits(server_interval=0.0))
-    assert _issuing.may_resend(Limits(server_interval=6.0))
+@pytest.mark.parametrize(
+    ("server_interval", "held_for", "max_hold", "allowed"),
+    [
+        (None, 1.0, 60.0, False),  # no evidence: the configured pacing is not the server's
+        (0.0, 1.0, 60.0, False),
+        (6.0, 1.0, 60.0, False),  # a late original could land more than 6 s later
+        (61.0, 1.0, 60.0, True),  # any two attempts land less than one interval apart
+        (60.0, 1.0, 60.0, False),
+        (None, 60.0, 60.0, True),  # the original can no longer be executed
+        (None, 59.9, 60.0, False),
+    ],
+)
+def test_a_resend_needs_evidence(
+    server_interval: float | None, held_for: float, max_hold: float, allowed: bool
+) -> None:
+    limits = Limits(server_interval=server_interval)
+    assert _issuing.may_resend(limits, held_for, max_hold) is allowed

@@ -63,7 +63,7 @@ from omnivoltaic_erm import (
 from omnivoltaic_erm._issuing import interruption_of
 from omnivoltaic_erm._request_ids import new_request_id
 from omnivoltaic_erm._transport import RawResponse
-from omnivoltaic_erm.errors import TimeoutError, TransportError
+from omnivoltaic_erm.errors import ErmTimeoutError, TransportError
 from tests.support.real_api import REAL_TOKEN, real_item
 from tests.support.tokens import jwt
 
@@ -349,6 +349,7 @@ class SimNetwork:
     late_seconds: float
     delay_seconds: float
     connect_timeout: float
+    timeout: float  # the client transport's own, for a call that names none
     deliveries: list[Delivery] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -377,14 +378,14 @@ class SimNetwork:
         if operation.startswith("Generate"):
             rid = request_id_of(json.loads(body)["variables"].get("description"))
         self.deliveries.append(Delivery(operation, fault, rid))
-        total = 5.0 if timeout is None else timeout
+        total = self.timeout if timeout is None else timeout
         latency = self.rng.uniform(0.005, 0.2)
         if fault == REFUSED:
             await asyncio.sleep(0.001)
             raise TransportError(f"{operation}: cannot connect (refused)", sent=False)
         if fault == CONNECT_TIMEOUT:
             await asyncio.sleep(min(self.connect_timeout, total))
-            raise TimeoutError(f"{operation}: cannot connect in time", sent=False)
+            raise ErmTimeoutError(f"{operation}: cannot connect in time", sent=False)
         if fault == E502:
             await asyncio.sleep(latency)
             return RawResponse(502, {"Content-Type": "text/html"}, HTML_502)
@@ -419,7 +420,7 @@ class SimNetwork:
         try:
             return await asyncio.wait_for(answer, total)
         except builtins.TimeoutError as exc:
-            raise TimeoutError(f"{operation}: no complete answer within {total:g} s") from exc
+            raise ErmTimeoutError(f"{operation}: no complete answer within {total:g} s") from exc
 
     async def drain(self) -> None:
         """Wait until every request on the wire has been delivered (or dropped)."""
@@ -515,6 +516,13 @@ async def _run_call(erm: AsyncErmClient, call: Call, start: float) -> None:
         call.used_id = found.request_id if found is not None else None
 
 
+def _late(rng: random.Random, timeout: float, max_hold: float) -> float:
+    """How long a ``late`` request is held: past the client's timeout, and within the
+    client's ``max_hold`` less the way back (the guarantee's one assumption about the
+    network)."""
+    return rng.uniform(timeout + 0.1, max_hold - 0.5)
+
+
 async def _schedule(seed: int) -> tuple[Outcome, SimServer, SimNetwork, list[Call], list[str]]:
     rng = random.Random(seed)
     loop = asyncio.get_running_loop()
@@ -523,15 +531,17 @@ async def _schedule(seed: int) -> tuple[Outcome, SimServer, SimNetwork, list[Cal
     server = SimServer(loop, interval, token_ttl=rng.choice((3.0, 30.0, 3600.0)))
     items = [server.add_item(rng.randint(1, 0xFFF) * 2 + n) for n in range(2)]
     timeout = rng.choice((1.0, 2.0, 5.0))
+    max_hold = timeout + rng.choice((1.0, 4.0, 10.0, 59.0))
     faults = tuple(f for f in FAULTS if rng.random() < 0.7) or FAULTS
     network = SimNetwork(
         server,
         rng,
         fault_rate=rng.choice((0.0, 0.2, 0.5, 0.8)),
         faults=faults,
-        late_seconds=timeout + rng.uniform(0.1, 4.0),
+        late_seconds=_late(rng, timeout, max_hold),
         delay_seconds=timeout + rng.uniform(0.1, 2.0),
         connect_timeout=timeout / 2,
+        timeout=timeout,
     )
     random.seed(seed)  # the retry jitter
     erm = AsyncErmClient(
@@ -544,6 +554,7 @@ async def _schedule(seed: int) -> tuple[Outcome, SimServer, SimNetwork, list[Cal
             token_refresh_margin=1.0,
             retry=RetryPolicy(max_retries=rng.choice((1, 2, 4)), initial_delay=0.5, max_delay=4),
             settle_grace=rng.choice((None, 0.5)),
+            max_hold=max_hold,
         ),
         clock=lambda: EPOCH + loop.now,
     )

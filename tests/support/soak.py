@@ -47,11 +47,13 @@ from omnivoltaic_erm.sandbox.fleets import CREDIT, DAILY, INTERVAL, Fleet
 from tests.support.cli_helpers import Cli
 
 CLIENT_TIMEOUT = 1.0
-# The interval of the fleet whose rule is on: longer than a held request can come after
-# the client's resend (LATE - CLIENT_TIMEOUT - the grace), so a late original is refused.
-INTERVAL_ON = 2.0
 # How long a ``late`` request is held on the way: past the client's timeout and its grace.
 LATE = CLIENT_TIMEOUT * 2 + 0.5
+# What the client is told of the network (ClientConfig.max_hold): no hold is longer.
+MAX_HOLD = LATE + 0.5
+# The interval of the fleet whose rule is on: longer than any hold, so that a request
+# whose outcome is unknown may be sent again there (a late original is refused).
+INTERVAL_ON = MAX_HOLD + 1.0
 FLEETS = ("interval-on", "interval-off")
 
 
@@ -123,6 +125,7 @@ def _config(per_item: int) -> ClientConfig:
         timeout=CLIENT_TIMEOUT,
         limits=Limits(code_interval=0.0, daily_limit=max(10, per_item)),
         retry=RetryPolicy(max_retries=8, initial_delay=0.05, max_delay=0.5),
+        max_hold=MAX_HOLD,
     )
 
 
@@ -152,7 +155,7 @@ async def _issue_all(
         if unknown:
             # As a caller does: once no held request can still arrive, call again with
             # the same request id; the client settles it and never issues twice.
-            await asyncio.sleep(LATE + 0.5)
+            await asyncio.sleep(MAX_HOLD)
             sb.faults = FaultSpec()
             for rid in unknown:
                 key, days = asked[rid]
@@ -278,7 +281,11 @@ def run_batch_soak(
         journal, out = workdir / "soak.db", workdir / "soak-results.csv"
         cli = Cli(sb, workdir / "cache")
         args = ["--json", "batch", str(src), "--journal", str(journal), "--out", str(out)]
-        env = {"ERM_CODE_INTERVAL": "0", "ERM_TIMEOUT": str(CLIENT_TIMEOUT)}
+        env = {
+            "ERM_CODE_INTERVAL": "0",
+            "ERM_TIMEOUT": str(CLIENT_TIMEOUT),
+            "ERM_MAX_HOLD": str(MAX_HOLD),
+        }
         sb.faults = _faults(fault_rate, seed)
         run = cli.run(*args, timeout=900, **env)
         for again in range(2):
@@ -286,7 +293,7 @@ def run_batch_soak(
                 break
             report.errors[f"run {again + 1} exit"] = run.code
             report.unhandled += "Traceback" in run.err
-            time.sleep(LATE + 0.5)  # every held request has reached the server
+            time.sleep(MAX_HOLD)  # every held request has reached the server
             run = cli.run(*args, timeout=900, **env)
         report.unhandled += "Traceback" in run.err
         report.faults = {k: v for k, v in sb.fault_counts.items() if v}

@@ -23,6 +23,7 @@ from omnivoltaic_erm.errors import (
     AuthenticationError,
     CodeLimitError,
     ErmError,
+    ErmTimeoutError,
     HttpStatusError,
     InvalidInputError,
     OutcomeUnknownError,
@@ -30,25 +31,29 @@ from omnivoltaic_erm.errors import (
     RedirectError,
     RequestIdConflictError,
     ServerError,
-    TimeoutError,
     TransportError,
 )
 from omnivoltaic_erm.models import IssuedCode
 
 POLICY = RetryPolicy(max_retries=2, initial_delay=0.5, max_delay=4.0, jitter=0.0)
 LIMITS = Limits()
-# An item whose fleet is known to enforce a 6 s interval: a late original is refused.
+# An item whose fleet is known to enforce a 6 s interval, longer than any request is held
+# on its way (MAX_HOLD): a late original is refused.
 GUARDED = Limits(server_interval=6.0)
 RID = "0123456789abcdef"
 GRACE = 2.5
+MAX_HOLD = 5.0
 
 
 @pytest.fixture(autouse=True)
 def minted() -> None:
     """The ids of these tests count as minted here and never used (a fresh request, as
     ``issue()`` without a request id makes), unless a test says otherwise."""
-    for rid in (RID, "fedcba9876543210", "fedcba9876543211"):
+    for rid in (RID, "fedcba9876543210", "fedcba9876543211", "00000000000000aa"):
         _request_ids._minted[rid] = None
+        # Nor left in doubt by an earlier test (the process's journal of request ids).
+        _request_ids.clear_pending(rid)
+    _request_ids._minted.pop("00000000000000aa")  # the caller's own id of the table
 
 
 # Script steps for a send.
@@ -139,19 +144,19 @@ class ScriptedPort:
             return self._commit(request)
         if step == LOST:
             self._commit(request)
-            raise TimeoutError("no answer")
+            raise ErmTimeoutError("no answer")
         if step == LOST_502:
             self._commit(request)
             raise ServerError(502, "bad gateway")
         if step == HELD:
             self.held = request
-            raise TimeoutError("no answer")
+            raise ErmTimeoutError("no answer")
         if step == TWICE:
             self._commit(request)
             raise RateLimitError("too fast", retry_after=1.0)
         errors: dict[str, ErmError] = {
             NOT_SENT: TransportError("refused", sent=False),
-            GONE_TIMEOUT: TimeoutError("no answer"),
+            GONE_TIMEOUT: ErmTimeoutError("no answer"),
             TOO_FAST: RateLimitError("too fast", retry_after=1.0),
             TOO_FAST_NO_HINT: RateLimitError("too fast"),
             TOKEN_REFUSED: AuthenticationError("Unauthorized"),
@@ -344,7 +349,7 @@ def test_issuing_table(row: Row) -> None:
 
     async def run() -> object:
         try:
-            return await issue(port, state, request, POLICY, grace=GRACE)
+            return await issue(port, state, request, POLICY, grace=GRACE, max_hold=MAX_HOLD)
         except ErmError as exc:
             return exc
 
@@ -545,3 +550,53 @@ def test_an_issuance_is_one_span_with_its_recovery_as_an_event(
     assert [(e.name, dict(e.attributes or {})) for e in span.events] == [
         ("erm.recovered_from_history", {"erm.request_id": RID})
     ]
+
+
+@pytest.mark.parametrize(
+    ("held_for", "limits", "sent", "outcome"),
+    [
+        (1.0, LIMITS, 0, OutcomeUnknownError),  # may still land: not sent blind
+        (1.0, Limits(server_interval=MAX_HOLD + 1), 1, "issued"),  # the interval guards it
+        (MAX_HOLD, LIMITS, 1, "issued"),  # can no longer land
+    ],
+)
+def test_an_id_an_earlier_call_left_in_doubt_is_sent_only_on_evidence(
+    held_for: float, limits: Limits, sent: int, outcome: type[ErmError] | str
+) -> None:
+    port = ScriptedPort(sends=[OK], item_limits=limits)
+    _request_ids.note_pending(RID, port.clock - held_for)
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
+
+    async def run() -> object:
+        try:
+            return await issue(port, State(), request, POLICY, grace=GRACE, max_hold=MAX_HOLD)
+        except ErmError as exc:
+            return exc
+
+    result = asyncio.run(run())
+    assert port.sent == sent
+    if outcome == "issued":
+        assert isinstance(result, IssuedCode) and not result.recovered
+        assert _request_ids.pending_at(RID) is None  # settled
+    else:
+        assert type(result) is outcome
+        assert isinstance(result, OutcomeUnknownError)
+        assert "an earlier call sent it 1.0 s ago" in result.message
+        assert _request_ids.pending_at(RID) == port.clock - held_for  # still in doubt
+
+
+def test_an_interrupted_request_on_its_way_is_left_in_doubt_for_the_next_call() -> None:
+    port = CancellingPort(sends=[LOST], cancel_history=True)
+    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(issue(port, State(), request, POLICY, grace=GRACE, max_hold=MAX_HOLD))
+    assert _request_ids.pending_at(RID) == port.clock
+    # The next call with the same id finds it in the history, and clears the doubt.
+    again = ScriptedPort(sends=[], events=port.events)
+
+    async def run() -> IssuedCode:
+        return await issue(again, State(), request, POLICY, grace=GRACE, max_hold=MAX_HOLD)
+
+    code = asyncio.run(run())
+    assert code.recovered and again.sent == 0
+    assert _request_ids.pending_at(RID) is None

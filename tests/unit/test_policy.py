@@ -38,6 +38,7 @@ from omnivoltaic_erm.errors import (
     CodeLimitError,
     ConfigurationError,
     ErmError,
+    ErmTimeoutError,
     GraphQLError,
     HttpStatusError,
     InvalidInputError,
@@ -49,7 +50,6 @@ from omnivoltaic_erm.errors import (
     RedirectError,
     ResponseTooLargeError,
     ServerError,
-    TimeoutError,
     TransportError,
     UnexpectedShapeError,
     error_from_graphql,
@@ -65,7 +65,7 @@ POLICY = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=4.0, jitter=0.2
         (TransportError("reset"), 1, True),
         (TransportError("refused", sent=False), 1, True),
         (TransportError("bad certificate", sent=False, retryable=False), 1, False),
-        (TimeoutError("slow"), 2, True),
+        (ErmTimeoutError("slow"), 2, True),
         (ServerError(502), 1, True),
         (ServerError(503), 3, True),
         (ServerError(502), 4, False),  # attempts used up
@@ -121,7 +121,7 @@ def test_should_retry_every_server_status(status: int) -> None:
     [
         (TransportError("dropped"), True),
         (TransportError("refused", sent=False), False),
-        (TimeoutError("slow"), True),
+        (ErmTimeoutError("slow"), True),
         (ServerError(502), True),
         (ServerError(504), True),
         (InvalidResponseError("garbage"), True),

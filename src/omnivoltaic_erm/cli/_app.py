@@ -15,6 +15,7 @@ from .._constants import (
     ENV_PASSWORD,
     ENV_PROXY,
     ENV_URL,
+    MAX_HOLD,
 )
 
 
@@ -30,6 +31,7 @@ class Settings:
     code_interval: float | None = None
     timeout: float | None = None
     proxy: str | None = None
+    max_hold: float | None = None
 
     def password(self) -> str | None:
         """ERM_PASSWORD, or a prompt when a terminal is attached; never an argument."""
@@ -74,6 +76,17 @@ class Settings:
     "Env ERM_TIMEOUT.",
 )
 @click.option(
+    "--max-hold",
+    envvar="ERM_MAX_HOLD",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help=f"The longest a request can be on its way (a proxy's or gateway's queue) before "
+    f"the server runs it (default {MAX_HOLD:g}). A code request whose answer is lost and "
+    "that the history does not show is sent again only after this long, or where the "
+    "item's fleet enforces a longer interval; until then the command says how to settle "
+    "it. Env ERM_MAX_HOLD.",
+)
+@click.option(
     "--proxy",
     envvar=ENV_PROXY,
     metavar="URL",
@@ -91,6 +104,7 @@ def erm(
     insecure: bool,
     code_interval: float | None,
     timeout: float | None,
+    max_hold: float | None,
     proxy: str | None,
 ) -> None:
     """Typed client for the Omnivoltaic ERM API: items, unlock codes and code history.
@@ -107,4 +121,5 @@ def erm(
         code_interval=code_interval,
         timeout=timeout,
         proxy=proxy or None,
+        max_hold=max_hold,
     )

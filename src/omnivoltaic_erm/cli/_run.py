@@ -28,6 +28,7 @@ from ..errors import (
     CodeLimitError,
     ConfigurationError,
     ErmError,
+    ErmTimeoutError,
     GraphQLError,
     HttpStatusError,
     InvalidInputError,
@@ -35,7 +36,6 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
-    TimeoutError,
     TransportError,
 )
 from ..journal import JournalMismatchError
@@ -87,7 +87,7 @@ def describe(exc: BaseException, *, issuing: bool = False) -> tuple[int, str]:
             f"{msg}: check --url / {c.ENV_URL} and that the server is running; nothing was sent"
         )
     if isinstance(exc, TransportError | HttpStatusError | InvalidResponseError):
-        kind = "timed out" if isinstance(exc, TimeoutError) else "failed"
+        kind = "timed out" if isinstance(exc, ErmTimeoutError) else "failed"
         if issuing:
             return EXIT_FAILED, (
                 f"the request {kind} ({msg}) and its outcome is unknown: run `erm history "
@@ -200,6 +200,8 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
         kwargs["limits"] = Limits(code_interval=settings.code_interval)
     if settings.timeout is not None:
         kwargs["timeout"] = settings.timeout
+    if settings.max_hold is not None:
+        kwargs["max_hold"] = settings.max_hold
     if settings.proxy:
         kwargs["proxy"] = settings.proxy
     password = os.environ.get(c.ENV_PASSWORD)

@@ -24,10 +24,10 @@ from graphql import (
 from .._logging import redact
 from ..errors import (
     ConfigurationError,
+    ErmTimeoutError,
     HttpStatusError,
     InvalidResponseError,
     ServerError,
-    TimeoutError,
     TransportError,
 )
 from ..errors import GraphQLError as ErmGraphQLError
@@ -92,7 +92,7 @@ async def pull_schema(
         async with asyncio.timeout(timeout), client:
             schema = client.schema
     except builtins.TimeoutError as exc:
-        raise TimeoutError(f"introspecting {url}: no answer within {timeout:g} s") from exc
+        raise ErmTimeoutError(f"introspecting {url}: no answer within {timeout:g} s") from exc
     except TransportServerError as exc:
         status = exc.code if isinstance(exc.code, int) else 0
         raise (ServerError if status >= 500 else HttpStatusError)(status) from exc
