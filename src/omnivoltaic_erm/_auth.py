@@ -139,7 +139,13 @@ class TokenCache:
 
 
 class TokenManager:
-    """Hands out a valid token; one renewal at a time, whatever the concurrency."""
+    """Hands out a valid token; one renewal at a time, whatever the concurrency.
+
+    Callers that need a token while a renewal is under way wait for that renewal, and
+    all of them get its outcome: its token, or its error. A failed sign-in is therefore
+    tried once for all of them (with the pipeline's retries), not once per caller, which
+    would multiply the attempts that lock an account.
+    """
 
     def __init__(
         self,
@@ -161,7 +167,8 @@ class TokenManager:
             register_secret(self._token.value, token=True)
             register_secret(self._refresh_token, token=True)
         self._lifetime: float | None = None
-        self._lock = asyncio.Lock()
+        # The renewal under way, shared by every caller that waits for a token.
+        self._renewal: asyncio.Task[Token] | None = None
         self.sign_ins = 0
         self.refreshes = 0
 
@@ -177,16 +184,23 @@ class TokenManager:
         )
 
     async def token(self) -> str:
-        """A token valid for at least the refresh margin; renews it if needed."""
+        """A token valid for at least the refresh margin; renews it if needed (one
+        renewal for all callers, whose outcome, token or error, each of them gets)."""
         token = self._token
         if token is not None and self._usable(token):
             return token.value
-        async with self._lock:
-            token = self._token
-            if token is not None and self._usable(token):
-                return token.value
-            token = await self._fresh()
-            return token.value
+        renewal = self._renewal
+        if renewal is None or renewal.get_loop() is not asyncio.get_running_loop():
+            renewal = self._renewal = asyncio.ensure_future(self._fresh())
+            renewal.add_done_callback(self._renewal_done)
+        # Shielded: one caller cancelled does not cancel the renewal the others wait for.
+        return (await asyncio.shield(renewal)).value
+
+    def _renewal_done(self, renewal: asyncio.Task[Token]) -> None:
+        if self._renewal is renewal:
+            self._renewal = None
+        if not renewal.cancelled():
+            renewal.exception()  # retrieved here: a renewal nobody waits for any more
 
     async def _renew(self) -> Grant:
         """A refreshed grant when a refresh token works, else a signed-in one."""

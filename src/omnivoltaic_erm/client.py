@@ -359,6 +359,9 @@ class AsyncErmClient:
         if not self.config.learn_limits:
             state.limits = self.config.limits
             return state.limits
+        # A token first, outside the fallback: a failed sign-in is the call's error (it
+        # would fail the code request too), never "limits unavailable".
+        await self._tokens.token()
         try:
             result = await self._api.get_item_limits(item_id=state.item_id)
         except ErmError as exc:

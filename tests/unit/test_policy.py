@@ -494,3 +494,48 @@ def test_retry_delay_hint_edges(retry_after: float | None, rand: float, expected
     assert retry_delay(1, POLICY, retry_after=retry_after, rand=lambda: rand) == pytest.approx(
         expected
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, None),
+        ("7", 7.0),
+        (" 2.5 ", 2.5),
+        ("-3", 0.0),
+        ("inf", float("inf")),
+        ("nan", None),
+        ("soon", None),
+        # An HTTP date: seconds from now (the clock is fixed at 2026-01-01T00:00:00Z).
+        ("Thu, 01 Jan 2026 00:00:30 GMT", 30.0),
+        ("Wed, 31 Dec 2025 23:59:00 GMT", 0.0),
+    ],
+)
+def test_retry_after_reads_seconds_or_an_http_date(
+    value: str | None, seconds: float | None
+) -> None:
+    from omnivoltaic_erm._transport import retry_after_of
+
+    now = 1767225600.0  # 2026-01-01T00:00:00Z
+    assert retry_after_of(value, now=lambda: now) == seconds
+
+
+@pytest.mark.parametrize(
+    ("hint", "within"),
+    [
+        (None, True),
+        (0.0, True),
+        (60.0, True),
+        (60.5, False),
+        (86400.0, False),
+        (float("inf"), False),
+    ],
+)
+def test_a_wait_hint_is_honoured_only_up_to_the_cap(hint: float | None, within: bool) -> None:
+    from omnivoltaic_erm._retry import hint_within_cap
+
+    policy = RetryPolicy(max_retry_after=60.0, jitter=0.0)
+    assert hint_within_cap(hint, policy) is within
+    assert should_retry(RateLimitError("slow", retry_after=hint), 1, policy) is within
+    if within and hint is not None:
+        assert retry_delay(1, policy, hint) == hint

@@ -1,0 +1,148 @@
+"""The client runtime under shared failures and hostile waits, against a scripted server
+on loopback: one renewal for all callers, success or failure; a sign-in failure is the
+call's error, tried once per call; a server's wait hint is honoured only up to a cap."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+from aiohttp import web
+
+from omnivoltaic_erm import (
+    AsyncErmClient,
+    AuthenticationError,
+    PermissionDeniedError,
+    RateLimitError,
+    RetryPolicy,
+    ServerError,
+)
+from omnivoltaic_erm.models import QueryOrder
+from tests.support.stub_erm import ITEM_ID, PASSWORD, StubErm, graphql_error, status
+from tests.support.tokens import Clock
+
+POLICY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, max_retry_after=5.0)
+
+
+def _client(
+    url: str, clock: Callable[[], float] = time.time, password: str = PASSWORD
+) -> AsyncErmClient:
+    return AsyncErmClient(f"{url}/graphql", "d@example.com", password, retry=POLICY, clock=clock)
+
+
+@pytest.mark.parametrize("callers", [20, 50])
+def test_concurrent_callers_share_one_failed_sign_in(callers: int) -> None:
+    stub = StubErm(answers={"SignInUser": graphql_error("UNAUTHENTICATED", "Invalid Credentials")})
+    with stub.serve() as server:
+
+        async def run() -> list[BaseException | object]:
+            async with _client(server.base_url, password="wrong") as erm:
+                calls = (
+                    erm.api.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
+                    for _ in range(callers)
+                )
+                return await asyncio.gather(*calls, return_exceptions=True)
+
+        results = asyncio.run(run())
+    # One attempt for all of them: an account lockout counts attempts.
+    assert stub.calls["SignInUser"] == 1
+    assert len(results) == callers
+    assert all(isinstance(r, AuthenticationError) for r in results), results
+    assert stub.calls["GetAllClientItems"] == 0
+
+
+def test_concurrent_callers_share_one_successful_renewal() -> None:
+    stub = StubErm()
+    clock = Clock()
+    with stub.serve() as server:
+
+        async def run() -> None:
+            async with _client(server.base_url, clock) as erm:
+                await erm.api.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
+                clock.now += 7200  # expired: every caller needs a new token at once
+                await asyncio.gather(
+                    *(
+                        erm.api.get_all_client_items(queryorder=QueryOrder.DESC, assetaccount=False)
+                        for _ in range(20)
+                    )
+                )
+
+        asyncio.run(run())
+    # The stub has no refresh: one sign-in at the start, one renewal for all 20.
+    assert stub.calls["SignInUser"] == 2
+    assert stub.calls["GetAllClientItems"] == 21
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "attempts"),
+    [(status(502), ServerError, 3), (status(429), RateLimitError, 3)],
+)
+def test_a_failing_sign_in_is_tried_once_per_call_not_once_per_read(
+    answer: Callable[[], web.Response], error: type[Exception], attempts: int
+) -> None:
+    # The item is known but its fleet limits are not: before, the limits read swallowed
+    # the failed sign-in as "limits unavailable", and the code request signed in again.
+    stub = StubErm(sign_in_script=[answer])
+    clock = Clock()
+    with stub.serve() as server:
+
+        async def run() -> BaseException:
+            async with _client(server.base_url, clock) as erm:
+                await erm.code_history(ITEM_ID)  # the item is known, its limits are not
+                clock.now += 7200  # the first token has expired
+                with pytest.raises(error) as info:
+                    await erm.generate_days_code(ITEM_ID, 7)
+                return info.value
+
+        asyncio.run(run())
+    # The first sign-in, then max_retries + 1 attempts for the failing call.
+    assert stub.calls["SignInUser"] == 1 + attempts
+    assert stub.calls["GenerateDaysCode"] == 0
+
+
+def _too_many(retry_after: str) -> Callable[[], web.Response]:
+    return lambda: web.Response(status=429, headers={"Retry-After": retry_after}, text="slow down")
+
+
+@pytest.mark.parametrize("hint", ["86400", "inf", "Infinity", "Wed, 21 Oct 2099 07:28:00 GMT"])
+def test_a_wait_hint_beyond_the_cap_ends_the_call_with_the_hint(hint: str) -> None:
+    stub = StubErm(answers={"GetAllClientItems": _too_many(hint)})
+    with stub.serve() as server:
+
+        async def run() -> tuple[RateLimitError, float]:
+            async with _client(server.base_url) as erm:
+                started = time.monotonic()
+                with pytest.raises(RateLimitError) as info:
+                    await erm.api.get_all_client_items(
+                        queryorder=QueryOrder.DESC, assetaccount=False
+                    )
+                return info.value, time.monotonic() - started
+
+        error, took = asyncio.run(run())
+    assert stub.calls["GetAllClientItems"] == 1  # not slept for, not retried
+    assert error.retry_after is not None and error.retry_after > POLICY.max_retry_after
+    # It returns at once instead of sleeping for the hint (a day, forever); the bound is
+    # generous, as the machines are shared.
+    assert took < POLICY.max_retry_after
+
+
+def test_a_wait_hint_within_the_cap_is_honoured() -> None:
+    # Then a refusal that is never retried, so that the count is exact.
+    answers = iter([_too_many("0.3"), graphql_error("FORBIDDEN", "not yours")])
+    stub = StubErm(answers={"GetAllClientItems": lambda: next(answers)()})
+    with stub.serve() as server:
+
+        async def run() -> float:
+            async with _client(server.base_url) as erm:
+                started = time.monotonic()
+                with pytest.raises(PermissionDeniedError):
+                    await erm.api.get_all_client_items(
+                        queryorder=QueryOrder.DESC, assetaccount=False
+                    )
+                return time.monotonic() - started
+
+        took = asyncio.run(run())
+    assert stub.calls["GetAllClientItems"] == 2  # retried after the hint
+    assert took >= 0.3
