@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AuthenticationError,
+    ClientClosedError,
     CodeLimitError,
     ConfigurationError,
     DuplicateCodeWarning,
@@ -81,6 +82,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AsyncErmClient",
     "AuthenticationError",
+    "ClientClosedError",
     "ClientConfig",
     "CodeEvent",
     "CodeLimitError",

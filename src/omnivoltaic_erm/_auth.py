@@ -196,6 +196,10 @@ class TokenManager:
         # Shielded: one caller cancelled does not cancel the renewal the others wait for.
         return (await asyncio.shield(renewal)).value
 
+    def forget_renewal(self) -> None:
+        """Forget a renewal under way on another loop (a forked child's parent's)."""
+        self._renewal = None
+
     def _renewal_done(self, renewal: asyncio.Task[Token]) -> None:
         if self._renewal is renewal:
             self._renewal = None

@@ -70,10 +70,15 @@ class Pipeline:
     ) -> None:
         self.tokens = tokens
         self.retry = retry
-        self._sem: asyncio.Semaphore | contextlib.nullcontext[None] = (
-            asyncio.Semaphore(max_concurrency) if max_concurrency else contextlib.nullcontext()
-        )
+        self._max_concurrency = max_concurrency
+        self._sem: asyncio.Semaphore | contextlib.nullcontext[None] = contextlib.nullcontext()
+        self.reset()
         self._sleep = sleep
+
+    def reset(self) -> None:
+        """Fresh loop-bound state (the concurrency bound), as in a forked child."""
+        n = self._max_concurrency
+        self._sem = asyncio.Semaphore(n) if n else contextlib.nullcontext()
 
     def __repr__(self) -> str:
         return f"Pipeline(tokens={self.tokens!r}, retry={self.retry!r})"

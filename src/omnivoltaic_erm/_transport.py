@@ -47,6 +47,7 @@ from ._constants import (
 from ._logging import get_logger
 from ._pipeline import MUTATION, QUERY, Pipeline
 from .errors import (
+    ClientClosedError,
     ErmError,
     ErmTimeoutError,
     HttpStatusError,
@@ -205,6 +206,10 @@ def parse_result(result_type: type[T], status: int, headers: Mapping[str, str], 
     raise error_from_response(status, headers, body)
 
 
+# In a forked child: the parent's sessions, kept unclosed and unused (``forget_session``).
+_ABANDONED: list[object] = []
+
+
 class _Decoder:
     """Decodes a body as it streams, counting the *decoded* bytes against a cap.
 
@@ -327,6 +332,7 @@ class GraphQLTransport:
         self._proxy_auth: aiohttp.BasicAuth | None = None
         self._route: str | None = None
         self._client_timeout: aiohttp.ClientTimeout | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r})"
@@ -343,6 +349,8 @@ class GraphQLTransport:
         return self._session
 
     def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosedError(f"{type(self).__name__} is closed; make a new client")
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connection_limit, ssl=self._ssl)
             self._session = aiohttp.ClientSession(
@@ -371,10 +379,24 @@ class GraphQLTransport:
         return str(proxy), auth
 
     async def close(self) -> None:
-        """Close the session and its pooled connections."""
+        """Close the session and its pooled connections; the transport then refuses to
+        send (``ClientClosedError``)."""
+        self._closed = True
         if self._session is not None and self._owns_session and not self._session.closed:
             await self._session.close()
         self._session = None
+
+    def forget_session(self) -> None:
+        """Drop the session without closing it: in a forked child, its connections are
+        the parent's (closing them here would close the parent's), and its loop is gone.
+        The next request opens a new one."""
+        if self._owns_session:
+            # Kept, never closed or collected: closing its connections here would remove
+            # the parent's sockets from the polling object both processes share.
+            _ABANDONED.append(self._session)
+            self._session = None
+            self._route = None
+        self.pipeline.reset()
 
     @staticmethod
     def _sent(wire: _Wire, session: aiohttp.ClientSession) -> bool:

@@ -162,6 +162,7 @@ class AsyncErmClient:
         self._aliases: dict[str, str] = {}
         # (item, request id) pairs already reported as executed more than once.
         self._reported: set[tuple[str, str]] = set()
+        self._closed = False
         self.server_refusals = 0
 
     def __repr__(self) -> str:
@@ -174,8 +175,26 @@ class AsyncErmClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool; idempotent. The client then refuses every call with
+        ``ClientClosedError``."""
+        self._closed = True
         await self._api.close()
+
+    @property
+    def state(self) -> str:
+        """``unopened`` (nothing sent yet), ``open`` or ``closed``."""
+        if self._closed:
+            return "closed"
+        return "open" if self._api.session is not None else "unopened"
+
+    def _forget_connections(self) -> None:
+        """In a forked child: drop the parent's connections and loop-bound state (item
+        locks, the concurrency bound, a renewal in flight); what is known of items and
+        tokens stays."""
+        self._api.forget_session()
+        self._tokens.forget_renewal()
+        for state in self._items.values():
+            state.lock = asyncio.Lock()
 
     @property
     def api(self) -> GeneratedClient:

@@ -4,6 +4,7 @@
 
     ErmError
     ├── ConfigurationError        bad or missing settings (URL, credentials)
+    ├── ClientClosedError         the client was closed (also a RuntimeError)
     ├── InvalidInputError         rejected before sending, or BAD_USER_INPUT from the server
     │   └── RequestIdConflictError a request id already names another code request
     ├── TransportError            the request failed on the wire (.sent: it may have arrived)
@@ -65,6 +66,10 @@ class ErmError(Exception):
 
 class ConfigurationError(ErmError):
     """A setting is missing or unsafe; fix the arguments or environment."""
+
+
+class ClientClosedError(ErmError, RuntimeError):
+    """The client was closed: make a new one. Also a ``RuntimeError``."""
 
 
 class InvalidInputError(ErmError):

@@ -1,9 +1,10 @@
 """``ErmClient``: the synchronous face of ``AsyncErmClient``, for scripts and notebooks.
 
-It runs the asynchronous client's coroutines on an event loop of its own, in a thread
-(anyio's blocking portal), so both faces share one implementation of every rule. It
-works from any thread, and inside a running event loop too (a notebook): the caller's
-loop is never used.
+It runs the asynchronous client's coroutines on an event loop of its own, in a daemon
+thread started on the first call, so both faces share one implementation of every rule.
+It works from any thread, and inside a running event loop too (a notebook): the caller's
+loop is never used. A client that is never closed does not keep the interpreter alive
+(an exit hook closes it), and a forked child starts a loop of its own.
 
 Interrupted (Ctrl-C: ``KeyboardInterrupt`` in the calling thread), a call cancels its
 work on the loop, waits for it to stop, and re-raises the ``KeyboardInterrupt`` with the
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from omnivoltaic_erm_gql import SyncClient
 
@@ -29,10 +31,8 @@ from . import _constants as c
 from ._issuing import issued_note
 from .client import AsyncErmClient, ItemRef
 from .config import ClientConfig, Limits, RetryPolicy
+from .errors import ClientClosedError
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
-
-if TYPE_CHECKING:
-    from anyio.from_thread import BlockingPortal
 
 T = TypeVar("T")
 
@@ -61,31 +61,66 @@ async def _tracked(coro: Coroutine[Any, Any, T], outcome: _Outcome) -> T:
         outcome.done.set()
 
 
-class _LoopThread:
-    """An event loop on a thread of its own: anyio's blocking portal.
+# In a forked child: the parent's loop and connections, kept unclosed and unused.
+_ABANDONED: list[object] = []
 
-    ``portal.call`` alone would leave the work running when the caller is interrupted,
-    so ``run`` starts the work with ``start_task_soon`` and, on ``KeyboardInterrupt``,
-    cancels it and waits (boundedly) for it to stop before re-raising.
+
+class _LoopThread:
+    """An event loop on a daemon thread of its own, started on first use.
+
+    A daemon thread never keeps the interpreter alive: a script that never closes its
+    client still exits (an exit hook closes every open client first, boundedly). In a
+    child made by ``os.fork()`` the parent's thread does not exist: the first call there
+    starts a fresh loop, and ``on_fork`` lets the client drop what belonged to the
+    parent's loop (its connections).
+
+    ``run`` starts the work on the loop and, on ``KeyboardInterrupt``, cancels it and
+    waits (boundedly) for it to stop before re-raising.
     """
 
-    def __init__(self) -> None:
-        from anyio.from_thread import start_blocking_portal
-
-        self._manager: AbstractContextManager[BlockingPortal] = start_blocking_portal(
-            name="erm-sync"
-        )
-        self._portal = self._manager.__enter__()
+    def __init__(self, on_fork: Callable[[], None] = lambda: None) -> None:
         self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._on_fork = on_fork
         self.closed = False
+
+    @property
+    def state(self) -> str:
+        """``unopened`` (no loop yet), ``open`` or ``closed``."""
+        if self.closed:
+            return "closed"
+        return "open" if self._loop is not None and self._pid == os.getpid() else "unopened"
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self.closed:
+                raise ClientClosedError("this ErmClient is closed; make a new one")
+            if self._loop is not None and self._pid != os.getpid():
+                # A forked child: the parent's loop thread is not here. Its loop and
+                # connections are the parent's; start afresh. The old loop is kept, never
+                # closed: closing it here would remove the parent's registrations from
+                # the event-polling object that parent and child share after a fork.
+                _ABANDONED.append(self._loop)
+                self._loop, self._thread, self._pid = None, None, os.getpid()
+                self._on_fork()
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="erm-sync", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the loop and return its result; see the class docstring."""
-        if self.closed:
+        try:
+            loop = self._ensure_loop()
+        except ClientClosedError:
             coro.close()
-            raise RuntimeError("this ErmClient is closed")
+            raise
         outcome = _Outcome()
-        future: Future[T] = self._portal.start_task_soon(_tracked, coro, outcome)
+        future: Future[T] = asyncio.run_coroutine_threadsafe(_tracked(coro, outcome), loop)
         try:
             return future.result()
         except KeyboardInterrupt as interrupt:
@@ -111,18 +146,25 @@ class _LoopThread:
             if self.closed:
                 return
             self.closed = True
+            loop, thread = self._loop, self._thread
+            ours = self._pid == os.getpid()
+        if loop is None or thread is None or not ours or not thread.is_alive():
+            return
 
         async def bounded() -> None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(c.SYNC_CLOSE_TIMEOUT):
                     await aclose()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
 
-        try:
-            self._portal.call(bounded)
-        finally:
-            with contextlib.suppress(RuntimeError):  # the portal has stopped already
-                self._portal.call(self._portal.stop, True)
-            self._manager.__exit__(None, None, None)
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(bounded(), loop).result(c.SYNC_CLOSE_TIMEOUT + 1.0)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(c.SYNC_CLOSE_TIMEOUT)
+        if not thread.is_alive():
+            loop.close()
 
 
 class ErmClient:
@@ -165,8 +207,11 @@ class ErmClient:
             max_hold=max_hold,
             clock=clock,
         )
-        self._runner = _LoopThread()
+        self._runner = _LoopThread(on_fork=self._async._forget_connections)
         self._api = SyncClient(self._async.api, self._runner)
+        # Dropped unclosed, it is closed when collected, and at the latest at interpreter
+        # exit (a finaliser runs then too), boundedly: a script never hangs on it.
+        weakref.finalize(self, self._runner.stop, self._async.aclose)
 
     def __repr__(self) -> str:
         return f"ErmClient(url={self._async.url!r}, email={self._async.email!r})"
@@ -226,9 +271,15 @@ class ErmClient:
     def close(self) -> None:
         """Close the connection pool and stop the background loop; idempotent, bounded.
 
-        Work still running from other threads is cancelled.
+        Work still running from other threads is cancelled. A closed client refuses
+        every call with ``ClientClosedError``.
         """
         self._runner.stop(self._async.aclose)
+
+    @property
+    def state(self) -> str:
+        """``unopened`` (no call made yet), ``open`` or ``closed``."""
+        return self._runner.state
 
     def find_item(self, item_id: str) -> Item:
         """See ``AsyncErmClient.find_item``."""
