@@ -10,7 +10,7 @@ PY_PATHS := src tests codegen bench examples scripts
 DOCS_STAMP := $(VENV)/.docs-installed
 
 .PHONY: install generate check-generated schema reconcile-schema lint test test-fast docs demo \
-	bench soak simulate mutation clean
+	bench soak simulate matrix mutation clean
 
 install: $(STAMP)
 
@@ -79,6 +79,13 @@ FIRST_SEED ?= 0
 simulate: install
 	$(BIN)/python -m tests.support.sim --schedules $(SCHEDULES) --seed $(FIRST_SEED)
 
+# The fast suite on Python 3.11, 3.12 and 3.13, and with every direct dependency at the
+# floor pyproject.toml declares (uv's lowest-direct resolution); environments under
+# .matrix/. CI runs it after `make test`. TARGETS=py3.12 runs one.
+TARGETS ?=
+matrix: install
+	$(BIN)/python scripts/matrix.py $(TARGETS)
+
 # Mutation testing of the money path (modules and test files: [tool.mutmut] in
 # pyproject.toml); about 8 minutes on 2 cores from a fresh clone. Prints the score and every
 # surviving mutant, writes them to mutation-report.txt; exits 1 below 90%. Not part of
@@ -91,4 +98,4 @@ demo: install
 	$(BIN)/python scripts/demo.py
 
 clean:
-	rm -rf $(VENV) build dist site .pytest_cache .mypy_cache .ruff_cache mutants mutation-report.txt
+	rm -rf $(VENV) .matrix build dist site .pytest_cache .mypy_cache .ruff_cache mutants mutation-report.txt
