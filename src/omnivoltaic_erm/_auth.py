@@ -21,8 +21,9 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,16 +87,27 @@ def refresh_due(token: Token, now: float, margin: float, lifetime: float | None)
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/omnivoltaic-erm``, else ``~/.cache/omnivoltaic-erm``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "omnivoltaic-erm"
+    """Where this platform keeps a user's cached state (``platformdirs``): on Linux
+    ``$XDG_CACHE_HOME/omnivoltaic-erm`` or ``~/.cache/omnivoltaic-erm``, on macOS
+    ``~/Library/Caches/omnivoltaic-erm``, on Windows under ``%LOCALAPPDATA%``."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("omnivoltaic-erm", appauthor=False))
 
 
 class TokenCache:
-    """One token per (url, email) in a 0600 JSON file."""
+    """One token per (url, email) in a 0600 JSON file.
+
+    Written atomically (a unique temporary file in the same folder, then a rename), so
+    two processes writing at once leave one whole file. ``renewing()`` holds a lock file
+    beside it while a process renews, so that others wait and reuse its token. A folder
+    that cannot be written turns the cache off, with one warning: the client works on
+    without it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.disabled = False
 
     @classmethod
     def for_account(cls, url: str, email: str, directory: Path | None = None) -> TokenCache:
@@ -107,7 +119,10 @@ class TokenCache:
         return f"TokenCache({str(self.path)!r})"
 
     def load(self) -> Token | None:
-        """The cached token, or None when absent or unreadable."""
+        """The cached token, or None when absent or unreadable. A token whose access
+        part was refused is kept with its refresh token only (an empty ``value``)."""
+        if self.disabled:
+            return None
         try:
             data = json.loads(self.path.read_text())
             refresh = data.get("refresh")
@@ -120,22 +135,76 @@ class TokenCache:
             return None
 
     def save(self, token: Token) -> None:
-        """Write the token; the file is created with mode 0600, its folder 0700."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(
-                {"token": token.value, "expires_at": token.expires_at, "refresh": token.refresh},
-                fh,
+        """Write the token atomically; the file is 0600, its folder 0700."""
+        if self.disabled:
+            return
+        data = {"token": token.value, "expires_at": token.expires_at, "refresh": token.refresh}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
             )
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+            try:
+                with os.fdopen(fd, "w") as fh:  # mkstemp makes it 0600
+                    json.dump(data, fh)
+                os.replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            self._give_up(exc)
+
+    def forget_access(self, token: Token) -> None:
+        """The server refused ``token``'s access part: keep only its refresh token."""
+        if token.refresh:
+            self.save(Token("", 0.0, token.refresh))
+        else:
+            self.clear()
 
     def clear(self) -> None:
         """Remove the cached token."""
-        with contextlib.suppress(FileNotFoundError):
+        if self.disabled:
+            return
+        try:
             self.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self._give_up(exc)
+
+    @contextlib.asynccontextmanager
+    async def renewing(self) -> AsyncIterator[None]:
+        """Hold the cache's lock file while renewing (other processes wait); without a
+        usable folder, or off POSIX, no lock: renewals may then race, each atomically."""
+        fd = -1 if self.disabled else await asyncio.to_thread(self._lock)
+        try:
+            yield
+        finally:
+            if fd >= 0:
+                os.close(fd)  # releases the lock
+
+    def _lock(self) -> int:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX
+            return -1
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            self._give_up(exc)
+            return -1
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def _give_up(self, exc: OSError) -> None:
+        self.disabled = True
+        log.warning(
+            "the token cache %s cannot be used (%s); going on without it",
+            self.path.parent,
+            exc.strerror or type(exc).__name__,
+        )
 
 
 class TokenManager:
@@ -162,6 +231,10 @@ class TokenManager:
         self._cache = cache
         self._clock = clock
         self._token: Token | None = cache.load() if cache else None
+        if self._token is not None and not self._token.value:
+            self._token = Token("", 0.0, self._token.refresh)  # only its refresh token
+        # Access tokens the server refused: never taken back from the cache.
+        self._refused: set[str] = set()
         self._refresh_token: str | None = self._token.refresh if self._token else None
         if self._token is not None:
             register_secret(self._token.value, token=True)
@@ -222,6 +295,29 @@ class TokenManager:
         return grant
 
     async def _fresh(self) -> Token:
+        if self._cache is None:
+            return await self._renewed()
+        async with self._cache.renewing():
+            # Another process may have renewed while this one waited for the lock.
+            cached = self._cache.load()
+            if (
+                cached is not None
+                and cached.value
+                and cached.value not in self._refused
+                and self._usable(cached)
+            ):
+                register_secret(cached.value, token=True)
+                register_secret(cached.refresh, token=True)
+                self._token = cached
+                self._refresh_token = cached.refresh or self._refresh_token
+                return cached
+            if cached is not None and cached.refresh:
+                # Its refresh token is the newest (another process may have rotated it).
+                register_secret(cached.refresh, token=True)
+                self._refresh_token = cached.refresh
+            return await self._renewed()
+
+    async def _renewed(self) -> Token:
         issued = self._clock()
         grant = await self._renew()
         if not grant.access:
@@ -241,8 +337,9 @@ class TokenManager:
 
     def invalidate(self, value: str) -> None:
         """Forget ``value`` if it is the current access token (the server rejected it);
-        the refresh token stays, for the renewal that follows."""
+        the refresh token stays, here and in the cache, for the renewal that follows."""
+        self._refused.add(value)
         if self._token is not None and self._token.value == value:
-            self._token = None
+            token, self._token = self._token, None
             if self._cache is not None:
-                self._cache.clear()
+                self._cache.forget_access(token)

@@ -589,16 +589,25 @@ def test_the_cache_keeps_the_refresh_token_a_refresh_did_not_replace(tmp_path: P
     assert cache.load() == Token(value, 2995.0, account.sign_ins[0].refresh)
 
 
-def test_invalidate_clears_the_cache_only_for_the_current_token(tmp_path: Path) -> None:
+def test_invalidate_forgets_only_the_current_access_token_and_keeps_its_refresh_token(
+    tmp_path: Path,
+) -> None:
     cache = TokenCache(tmp_path / "token.json")
     clock = Clock(0.0)
     account = Account(clock)
     tokens = TokenManager(account.sign_in, refresh_margin=10.0, cache=cache, clock=clock)
     value = run(tokens.token)
+    before = cache.load()
+    assert before is not None and before.refresh
     tokens.invalidate("another-token")
-    assert cache.load() is not None
+    assert cache.load() == before
     tokens.invalidate(value)
-    assert cache.load() is None
+    after = cache.load()
+    # The refused access token is gone; the refresh token stays for the next renewal.
+    assert after is not None and after.value == "" and after.refresh == before.refresh
+    again = TokenManager(account.sign_in, refresh_margin=10.0, cache=cache, clock=clock)
+    assert again._refresh_token == before.refresh and again._token is not None
+    assert not again._usable(again._token)
 
 
 def test_a_transport_error_from_sign_in_propagates_and_nothing_is_kept() -> None:
