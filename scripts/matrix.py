@@ -75,6 +75,7 @@ def run(target: Target) -> tuple[str, float, str]:
     venv = HOME / target.name
     env = {**os.environ, "VIRTUAL_ENV": str(venv), "UV_PYTHON": python}
     env.pop("PYTHONPATH", None)
+    shutil.rmtree(venv, ignore_errors=True)  # a clean environment every run
     made = subprocess.run(
         [uv(), "venv", "--quiet", "--python", python, str(venv)],
         env=env,

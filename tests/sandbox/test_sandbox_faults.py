@@ -103,6 +103,20 @@ def test_drop_commits_then_closes_without_a_response(
     assert "Traceback" not in caplog.text
 
 
+def _give_up_after(seconds: float, sb: Sandbox, item: str, token: str) -> None:
+    """Send a days code and give up on its answer after ``seconds`` (a client timeout)."""
+
+    async def give_up() -> None:
+        timeout = aiohttp.ClientTimeout(total=seconds)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            with pytest.raises(asyncio.TimeoutError):
+                await session.post(
+                    sb.url, json=_days(sb, item), headers={"Authorization": f"Bearer {token}"}
+                )
+
+    asyncio.run(give_up())
+
+
 def test_delay_holds_a_committed_response(erm_sandbox_factory: Any) -> None:
     sb = erm_sandbox_factory(
         items=1, code_interval=0, faults=FaultSpec(delay=1.0, delay_seconds=0.5)
@@ -110,15 +124,7 @@ def test_delay_holds_a_committed_response(erm_sandbox_factory: Any) -> None:
     token = sign_in(sb)
     item = sb.items()[0]["_id"]
 
-    async def timed_out_then_recorded() -> None:
-        timeout = aiohttp.ClientTimeout(total=0.2)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            with pytest.raises(asyncio.TimeoutError):
-                await session.post(
-                    sb.url, json=_days(sb, item), headers={"Authorization": f"Bearer {token}"}
-                )
-
-    asyncio.run(timed_out_then_recorded())
+    _give_up_after(0.2, sb, item, token)
     assert len(sb.history(item)) == 1  # executed before the hold
     started = time.monotonic()
     reply = post(sb.url, _days(sb, item), token)
@@ -142,15 +148,7 @@ def test_late_executes_after_the_client_gave_up(erm_sandbox_factory: Any) -> Non
     token = sign_in(sb)
     item = sb.items()[0]["_id"]
 
-    async def give_up() -> None:
-        timeout = aiohttp.ClientTimeout(total=0.2)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            with pytest.raises(asyncio.TimeoutError):
-                await session.post(
-                    sb.url, json=_days(sb, item), headers={"Authorization": f"Bearer {token}"}
-                )
-
-    asyncio.run(give_up())
+    _give_up_after(0.2, sb, item, token)
     assert sb.history(item) == []  # held: not executed yet
     deadline = time.monotonic() + 5
     while not sb.history(item) and time.monotonic() < deadline:

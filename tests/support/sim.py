@@ -45,7 +45,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -445,10 +445,9 @@ class Call:
 
 
 @dataclass
-class Outcome:
-    """A schedule's counts, for the totals."""
+class _Counts:
+    """What a schedule, and a run of many, counts of its calls."""
 
-    seed: int
     calls: int = 0
     issued: int = 0
     recovered: int = 0
@@ -456,10 +455,17 @@ class Outcome:
     conflicts: int = 0
     cancelled: int = 0
     other_errors: int = 0
-    resent: int = 0
     network_duplicates: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Outcome(_Counts):
+    """A schedule's counts, for the totals."""
+
+    seed: int = 0
+    resent: int = 0
 
 
 class Violation(AssertionError):
@@ -571,7 +577,7 @@ async def _schedule(seed: int) -> tuple[Outcome, SimServer, SimNetwork, list[Cal
     await asyncio.gather(*tasks, return_exceptions=True)
     await network.drain()
     network.fault_rate = 0.0  # the checks read through a quiet network
-    outcome = Outcome(seed, calls=len(calls))
+    outcome = Outcome(calls=len(calls), seed=seed)
     outcome.faults.update(d.fault for d in network.deliveries if d.fault)
     try:
         _check(erm, server, network, calls, items, keys, outcome)
@@ -714,39 +720,21 @@ def _quiet() -> None:
 
 
 @dataclass
-class Totals:
-    """Counts over many schedules."""
+class Totals(_Counts):
+    """Counts over many schedules, and how many schedules resent, raised or recovered."""
 
     schedules: int = 0
-    calls: int = 0
-    issued: int = 0
-    recovered: int = 0
-    raised_unknown: int = 0
-    conflicts: int = 0
-    cancelled: int = 0
-    other_errors: int = 0
     schedules_resent: int = 0
     schedules_raised: int = 0
     schedules_recovered: int = 0
-    network_duplicates: int = 0
-    faults: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
 
     def add(self, o: Outcome) -> None:
         self.schedules += 1
-        self.calls += o.calls
-        self.issued += o.issued
-        self.recovered += o.recovered
-        self.raised_unknown += o.raised_unknown
-        self.conflicts += o.conflicts
-        self.cancelled += o.cancelled
-        self.other_errors += o.other_errors
+        for f in fields(_Counts):
+            setattr(self, f.name, getattr(self, f.name) + getattr(o, f.name))
         self.schedules_resent += o.resent > 0
         self.schedules_raised += o.raised_unknown > 0
         self.schedules_recovered += o.recovered > 0
-        self.network_duplicates += o.network_duplicates
-        self.faults.update(o.faults)
-        self.errors.update(o.errors)
 
 
 def run_schedules(first_seed: int, count: int) -> Totals:
