@@ -90,12 +90,18 @@ class Pipeline:
         send: Send[T],
         headers: Mapping[str, str] | None = None,
     ) -> T:
-        """Run one operation: ``send(headers)`` performs one HTTP exchange."""
-        tracer = _tracing.tracer()
-        if tracer is None:
-            return await self._run(name, kind, send, headers, None)
-        with _tracing.operation_span(tracer, name, kind) as span:
-            return await self._run(name, kind, send, headers, span)
+        """Run one operation: ``send(headers)`` performs one HTTP exchange. An error that
+        leaves carries the operation's name (``ErmError.operation``)."""
+        try:
+            tracer = _tracing.tracer()
+            if tracer is None:
+                return await self._run(name, kind, send, headers, None)
+            with _tracing.operation_span(tracer, name, kind) as span:
+                return await self._run(name, kind, send, headers, span)
+        except ErmError as exc:
+            if exc.operation is None:
+                exc.operation = name
+            raise
 
     async def _run(
         self,

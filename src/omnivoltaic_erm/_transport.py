@@ -157,8 +157,36 @@ def retry_after_of(value: str | None, now: Callable[[], float] = time.time) -> f
     return max(0.0, seconds)
 
 
+# Headers in which servers and gateways commonly return their own id of a request. The
+# real API's are not documented: the first of these present is kept.
+_REQUEST_ID_HEADERS = (
+    "X-Request-Id",
+    "X-Amzn-RequestId",
+    "X-Amzn-Trace-Id",
+    "X-Correlation-Id",
+    "CF-Ray",
+)
+
+
+def server_request_id(headers: Mapping[str, str]) -> str | None:
+    """The server's or gateway's id of the request, from the first such header present."""
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value.strip()[:200]
+    return None
+
+
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> ErmError:
-    """Classify a response that did not validate as a successful result (pure)."""
+    """Classify a response that did not validate as a successful result (pure); the
+    error carries the HTTP status and the server's request id."""
+    error = _classify(status, headers, body)
+    error.http_status = status
+    error.server_request_id = server_request_id(headers)
+    return error
+
+
+def _classify(status: int, headers: Mapping[str, str], body: bytes) -> ErmError:
     if 300 <= status < 400:
         return RedirectError(status, headers.get("Location"))
     try:

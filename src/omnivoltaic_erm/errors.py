@@ -60,8 +60,26 @@ class ErmError(Exception):
         super().__init__(message)
         self.message = message
 
+    # What a report of the problem needs, where the error came from an exchange with the
+    # server: the operation, the HTTP status, and the server's own id of the request (a
+    # gateway's or server's request-id header, when the answer had one).
+    operation: str | None = None
+    http_status: int | None = None
+    server_request_id: str | None = None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
+
+    def report(self) -> str:
+        """One line for a problem report: the message, then what is known of the exchange
+        (never a secret: messages hold none, and the rest is metadata)."""
+        facts = [
+            f"operation={self.operation}" if self.operation else "",
+            f"http_status={self.http_status}" if self.http_status is not None else "",
+            f"server_request_id={self.server_request_id}" if self.server_request_id else "",
+        ]
+        extra = " ".join(f for f in facts if f)
+        return f"{type(self).__name__}: {self.message}" + (f" [{extra}]" if extra else "")
 
 
 class ConfigurationError(ErmError):

@@ -146,3 +146,50 @@ def test_a_wait_hint_within_the_cap_is_honoured() -> None:
         took = asyncio.run(run())
     assert stub.calls["GetAllClientItems"] == 2  # retried after the hint
     assert took >= 0.3
+
+
+def test_an_error_carries_what_a_problem_report_needs() -> None:
+    def bad_gateway() -> web.Response:
+        return web.Response(
+            status=502,
+            text="<html><title>502 Bad Gateway</title></html>",
+            content_type="text/html",
+            headers={"X-Request-Id": "gw-7f3a"},
+        )
+
+    stub = StubErm(answers={"GetAllClientItems": bad_gateway})
+    with stub.serve() as server:
+
+        async def run() -> ServerError:
+            async with _client(server.base_url) as erm:
+                with pytest.raises(ServerError) as info:
+                    await erm.api.get_all_client_items(
+                        queryorder=QueryOrder.DESC, assetaccount=False
+                    )
+                return info.value
+
+        error = asyncio.run(run())
+    assert (error.operation, error.http_status, error.server_request_id) == (
+        "GetAllClientItems",
+        502,
+        "gw-7f3a",
+    )
+    assert error.report() == (
+        "ServerError: HTTP 502 from the ERM API: 502 Bad Gateway "
+        "[operation=GetAllClientItems http_status=502 server_request_id=gw-7f3a]"
+    )
+
+
+def test_a_failed_sign_in_names_the_sign_in_as_its_operation() -> None:
+    stub = StubErm(answers={"SignInUser": graphql_error("UNAUTHENTICATED", "Invalid Credentials")})
+    with stub.serve() as server:
+
+        async def run() -> AuthenticationError:
+            async with _client(server.base_url, password="wrong") as erm:
+                with pytest.raises(AuthenticationError) as info:
+                    await erm.find_item(ITEM_ID)
+                return info.value
+
+        error = asyncio.run(run())
+    assert error.operation == "SignInUser" and error.http_status == 200
+    assert error.server_request_id is None
