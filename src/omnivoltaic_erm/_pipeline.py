@@ -9,6 +9,8 @@ writes into every method. The pipeline applies, in this order and in one place:
 3. retries: one loop per request, for queries and sign-ins only, decided by
    ``_retry.should_retry`` on exception types and HTTP status; a mutation is never sent
    twice by the pipeline (a code request settles its own failures, see ``_issuing``);
+   all within the operation's deadline (``call_timeout``: attempts, waits and retries
+   together), which also bounds each attempt's own timeout (``deadline_var``);
 4. one re-sign-in when the server refuses the token of a query (UNAUTHENTICATED: the
    server executed nothing);
 5. typed errors (raised by the transport), logging with secrets redacted, and a span
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
@@ -51,6 +55,13 @@ AUTHORIZATION = "Authorization"
 
 _NO_RETRIES = RetryPolicy(max_retries=0)
 
+# The loop time by which the operation under way must end (None: no deadline). The
+# transport bounds each attempt by it; an operation run inside another (a sign-in for a
+# query's token) keeps the earlier of the two.
+deadline_var: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "erm_deadline", default=None
+)
+
 
 class Pipeline:
     """Token, concurrency bound, retries, logging and tracing for every operation.
@@ -67,9 +78,11 @@ class Pipeline:
         retry: RetryPolicy = _NO_RETRIES,
         max_concurrency: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        call_timeout: float | None = None,
     ) -> None:
         self.tokens = tokens
         self.retry = retry
+        self.call_timeout = call_timeout
         self._max_concurrency = max_concurrency
         self._sem: asyncio.Semaphore | contextlib.nullcontext[None] = contextlib.nullcontext()
         self.reset()
@@ -92,6 +105,12 @@ class Pipeline:
     ) -> T:
         """Run one operation: ``send(headers)`` performs one HTTP exchange. An error that
         leaves carries the operation's name (``ErmError.operation``)."""
+        outer = deadline_var.get()
+        deadline = outer
+        if self.call_timeout is not None and math.isfinite(self.call_timeout):
+            own = asyncio.get_running_loop().time() + self.call_timeout
+            deadline = own if outer is None else min(outer, own)
+        scope = deadline_var.set(deadline)
         try:
             tracer = _tracing.tracer()
             if tracer is None:
@@ -102,6 +121,8 @@ class Pipeline:
             if exc.operation is None:
                 exc.operation = name
             raise
+        finally:
+            deadline_var.reset(scope)
 
     async def _run(
         self,
@@ -150,6 +171,13 @@ class Pipeline:
                         _tracing.record_failure(span, exc, attempt)
                     raise
                 delay = retry_delay(attempt, self.retry, getattr(exc, "retry_after", None))
+                deadline = deadline_var.get()
+                if deadline is not None and asyncio.get_running_loop().time() + delay >= deadline:
+                    # No time left for another attempt within the operation's deadline.
+                    log.info("%s attempt %d failed; no time left to retry", name, attempt)
+                    if span is not None:
+                        _tracing.record_failure(span, exc, attempt)
+                    raise
                 log.info(
                     "%s attempt %d failed (%s); retrying in %.2f s",
                     name,

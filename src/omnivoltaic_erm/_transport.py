@@ -18,6 +18,7 @@ knows the operation's type and owns the one retry loop.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import datetime
 import email.utils
@@ -45,7 +46,7 @@ from ._constants import (
     USER_AGENT,
 )
 from ._logging import get_logger
-from ._pipeline import MUTATION, QUERY, Pipeline
+from ._pipeline import MUTATION, QUERY, Pipeline, deadline_var
 from .errors import (
     ClientClosedError,
     ErmError,
@@ -476,6 +477,18 @@ class GraphQLTransport:
     ) -> RawResponse:
         all_headers = {**self.headers, **headers} if headers else self.headers
         total = self.timeout if timeout is None else timeout
+        deadline = deadline_var.get()
+        within = f"within {total:g} s"
+        if deadline is not None:
+            # Each attempt ends by the operation's deadline.
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise ErmTimeoutError(
+                    f"{operation_name or 'request'}: the call's time ran out before this attempt",
+                    sent=False,
+                )
+            if left < total:
+                total, within = left, "before the call's time ran out"
         client_timeout = self._client_timeout
         if client_timeout is None or client_timeout.total != total:
             client_timeout = aiohttp.ClientTimeout(
@@ -508,7 +521,7 @@ class GraphQLTransport:
             ) from exc
         except (builtins.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise ErmTimeoutError(
-                f"{operation_name or 'request'}: no complete answer within {total:g} s",
+                f"{operation_name or 'request'}: no complete answer {within}",
                 sent=self._sent(wire, session),
             ) from exc
         except aiohttp.ClientSSLError as exc:

@@ -154,7 +154,10 @@ class AsyncErmClient:
             connection_limit=max(cfg.max_concurrency, 1) * 2,
             proxy=cfg.proxy or os.environ.get(c.ENV_PROXY) or None,
             pipeline=Pipeline(
-                tokens=self._tokens, retry=cfg.retry, max_concurrency=cfg.max_concurrency
+                tokens=self._tokens,
+                retry=cfg.retry,
+                max_concurrency=cfg.max_concurrency,
+                call_timeout=cfg.timeout if cfg.call_timeout is None else cfg.call_timeout,
             ),
         )
         self._port = _Port(self)

@@ -60,7 +60,11 @@ class RetryPolicy:
 class ClientConfig:
     """Everything a client can be tuned with; pass ``config=`` or keyword overrides."""
 
+    # One operation, its retries and their waits included (each attempt ends by then).
     timeout: float = c.DEFAULT_TIMEOUT
+    # Otherwise: the bound of the whole operation, when it should differ from ``timeout``
+    # (which then bounds each attempt); ``math.inf`` for none.
+    call_timeout: float | None = None
     connect_timeout: float = c.DEFAULT_CONNECT_TIMEOUT
     max_response_bytes: int = c.DEFAULT_MAX_RESPONSE_BYTES
     token_refresh_margin: float = c.TOKEN_REFRESH_MARGIN

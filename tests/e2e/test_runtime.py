@@ -5,6 +5,7 @@ call's error, tried once per call; a server's wait hint is honoured only up to a
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 
@@ -14,14 +15,17 @@ from aiohttp import web
 from omnivoltaic_erm import (
     AsyncErmClient,
     AuthenticationError,
+    ClientConfig,
+    ErmTimeoutError,
     PermissionDeniedError,
     RateLimitError,
     RetryPolicy,
     ServerError,
 )
 from omnivoltaic_erm.models import QueryOrder
-from tests.support.stub_erm import ITEM_ID, PASSWORD, StubErm, graphql_error, status
-from tests.support.tokens import Clock
+from omnivoltaic_erm.testing import BackgroundServer
+from tests.support.stub_erm import ITEM_ID, PASSWORD, StubErm, graphql_error, ok_sign_in, status
+from tests.support.tokens import Clock, jwt
 
 POLICY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, max_retry_after=5.0)
 
@@ -193,3 +197,52 @@ def test_a_failed_sign_in_names_the_sign_in_as_its_operation() -> None:
         error = asyncio.run(run())
     assert error.operation == "SignInUser" and error.http_status == 200
     assert error.server_request_id is None
+
+
+def _slow_gateway(seconds: float, counts: dict[str, int]) -> web.Application:
+    """Signs in at once; every other request gets a 502 page after ``seconds``."""
+
+    async def handle(request: web.Request) -> web.Response:
+        name = (await request.json()).get("operationName") or ""
+        counts[name] = counts.get(name, 0) + 1
+        if name == "SignInUser":
+            return ok_sign_in(jwt(time.time() + 3600))
+        await asyncio.sleep(seconds)
+        return web.Response(status=502, text="<title>502 Bad Gateway</title>")
+
+    app = web.Application()
+    app.router.add_post("/graphql", handle)
+    return app
+
+
+@pytest.mark.parametrize(("call_timeout", "most_attempts"), [(None, 4), (math.inf, 11)])
+def test_the_timeout_covers_the_whole_call_retries_included(
+    call_timeout: float | None, most_attempts: int
+) -> None:
+    counts: dict[str, int] = {}
+    policy = RetryPolicy(max_retries=10, initial_delay=0.01, max_delay=0.02)
+    with BackgroundServer(_slow_gateway(0.3, counts)) as server:
+
+        async def run() -> float:
+            config = ClientConfig(timeout=1.0, call_timeout=call_timeout, retry=policy)
+            async with AsyncErmClient(
+                f"{server.base_url}/graphql", "d@example.com", PASSWORD, config=config
+            ) as erm:
+                started = time.monotonic()
+                # The last attempt may be cut short by the deadline: a timeout, then.
+                with pytest.raises((ServerError, ErmTimeoutError)) as info:
+                    await erm.api.get_all_client_items(
+                        queryorder=QueryOrder.DESC, assetaccount=False
+                    )
+                if isinstance(info.value, ErmTimeoutError):
+                    assert "before the call's time ran out" in info.value.message
+                return time.monotonic() - started
+
+        took = asyncio.run(run())
+    attempts = counts["GetAllClientItems"]
+    if call_timeout is None:
+        # About 1 s of 0.3 s answers: at most 4 attempts begun, where 11 were allowed.
+        assert 1 <= attempts <= most_attempts, attempts
+        assert took < 5.0  # generous: a shared machine; without the bound it is 3.3 s+
+    else:
+        assert attempts == most_attempts  # configured otherwise: every retry is made

@@ -71,9 +71,9 @@ class Settings:
     envvar="ERM_TIMEOUT",
     type=click.FloatRange(min=0, min_open=True),
     metavar="SECONDS",
-    help=f"Give up on a request after this long (default {DEFAULT_TIMEOUT:g}; a code "
-    "request whose answer is lost is then settled from the item's history). "
-    "Env ERM_TIMEOUT.",
+    help=f"Give up on a request after this long, its retries included (default "
+    f"{DEFAULT_TIMEOUT:g}; a code request whose answer is lost is then settled from the "
+    "item's history). Env ERM_TIMEOUT.",
 )
 @click.option(
     "--max-hold",
