@@ -366,15 +366,6 @@ class _Machine:
             attempt += 1
             ledger = self.state.ledger
             wait = check_code_request(request.kind, ledger, self.limits, port.now(), request.days)
-            if not hint_within_cap(wait, policy):
-                # Bounded like a server's hint: a wait this long (a fleet's long interval)
-                # is the caller's to decide on, not a sleep that holds the item's lock.
-                raise RateLimitError(
-                    f"{name}: {self.state.item_id} may have its next code in {wait:.0f} s "
-                    f"(its interval), more than this client waits "
-                    f"({policy.max_retry_after:g} s); nothing was sent",
-                    retry_after=wait,
-                )
             if wait > 0:
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("%s req:%s waits %.2f s for the item interval", name, rid, wait)

@@ -600,15 +600,3 @@ def test_an_interrupted_request_on_its_way_is_left_in_doubt_for_the_next_call() 
     code = asyncio.run(run())
     assert code.recovered and again.sent == 0
     assert _request_ids.pending_at(RID) is None
-
-
-def test_an_interval_wait_beyond_the_cap_is_raised_not_slept() -> None:
-    port = ScriptedPort(sends=[OK], item_limits=Limits(code_interval=3600.0))
-    state = State()
-    state.ledger.record(CodeTypes.DAYSCODE, port.clock, 1)  # a code just now
-    request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
-    with pytest.raises(RateLimitError) as info:
-        asyncio.run(issue(port, state, request, POLICY))
-    assert info.value.retry_after is not None and info.value.retry_after > 3500
-    assert "nothing was sent" in info.value.message
-    assert port.sent == 0 and port.slept == []
