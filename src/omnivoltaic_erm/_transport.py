@@ -487,7 +487,7 @@ class GraphQLTransport:
                     f"{operation_name or 'request'}: the call's time ran out before this attempt",
                     sent=False,
                 )
-            if left < total:
+            if left < total - 0.01:  # cut short (not by the moments since the call began)
                 total, within = left, "before the call's time ran out"
         client_timeout = self._client_timeout
         if client_timeout is None or client_timeout.total != total:
