@@ -11,6 +11,7 @@ exactly once (``issue``: request ids reconciled with the item's code history, in
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 import warnings
@@ -30,7 +31,7 @@ from ._inputs import validate_item_id, validate_url
 from ._issuing import CodeRequest
 from ._limits import FleetLimitFields, limits_from_fleet, missing_limits
 from ._logging import get_logger, register_secret
-from ._pipeline import AUTHORIZATION, Pipeline
+from ._pipeline import AUTHORIZATION, Pipeline, deadline_var
 from ._ratelimit import ItemLedger, validate_days
 from ._request_ids import (
     REQUEST_ID,
@@ -45,8 +46,10 @@ from .errors import (
     ConfigurationError,
     DuplicateCodeWarning,
     ErmError,
+    ErmTimeoutError,
     InvalidInputError,
     NotFoundError,
+    OutcomeUnknownError,
     RequestIdConflictError,
 )
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
@@ -445,6 +448,34 @@ class AsyncErmClient:
         """
         request = self._code_request(kind, self._key(item), days, description, request_id)
         progress = _issuing.Progress()
+        bound = self.config.call_timeout
+        if bound is None or not math.isfinite(bound):
+            return await self._issue(request, item, progress)
+        # call_timeout set: the whole issuance, settling included, ends by then; the
+        # operations inside end by then too.
+        scope = deadline_var.set(asyncio.get_running_loop().time() + bound)
+        try:
+            async with asyncio.timeout(bound):
+                return await self._issue(request, item, progress)
+        except TimeoutError as exc:
+            if isinstance(exc, ErmError):
+                raise
+            what = f"{request.kind.value}: the call's {bound:g} s ran out"
+            if progress.maybe_sent:
+                raise OutcomeUnknownError(
+                    f"{what} with request {request.request_id} possibly sent; call "
+                    f"recover({request.item_id!r}, {request.request_id!r}) later, or issue "
+                    "again with the same request_id",
+                    request_id=request.request_id,
+                    item_id=request.item_id,
+                ) from None
+            raise ErmTimeoutError(f"{what} before the request was sent", sent=False) from None
+        finally:
+            deadline_var.reset(scope)
+
+    async def _issue(
+        self, request: CodeRequest, item: ItemRef, progress: _issuing.Progress
+    ) -> IssuedCode:
         with _issuing.noting_interruption(request, progress):
             state = await self._state(item)
             sent = replace(request, item_id=state.item_id)

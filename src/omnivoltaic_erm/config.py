@@ -63,7 +63,9 @@ class ClientConfig:
     # One operation, its retries and their waits included (each attempt ends by then).
     timeout: float = c.DEFAULT_TIMEOUT
     # Otherwise: the bound of the whole operation, when it should differ from ``timeout``
-    # (which then bounds each attempt); ``math.inf`` for none.
+    # (which then bounds each attempt); ``math.inf`` for none. Set, it also bounds a whole
+    # code request, settling included (an unsettled one then raises OutcomeUnknownError);
+    # unset, a code request is bounded by its attempts, reads and grace.
     call_timeout: float | None = None
     connect_timeout: float = c.DEFAULT_CONNECT_TIMEOUT
     max_response_bytes: int = c.DEFAULT_MAX_RESPONSE_BYTES

@@ -244,3 +244,31 @@ def test_the_command_line_names_the_command_that_settles_an_unknown_outcome(
         assert settled.code == 0, settled.err
         assert settled.json()["recovered"] is True and settled.json()["request_id"] == rid
         assert len(sb.history(key)) == 1
+
+
+def test_call_timeout_bounds_a_whole_code_request_settling_included() -> None:
+    # Held 3 s on the way, on a fleet without the rule: unbounded, the call gives up after
+    # its timeout, a history read, the grace and another read; bounded by call_timeout,
+    # it raises at the bound, naming its request.
+    with Sandbox(items=1, fleets=(_fleet(False),)) as sb:
+        key = str(sb.items()[0]["oemItemID"])
+
+        async def run() -> tuple[OutcomeUnknownError, float]:
+            config = ClientConfig(
+                timeout=TIMEOUT, call_timeout=1.5, max_hold=MAX_HOLD, limits=Limits(code_interval=0)
+            )
+            async with AsyncErmClient(sb.url, sb.email, sb.password, config=config) as erm:
+                await erm.prefetch([key])
+                sb.faults = FaultSpec(late=1.0, late_seconds=HOLD, ops="codes")
+                started = time.monotonic()
+                with pytest.raises(OutcomeUnknownError) as info:
+                    await erm.generate_days_code(key, 7)
+                took = time.monotonic() - started
+                sb.faults = FaultSpec()
+                await asyncio.sleep(HOLD)
+                assert await erm.recover(key, info.value.request_id) is not None
+                return info.value, took
+
+        error, took = asyncio.run(run())
+    assert "the call's 1.5 s ran out" in error.message
+    assert took < 1.5 + 1.0  # generous: shared machines
