@@ -269,6 +269,14 @@ class TokenManager:
         # Shielded: one caller cancelled does not cancel the renewal the others wait for.
         return (await asyncio.shield(renewal)).value
 
+    async def aclose(self) -> None:
+        """Cancel a renewal still under way (its callers have gone), and let it unwind."""
+        renewal = self._renewal
+        if renewal is not None and not renewal.done():
+            renewal.cancel()
+            with contextlib.suppress(BaseException):
+                await renewal
+
     def forget_renewal(self) -> None:
         """Forget a renewal under way on another loop (a forked child's parent's)."""
         self._renewal = None

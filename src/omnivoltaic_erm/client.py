@@ -184,6 +184,7 @@ class AsyncErmClient:
         """Close the connection pool; idempotent. The client then refuses every call with
         ``ClientClosedError``."""
         self._closed = True
+        await self._tokens.aclose()
         await self._api.close()
 
     @property

@@ -155,9 +155,13 @@ class _LoopThread:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(c.SYNC_CLOSE_TIMEOUT):
                     await aclose()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            # Let them unwind (a renewal in flight among them), boundedly.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(c.SYNC_CLOSE_TIMEOUT):
+                    await asyncio.gather(*others, return_exceptions=True)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(bounded(), loop).result(c.SYNC_CLOSE_TIMEOUT + 1.0)

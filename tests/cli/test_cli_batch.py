@@ -318,7 +318,18 @@ def test_batch_under_faults_ends_with_one_code_per_row(cli: Cli, tmp_path: Path)
     rows = [f"{items[n % 6]},days,{n + 1}" for n in range(24)]
     src = write_rows(tmp_path / "faulty.csv", rows)
     journal, out = tmp_path / "faulty.db", tmp_path / "faulty-out.csv"
-    args = ["--timeout", "0.8", "batch", str(src), "--journal", str(journal), "--out", str(out)]
+    # Each attempt gives up after 0.8 s; the whole of each request has 20 s for retries.
+    args = [
+        "--timeout",
+        "0.8",
+        "--call-timeout",
+        "20",
+        "batch",
+        str(src),
+        "--journal",
+        str(journal),
+    ]
+    args += ["--out", str(out)]
     # 502s before anything runs, answers dropped after the commit, answers held beyond
     # the client's timeout: about a third of all requests.
     sb.faults = FaultSpec(error_502=0.12, drop=0.12, delay=0.1, delay_seconds=1.5, seed=7)

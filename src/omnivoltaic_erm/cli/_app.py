@@ -32,6 +32,7 @@ class Settings:
     timeout: float | None = None
     proxy: str | None = None
     max_hold: float | None = None
+    call_timeout: float | None = None
 
     def password(self) -> str | None:
         """ERM_PASSWORD, or a prompt when a terminal is attached; never an argument."""
@@ -76,6 +77,15 @@ class Settings:
     "item's history). Env ERM_TIMEOUT.",
 )
 @click.option(
+    "--call-timeout",
+    envvar="ERM_CALL_TIMEOUT",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Bound a whole request, its retries included, by this instead of --timeout "
+    "(which then bounds each attempt); it also bounds a whole code request, settling "
+    "included. Env ERM_CALL_TIMEOUT.",
+)
+@click.option(
     "--max-hold",
     envvar="ERM_MAX_HOLD",
     type=click.FloatRange(min=0),
@@ -104,6 +114,7 @@ def erm(
     insecure: bool,
     code_interval: float | None,
     timeout: float | None,
+    call_timeout: float | None,
     max_hold: float | None,
     proxy: str | None,
 ) -> None:
@@ -122,4 +133,5 @@ def erm(
         timeout=timeout,
         proxy=proxy or None,
         max_hold=max_hold,
+        call_timeout=call_timeout,
     )

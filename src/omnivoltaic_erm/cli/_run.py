@@ -185,7 +185,7 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
     """
     from .._auth import TokenCache
     from ..client import AsyncErmClient, validate_url
-    from ..config import Limits
+    from ..config import ClientConfig, Limits
 
     if settings.debug:
         enable_debug_logging()
@@ -202,6 +202,8 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
         kwargs["timeout"] = settings.timeout
     if settings.max_hold is not None:
         kwargs["max_hold"] = settings.max_hold
+    if settings.call_timeout is not None:
+        kwargs["config"] = ClientConfig(call_timeout=settings.call_timeout)
     if settings.proxy:
         kwargs["proxy"] = settings.proxy
     password = os.environ.get(c.ENV_PASSWORD)
