@@ -18,6 +18,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import contextvars
 import hashlib
 import json
 import os
@@ -263,8 +264,11 @@ class TokenManager:
         if token is not None and self._usable(token):
             return token.value
         renewal = self._renewal
-        if renewal is None or renewal.get_loop() is not asyncio.get_running_loop():
-            renewal = self._renewal = asyncio.ensure_future(self._fresh())
+        loop = asyncio.get_running_loop()
+        if renewal is None or renewal.get_loop() is not loop:
+            # In a context of its own: the renewal is shared, so it is bounded by its own
+            # operations' deadlines, not by those of the call that happened to start it.
+            renewal = self._renewal = loop.create_task(self._fresh(), context=contextvars.Context())
             renewal.add_done_callback(self._renewal_done)
         # Shielded: one caller cancelled does not cancel the renewal the others wait for.
         return (await asyncio.shield(renewal)).value

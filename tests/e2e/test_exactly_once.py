@@ -27,7 +27,8 @@ from omnivoltaic_erm.sandbox.fleets import CREDIT, DAILY, INTERVAL, Fleet
 from tests.support.cli_helpers import Cli
 
 HOLD = 3.0  # how long the proxy holds a code request before forwarding it
-TIMEOUT = 1.0  # the client's request timeout
+TIMEOUT = 1.0  # the client's timeout of each attempt
+CALL_TIMEOUT = 20.0  # and of each whole request, retries and a sign-in included
 MAX_HOLD = HOLD + 0.5  # what the client is told of the network: no hold is longer
 FOREIGN = "aaaaaaaaaaaaaaaa"
 
@@ -51,6 +52,7 @@ def _client(sb: Sandbox, **overrides: object) -> AsyncErmClient:
         limits=Limits(code_interval=0.0),
         retry=RetryPolicy(max_retries=3, initial_delay=0.05, max_delay=0.2),
         max_hold=MAX_HOLD,
+        call_timeout=CALL_TIMEOUT,
     )
     return AsyncErmClient(sb.url, sb.email, sb.password, config=config, **overrides)  # type: ignore[arg-type]
 
@@ -227,7 +229,12 @@ def test_the_command_line_names_the_command_that_settles_an_unknown_outcome(
         cli = Cli(sb, tmp_path / "cache")
         key = str(sb.items()[0]["oemItemID"])
         sb.faults = FaultSpec(late=1.0, late_seconds=HOLD, ops="codes")
-        env = {"ERM_TIMEOUT": str(TIMEOUT), "ERM_CODE_INTERVAL": "0", "ERM_MAX_HOLD": str(MAX_HOLD)}
+        env = {
+            "ERM_TIMEOUT": str(TIMEOUT),
+            "ERM_CALL_TIMEOUT": str(CALL_TIMEOUT),
+            "ERM_CODE_INTERVAL": "0",
+            "ERM_MAX_HOLD": str(MAX_HOLD),
+        }
         failed = cli.run("code", "days", key, "--days", "7", "-d", "week", **env)
         sb.faults = FaultSpec()
         assert failed.code == 1 and "Traceback" not in failed.err
