@@ -575,6 +575,10 @@ async def _schedule(seed: int) -> tuple[Outcome, SimServer, SimNetwork, list[Cal
         if call.cancel_at is not None:
             loop.call_at(loop.now + call.cancel_at, task.cancel)
     await asyncio.gather(*tasks, return_exceptions=True)
+    # A token renewal that a cancelled call started goes on, shared: let it end too.
+    renewal = erm._tokens._renewal
+    if renewal is not None:
+        await asyncio.gather(renewal, return_exceptions=True)
     await network.drain()
     network.fault_rate = 0.0  # the checks read through a quiet network
     outcome = Outcome(calls=len(calls), seed=seed)
