@@ -18,15 +18,15 @@
 - provably not sent (connection refused, connect timeout): send again;
 - an unknown outcome (dropped connection, timeout, 5xx, unreadable answer): settle; not
   found, wait ``grace`` (a held request may still arrive) and settle again; still not
-  found, send again only if ``may_resend`` (the server is known to enforce an interval
-  for the item, longer than the request has been on its way, so a late original would
-  be refused), else raise
-  ``OutcomeUnknownError`` carrying the request id, for ``recover()`` later;
+  found, send again only if ``may_resend`` (no attempt can land any more after
+  ``max_hold``, or the server is known to enforce an interval for the item longer than
+  that), else raise ``OutcomeUnknownError`` carrying the request id, for ``recover()``
+  later;
 - any other refusal raises (``OutcomeUnknownError`` if an earlier attempt's outcome is
   still unknown and the history does not show it).
 
-``settle`` is the one routine that reads a request id back: ``issue``, ``recover``, batch
-resume and ``erm code --request-id`` all go through it.
+``settle`` is the one routine that reads a request id back: ``issue``, the client's
+``recover``, batch resume and ``erm code --request-id`` all go through it.
 
 Interrupted (the task cancelled, or ``KeyboardInterrupt``), no code is hidden: the
 machine keeps ``Progress`` (may the request have reached the server?), and the caller
@@ -542,14 +542,7 @@ async def settle(
         event.code_type != request.kind
         or (request.kind == CodeTypes.DAYSCODE and event.code_days != request.days)
     ):
-        raise RequestIdConflictError(
-            f"request id {request_id} already names a "
-            f"{what_code(event.code_type, event.code_days, item_id)}, not a {request.what}; "
-            "nothing was sent: use a new request id for a new code",
-            request_id=request_id,
-            existing=what_code(event.code_type, event.code_days, item_id),
-            requested=request.what,
-        )
+        raise conflict(request, what_code(event.code_type, event.code_days, item_id))
     text = (
         request.description
         if request is not None and request.description is not None
@@ -558,11 +551,13 @@ async def settle(
     return IssuedCode.from_event(item_id, event, text, request_id, len(matches) - 1)
 
 
-async def recover(
-    port: IssuePort, item_id: str, request_id: str, description: str | None
-) -> IssuedCode | None:
-    """The code issued for ``request_id``, from the item's history, or None."""
-    found = await settle(port, item_id, request_id)
-    if found is not None and description is not None:
-        return found.model_copy(update={"description": description})
-    return found
+def conflict(request: CodeRequest, existing: str) -> RequestIdConflictError:
+    """The error for ``request`` whose request id already names ``existing`` (a code
+    request in words, ``CodeRequest.what``)."""
+    return RequestIdConflictError(
+        f"request id {request.request_id} already names a {existing}, not a "
+        f"{request.what}; nothing was sent: use a new request id for a new code",
+        request_id=request.request_id,
+        existing=existing,
+        requested=request.what,
+    )

@@ -445,10 +445,13 @@ class GraphQLTransport:
                 "ask for"
             )
         length = response.content_length
-        if length is not None and length > cap and encoding in ("", "identity"):
-            raise ResponseTooLargeError(
-                f"the response body ({length} bytes) exceeds the {cap}-byte cap"
-            )
+        if encoding in ("", "identity") and length is not None:
+            # Its length is its decoded length: checked at once, then read in one piece.
+            if length > cap:
+                raise ResponseTooLargeError(
+                    f"the response body ({length} bytes) exceeds the {cap}-byte cap"
+                )
+            return await response.read()
         decoder = _Decoder(encoding, cap)
         async for chunk in response.content.iter_any():
             decoder.feed(chunk)

@@ -50,7 +50,6 @@ from .errors import (
     InvalidInputError,
     NotFoundError,
     OutcomeUnknownError,
-    RequestIdConflictError,
 )
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
 
@@ -441,9 +440,10 @@ class AsyncErmClient:
         ``(req:``: only the client's own tag is ever read back.
 
         When an answer is lost the history settles it; a request still unsettled is sent
-        again only where the item's fleet enforces an interval (a late original is then
-        refused), else ``OutcomeUnknownError`` names the request id: ``recover(item,
-        request_id)`` finds the code once the server has executed it. Cancelled (or
+        again only where that cannot make a second code (``max_hold`` has passed, or the
+        item's fleet enforces a longer interval, so a late original is refused), else
+        ``OutcomeUnknownError`` names the request id: ``recover(item, request_id)`` finds
+        the code once the server has executed it. Cancelled (or
         interrupted), it lets the ``CancelledError`` go on with a note giving the request
         id and whether the request may have been sent.
         """
@@ -482,13 +482,7 @@ class AsyncErmClient:
             sent = replace(request, item_id=state.item_id)
             earlier = record_use(f"{self.url} {self.email}", sent.request_id, sent.what)
             if earlier is not None:
-                raise RequestIdConflictError(
-                    f"request id {sent.request_id} already names a {earlier}, not a "
-                    f"{sent.what}; nothing was sent: use a new request id for a new code",
-                    request_id=sent.request_id,
-                    existing=earlier,
-                    requested=sent.what,
-                )
+                raise _issuing.conflict(sent, earlier)
             return await _issuing.issue(
                 self._port,
                 state,
@@ -564,7 +558,7 @@ class AsyncErmClient:
         it.
         """
         state = await self._state(item)
-        return await _issuing.recover(self._port, state.item_id, request_id, None)
+        return await _issuing.settle(self._port, state.item_id, request_id)
 
 
 class _Port:
