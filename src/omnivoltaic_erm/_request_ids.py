@@ -28,25 +28,40 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 _TRAILING_TAG = re.compile(r"\[req:([0-9a-f]{16})\]\s*\Z")
 _TAG_TEXT = re.compile(r"\[\s*req\s*:", re.IGNORECASE)
 REQUEST_ID = re.compile(r"[0-9a-f]{16}")
 
-# Minted ids not yet claimed by a code request; bounded, oldest forgotten first (a
-# forgotten id only costs its request one history read).
-_MINTED_MAX = 65536
+# The process's tables of request ids below each keep at most this many, the oldest
+# forgotten first (what forgetting costs is said beside each); one lock guards them all.
+_REMEMBERED = 65536
+_lock = threading.Lock()
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(table: OrderedDict[K, V], key: K, value: V) -> None:
+    """Set ``key`` as the newest entry of ``table``, forgetting the oldest past the bound
+    (call with ``_lock`` held)."""
+    table[key] = value
+    table.move_to_end(key)
+    if len(table) > _REMEMBERED:
+        table.popitem(last=False)
+
+
+# Minted ids not yet claimed by a code request (a forgotten id only costs its request
+# one history read).
 _minted: OrderedDict[str, None] = OrderedDict()
-_minted_lock = threading.Lock()
 
 
 def new_request_id() -> str:
     """A fresh client request id: 16 hex digits, remembered as never used."""
     rid = secrets.token_hex(8)
-    with _minted_lock:
-        _minted[rid] = None
-        if len(_minted) > _MINTED_MAX:
-            _minted.popitem(last=False)
+    with _lock:
+        _remember(_minted, rid, None)
     return rid
 
 
@@ -63,7 +78,7 @@ async def hold(request_id: str) -> AsyncIterator[bool]:
     and never held before, so that nothing can have been sent with it.
     """
     while True:
-        with _minted_lock:
+        with _lock:
             held = _in_flight.get(request_id)
             if held is None:
                 mine: Future[None] = Future()
@@ -75,7 +90,7 @@ async def hold(request_id: str) -> AsyncIterator[bool]:
     try:
         yield fresh
     finally:
-        with _minted_lock:
+        with _lock:
             del _in_flight[request_id]
         mine.set_result(None)
 
@@ -110,9 +125,7 @@ def request_id_of(description: str | None) -> str | None:
 
 # What each request id used in this process was used for (``CodeRequest.what``), per
 # endpoint and account, so that the same id for another item, kind or days is refused
-# before anything is sent; bounded like the minted ids (a forgotten id is still checked
-# against the item's history).
-_USES_MAX = 65536
+# before anything is sent (a forgotten id is still checked against the item's history).
 _uses: OrderedDict[tuple[str, str], str] = OrderedDict()
 
 
@@ -120,41 +133,37 @@ def record_use(scope: str, request_id: str, what: str) -> str | None:
     """Record that ``request_id`` is used for ``what`` within ``scope`` (an endpoint and
     account); return what it was used for before, when that differs, else None."""
     key = (scope, request_id)
-    with _minted_lock:
+    with _lock:
         earlier = _uses.get(key)
         if earlier is not None and earlier != what:
             return earlier
-        _uses[key] = what
-        _uses.move_to_end(key)
-        if len(_uses) > _USES_MAX:
-            _uses.popitem(last=False)
+        _remember(_uses, key, what)
     return None
 
 
 # Request ids whose outcome a call of this process left unknown, with when the latest
 # attempt that may still land was sent: a later call with the same id must not send it
-# again while an attempt may still be executed (see ``_issuing.may_resend``).
+# again while an attempt may still be executed (see ``_issuing.may_resend``). A
+# forgotten id (65,536 newer ones in doubt) is treated as another process's would be:
+# settled from the history, then sent.
 _pending: OrderedDict[str, float] = OrderedDict()
 
 
 def pending_at(request_id: str) -> float | None:
     """When the latest attempt of ``request_id`` that may still land was sent, if any."""
-    with _minted_lock:
+    with _lock:
         return _pending.get(request_id)
 
 
 def note_pending(request_id: str, sent_at: float) -> None:
     """Record that an attempt of ``request_id`` sent at ``sent_at`` may still land (the
     latest such time is kept)."""
-    with _minted_lock:
+    with _lock:
         earlier = _pending.get(request_id)
-        _pending[request_id] = sent_at if earlier is None else max(earlier, sent_at)
-        _pending.move_to_end(request_id)
-        if len(_pending) > _USES_MAX:
-            _pending.popitem(last=False)
+        _remember(_pending, request_id, sent_at if earlier is None else max(earlier, sent_at))
 
 
 def clear_pending(request_id: str) -> None:
     """``request_id`` is settled: its code is known."""
-    with _minted_lock:
+    with _lock:
         _pending.pop(request_id, None)
