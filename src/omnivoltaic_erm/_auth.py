@@ -231,15 +231,14 @@ class TokenManager:
         self._margin = refresh_margin
         self._cache = cache
         self._clock = clock
-        self._token: Token | None = cache.load() if cache else None
-        if self._token is not None and not self._token.value:
-            self._token = Token("", 0.0, self._token.refresh)  # only its refresh token
+        self._token: Token | None = None
+        self._refresh_token: str | None = None
+        cached = cache.load() if cache else None
+        if cached is not None:
+            # A refused access token is cached as its refresh token only: never usable.
+            self._adopt(cached if cached.value else Token("", 0.0, cached.refresh))
         # Access tokens the server refused: never taken back from the cache.
         self._refused: set[str] = set()
-        self._refresh_token: str | None = self._token.refresh if self._token else None
-        if self._token is not None:
-            register_secret(self._token.value, token=True)
-            register_secret(self._refresh_token, token=True)
         self._lifetime: float | None = None
         # The renewal under way, shared by every caller that waits for a token.
         self._renewal: asyncio.Task[Token] | None = None
@@ -318,16 +317,21 @@ class TokenManager:
                 and cached.value not in self._refused
                 and self._usable(cached)
             ):
-                register_secret(cached.value, token=True)
-                register_secret(cached.refresh, token=True)
-                self._token = cached
-                self._refresh_token = cached.refresh or self._refresh_token
+                self._adopt(cached)
                 return cached
             if cached is not None and cached.refresh:
                 # Its refresh token is the newest (another process may have rotated it).
                 register_secret(cached.refresh, token=True)
                 self._refresh_token = cached.refresh
             return await self._renewed()
+
+    def _adopt(self, token: Token) -> None:
+        """Take ``token``, read from the cache, as the current one (its secrets are
+        registered for redaction; a missing refresh token keeps the one in use)."""
+        register_secret(token.value, token=True)
+        register_secret(token.refresh, token=True)
+        self._token = token
+        self._refresh_token = token.refresh or self._refresh_token
 
     async def _renewed(self) -> Token:
         issued = self._clock()
