@@ -21,9 +21,11 @@ before it is sent.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
@@ -91,7 +93,9 @@ async def hold(request_id: str) -> AsyncIterator[bool]:
         yield fresh
     finally:
         with _lock:
-            del _in_flight[request_id]
+            # Ours, unless a fork in between handed the id to the table of doubts.
+            if _in_flight.get(request_id) is mine:
+                del _in_flight[request_id]
         mine.set_result(None)
 
 
@@ -167,3 +171,19 @@ def clear_pending(request_id: str) -> None:
     """``request_id`` is settled: its code is known."""
     with _lock:
         _pending.pop(request_id, None)
+
+
+def _after_fork_in_child() -> None:
+    """In a child made by ``os.fork()``: the parent's requests in flight never end here,
+    so their ids are no longer held but in doubt (sent just now, as far as the child can
+    tell); the lock may have been held by a parent's thread, so it is made anew."""
+    global _lock
+    _lock = threading.Lock()
+    now = time.time()
+    for request_id in list(_in_flight):
+        _remember(_pending, request_id, now)
+    _in_flight.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

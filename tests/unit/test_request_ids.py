@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from omnivoltaic_erm import _request_ids
 from omnivoltaic_erm._request_ids import (
     hold,
     new_request_id,
@@ -158,3 +159,19 @@ def test_a_request_id_used_for_other_parameters_is_named() -> None:
     assert record_use("erm a@x", rid, "7-day days code for B") == "7-day days code for A"
     # Another endpoint or account is another scope.
     assert record_use("sandbox a@x", rid, "free code for A") is None
+
+
+def test_a_forked_child_treats_its_parents_requests_in_flight_as_in_doubt() -> None:
+    rid = new_request_id()
+
+    async def in_child_after_fork() -> tuple[bool, float | None]:
+        async with hold(rid):
+            # What os.fork() runs in the child while this request is on its way.
+            _request_ids._after_fork_in_child()
+        async with hold(rid) as fresh:  # not held any more: no wait for the parent
+            return fresh, _request_ids.pending_at(rid)
+
+    fresh, pending = asyncio.run(in_child_after_fork())
+    assert fresh is False
+    assert pending is not None  # in doubt: a call with this id settles it first
+    _request_ids.clear_pending(rid)
