@@ -58,6 +58,11 @@ def outcome_unknown(error: ErmError) -> bool:
         return error.sent
     if isinstance(error, ServerError | InvalidResponseError):
         return True
+    # Older deployments label every refusal INTERNAL_SERVER_ERROR and tell the 4xx
+    # apart only by the status inside the error: a 4xx there is a refusal.
+    reported = getattr(error, "reported_status", None)
+    if isinstance(reported, int) and 400 <= reported < 500:
+        return False
     return getattr(error, "code", None) == "INTERNAL_SERVER_ERROR"
 
 

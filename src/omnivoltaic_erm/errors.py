@@ -5,7 +5,7 @@
     ErmError
     ├── ConfigurationError        bad or missing settings (URL, credentials)
     ├── ClientClosedError         the client was closed (also a RuntimeError)
-    ├── InvalidInputError         rejected before sending, or BAD_USER_INPUT from the server
+    ├── InvalidInputError         rejected before sending, or refused by the server (400)
     │   └── RequestIdConflictError a request id already names another code request
     ├── TransportError            the request failed on the wire (.sent: it may have arrived)
     │   ├── ErmTimeoutError       no complete answer in time (also a builtin TimeoutError)
@@ -20,19 +20,23 @@
     └── GraphQLError              the server answered with ``errors`` (.data keeps partial data)
         ├── AuthenticationError   UNAUTHENTICATED, "Invalid Credentials"
         ├── PermissionDeniedError FORBIDDEN
-        ├── NotFoundError         no such item for this distributor
+        ├── NotFoundError         no such item for this distributor (404, or a look-up's null)
         └── CodeLimitError        an item's daily, total, free or reset allowance is used up
 
-No error text ever holds a password or a token: messages are built from server
-messages and codes only, and ``repr`` shows the class and message.
+An error from the server's answer reads the server's own reason (``reasons``: each entry
+of a list) from whichever of its error shapes it uses (see ``error_from_graphql``), and
+keeps the raw ``extensions``. No error text ever holds a password or a token: messages
+are built from server messages and codes only, and ``repr`` shows the class and message.
 """
 
 from __future__ import annotations
 
 import builtins
+import re
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 # Stable ``extensions.code`` values, shared by the client and the sandbox.
 CODE_UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -40,6 +44,9 @@ CODE_FORBIDDEN = "FORBIDDEN"
 CODE_BAD_USER_INPUT = "BAD_USER_INPUT"
 CODE_NOT_FOUND = "NOT_FOUND"
 CODE_INTERNAL = "INTERNAL_SERVER_ERROR"
+# The codes NestJS derives from an HTTP status (the real server's newest shape).
+CODE_BAD_REQUEST = "BAD_REQUEST"
+CODE_TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 CODE_RATE_LIMITED = "CODE_INTERVAL"
 CODE_DAILY_LIMIT = "DAILY_CODE_LIMIT"
 CODE_TOTAL_LIMIT = "TOTAL_CODE_LIMIT"
@@ -66,6 +73,10 @@ class ErmError(Exception):
     operation: str | None = None
     http_status: int | None = None
     server_request_id: str | None = None
+    # What the server said, where the error came from its answer: its reason(s), each
+    # entry of a list apart, and the first error's raw ``extensions``.
+    reasons: tuple[str, ...] = ()
+    extensions: Mapping[str, Any] = MappingProxyType({})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
@@ -91,7 +102,8 @@ class ClientClosedError(ErmError, RuntimeError):
 
 
 class InvalidInputError(ErmError):
-    """The request is invalid; it was not issued. Fix the input and try again."""
+    """The request is invalid, or the server refused it (``BAD_REQUEST``, a 400); it was
+    not issued. ``reasons`` holds the server's own words, entry by entry."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -206,8 +218,9 @@ class RateLimitError(ErmError):
 class GraphQLError(ErmError):
     """The server answered with GraphQL ``errors``.
 
-    ``errors`` holds every error dict as received; ``message``, ``code``, ``path`` and
-    ``extensions`` describe the first; ``data`` keeps any partial data.
+    ``errors`` holds every error dict as received; ``message``, ``code``, ``path``,
+    ``extensions`` and ``reported_status`` describe the first; ``data`` keeps any
+    partial data.
     """
 
     def __init__(
@@ -229,6 +242,9 @@ class GraphQLError(ErmError):
         self.path: list[str | int] | None = list(path) if isinstance(path, list) else None
         code = self.extensions.get("code")
         self.code: str | None = code if isinstance(code, str) else None
+        # The HTTP status the server reported inside the error (``statusCode``), which
+        # older deployments give where their ``code`` says only INTERNAL_SERVER_ERROR.
+        self.reported_status: int | None = server_status(first)
 
 
 class AuthenticationError(GraphQLError):
@@ -240,7 +256,9 @@ class PermissionDeniedError(GraphQLError):
 
 
 class NotFoundError(GraphQLError):
-    """No such item among the signed-in distributor's items."""
+    """No such item among the signed-in distributor's items: a 404, or the error the
+    server answers for a look-up of an id it does not know ("Cannot return null for
+    non-nullable field Query.getItembyOemItemId")."""
 
 
 class CodeLimitError(GraphQLError):
@@ -259,34 +277,154 @@ def _first_message(errors: Sequence[Mapping[str, Any]]) -> str:
     return "the ERM API returned an error"
 
 
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """A detail as the server gives it (a string, or a list of strings) as a tuple."""
+    if isinstance(value, str):
+        return (value,) if value.strip() else ()
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str) and v.strip())
+    return ()
+
+
+# Where each generation of the real server puts its detail, newest first: NestJS behind
+# an Apollo gateway today (``originalError``; a version of 2026-04 read its ``error``),
+# then ``response`` (the handbook's capture) and ``exception.response`` (the oldest).
+_DETAIL_PATHS: tuple[tuple[str, ...], ...] = (
+    ("originalError", "message"),
+    ("originalError", "error"),
+    ("response", "message"),
+    ("exception", "response", "message"),
+)
+_STATUS_PATHS: tuple[tuple[str, ...], ...] = (
+    ("originalError", "statusCode"),
+    ("response", "statusCode"),
+    ("exception", "response", "statusCode"),
+    ("exception", "status"),
+)
+
+
+def server_reasons(error: Mapping[str, Any]) -> tuple[str, ...]:
+    """The server's own reason(s) for one GraphQL error, from the newest shape that has
+    them, else its top-level message (pure). A list of details (a validation failure)
+    comes back entry by entry."""
+    extensions = error.get("extensions")
+    for path in _DETAIL_PATHS:
+        found = _texts(_dig(extensions, *path))
+        if found:
+            return found
+    return _texts(error.get("message"))
+
+
+def server_status(error: Mapping[str, Any]) -> int | None:
+    """The HTTP status the server gave one GraphQL error inside ``extensions`` (pure)."""
+    extensions = error.get("extensions")
+    for path in _STATUS_PATHS:
+        status = _dig(extensions, *path)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
+    return None
+
+
+# "Cannot return null for non-nullable field Query.getItembyOemItemId.": what the real
+# server answers for an id it does not know, on a look-up whose result is non-null.
+_NULL_LOOKUP = re.compile(r"Cannot return null for non-nullable field Query\.(\w+)")
+# ``extensions.code`` values by the kind of refusal: the stable ones of GraphQL servers
+# and Apollo, the HTTP status names NestJS derives codes from, and the sandbox's own.
+_AUTH_CODES = frozenset({CODE_UNAUTHENTICATED})
+_FORBIDDEN_CODES = frozenset({CODE_FORBIDDEN})
+_NOT_FOUND_CODES = frozenset({CODE_NOT_FOUND})
+_INPUT_CODES = frozenset({CODE_BAD_USER_INPUT, CODE_BAD_REQUEST})
+_RATE_CODES = frozenset({CODE_RATE_LIMITED, CODE_TOO_MANY_REQUESTS})
+_AUTH_MESSAGES = frozenset({"Invalid Credentials", "Unauthorized"})
+
+
+def _kind(code: str | None, rule: str | None, status: int | None, error: Mapping[str, Any]) -> str:
+    """Which typed error one GraphQL error becomes (pure): the most specific evidence
+    first, a sandbox's rule, then the code, then the status, then the words."""
+    message = error.get("message")
+    if rule in LIMIT_CODES or code in LIMIT_CODES:
+        return "limit"
+    if rule == CODE_RATE_LIMITED:
+        return "rate"
+    if code in _AUTH_CODES or status == 401 or (code is None and message in _AUTH_MESSAGES):
+        return "auth"
+    if code in _FORBIDDEN_CODES or status == 403:
+        return "forbidden"
+    if code in _NOT_FOUND_CODES or status == 404:
+        return "not_found"
+    path = error.get("path")
+    if (
+        isinstance(message, str)
+        and _NULL_LOOKUP.match(message)
+        and isinstance(path, list)
+        and len(path) == 1
+    ):
+        return "not_found"
+    if code in _RATE_CODES or status == 429:
+        return "rate"
+    if code in _INPUT_CODES or status == 400:
+        return "input"
+    return "other"
+
+
+_GRAPHQL_KINDS: dict[str, type[GraphQLError]] = {
+    "auth": AuthenticationError,
+    "forbidden": PermissionDeniedError,
+    "not_found": NotFoundError,
+}
+E = TypeVar("E", bound=ErmError)
+
+
 def error_from_graphql(
     errors: Sequence[Mapping[str, Any]], data: Any = None, status: int | None = None
 ) -> ErmError:
-    """Map a GraphQL ``errors`` list to the most specific error class (pure)."""
-    message = _first_message(errors)
+    """Map a GraphQL ``errors`` list to the most specific error class (pure).
+
+    The user reads the server's own reason: the detail of the newest error shape that
+    has one (``extensions.originalError.message``, ``extensions.response.message`` or
+    ``extensions.exception.response.message``; each entry of a list), not a generic
+    "Bad Request Exception". The error keeps every error dict (``errors``), the first
+    one's raw ``extensions`` and the reasons (``reasons``).
+    """
+    first: Mapping[str, Any] = errors[0] if errors else {}
+    reasons = server_reasons(first)
+    message = "; ".join(reasons) if reasons else _first_message(errors)
     base = GraphQLError(message, errors=errors, data=data, status=status)
-    code = base.code
-    if code == CODE_RATE_LIMITED:
+    base.reasons = reasons
+    rule = base.extensions.get("rule")
+    kind = _kind(base.code, rule if isinstance(rule, str) else None, base.reported_status, first)
+    err: ErmError
+    if kind == "rate":
         retry = base.extensions.get("retryAfter")
         wait = float(retry) if isinstance(retry, int | float) and retry == retry else None
-        err: ErmError = RateLimitError(message, retry_after=wait)
-        err.__cause__ = base
-        return err
-    if code == CODE_BAD_USER_INPUT:
+        err = RateLimitError(message, retry_after=wait)
+    elif kind == "input":
         err = InvalidInputError(message)
-        err.__cause__ = base
-        return err
-    kinds: dict[str | None, type[GraphQLError]] = {
-        CODE_UNAUTHENTICATED: AuthenticationError,
-        CODE_FORBIDDEN: PermissionDeniedError,
-        CODE_NOT_FOUND: NotFoundError,
-    }
-    if code in LIMIT_CODES:
-        return CodeLimitError(message, limit=code, errors=errors, data=data, status=status)
-    if code is None and message in ("Invalid Credentials", "Unauthorized"):
-        return AuthenticationError(message, errors=errors, data=data, status=status)
-    cls = kinds.get(code, GraphQLError)
-    return cls(message, errors=errors, data=data, status=status)
+    else:
+        if kind == "limit":
+            limit = rule if rule in LIMIT_CODES else base.code
+            return _with_reasons(
+                CodeLimitError(message, limit=limit, errors=errors, data=data, status=status),
+                reasons,
+            )
+        cls = _GRAPHQL_KINDS.get(kind, GraphQLError)
+        return _with_reasons(cls(message, errors=errors, data=data, status=status), reasons)
+    err.__cause__ = base
+    err.extensions = base.extensions
+    return _with_reasons(err, reasons)
+
+
+def _with_reasons(err: E, reasons: tuple[str, ...]) -> E:
+    err.reasons = reasons
+    return err
 
 
 def __getattr__(name: str) -> Any:

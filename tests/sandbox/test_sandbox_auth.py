@@ -14,13 +14,18 @@ import pytest
 from omnivoltaic_erm.sandbox import Sandbox
 from tests.support.sandbox_http import DAYS, FREE, HISTORY, ITEMS, RESET, error_of, gql, sign_in
 
-HANDBOOK_UNAUTHORIZED_EXTENSIONS = {
+# The real server's current shape (public client code of 2026-05).
+UNAUTHORIZED_EXTENSIONS = {
     "code": "UNAUTHENTICATED",
-    "response": {"statusCode": 401, "message": "Unauthorized"},
+    "originalError": {"message": "Unauthorized", "error": "Unauthorized", "statusCode": 401},
 }
 INVALID_CREDENTIALS_EXTENSIONS = {
     "code": "UNAUTHENTICATED",
-    "response": {"statusCode": 401, "message": "Invalid Credentials"},
+    "originalError": {
+        "message": "Invalid Credentials",
+        "error": "Unauthorized",
+        "statusCode": 401,
+    },
 }
 
 SIGN_IN_USER = """
@@ -104,11 +109,11 @@ PROTECTED: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def _assert_handbook_unauthorized(result: dict[str, Any]) -> None:
+def _assert_unauthorized(result: dict[str, Any]) -> None:
     assert result["data"] is None
     [error] = result["errors"]
     assert error["message"] == "Unauthorized"
-    assert error["extensions"] == HANDBOOK_UNAUTHORIZED_EXTENSIONS
+    assert error["extensions"] == UNAUTHORIZED_EXTENSIONS
 
 
 def _tamper(token: str) -> list[str]:
@@ -127,9 +132,9 @@ def _tamper(token: str) -> list[str]:
 def test_protected_operations_need_a_valid_token(
     sb: Sandbox, query: str, variables: dict[str, Any]
 ) -> None:
-    _assert_handbook_unauthorized(gql(sb, query, variables))
+    _assert_unauthorized(gql(sb, query, variables))
     for bad in _tamper(sign_in(sb)):
-        _assert_handbook_unauthorized(gql(sb, query, variables, bad))
+        _assert_unauthorized(gql(sb, query, variables, bad))
     assert sb.history("DVAV2501000001") == []
 
 
@@ -140,7 +145,7 @@ def test_non_bearer_authorization_is_unauthorized(sb: Sandbox) -> None:
     body = {"query": ITEMS, "variables": {"order": "ASC", "first": 1}}
     reply = post(sb.url, body, headers={"Authorization": f"Basic {token}"})
     assert reply.status == 200
-    _assert_handbook_unauthorized(reply.json)
+    _assert_unauthorized(reply.json)
 
 
 @pytest.mark.slow
@@ -151,7 +156,7 @@ def test_token_expires_after_its_ttl(erm_sandbox_factory: Any) -> None:
     assert claims["exp"] - claims["iat"] == pytest.approx(1.5)
     assert "errors" not in gql(sb, ITEMS, {"order": "ASC", "first": 1}, token)
     time.sleep(max(0.0, claims["exp"] - time.time()) + 0.05)
-    _assert_handbook_unauthorized(gql(sb, ITEMS, {"order": "ASC", "first": 1}, token))
+    _assert_unauthorized(gql(sb, ITEMS, {"order": "ASC", "first": 1}, token))
     fresh = sign_in(sb)
     assert "errors" not in gql(sb, ITEMS, {"order": "ASC", "first": 1}, fresh)
 
@@ -179,7 +184,7 @@ def test_each_distributor_sees_and_codes_only_its_own_items(sb: Sandbox) -> None
                 variables["itemId"] = item_id
             error = error_of(gql(sb, query, variables, mine))
             assert error["extensions"]["code"] == "NOT_FOUND"
-            assert error["extensions"]["response"]["statusCode"] == 404
+            assert error["extensions"]["originalError"]["statusCode"] == 404
         search = gql(sb, ITEMS, {"order": "ASC", "search": item_id}, mine)
         assert search["data"]["getAllClientItems"]["pageData"]["count"] == 0
     assert sb.history(other_item["_id"]) == []

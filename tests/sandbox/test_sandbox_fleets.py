@@ -17,7 +17,7 @@ from omnivoltaic_erm.sandbox.fleets import (
     demo_fleet_index,
     parse_fleet,
 )
-from tests.support.sandbox_http import DAYS, FREE, RESET, error_of, gql, sign_in
+from tests.support.sandbox_http import DAYS, FREE, RESET, error_of, gql, refusal_of, sign_in
 
 FLEET_LIMITS = """
 query ($id: ID!) {
@@ -82,7 +82,7 @@ def test_each_item_follows_its_own_fleets_interval(erm_sandbox_factory: Any) -> 
         assert "errors" not in _days(sb, token, item)
     assert "errors" not in _days(sb, token, fast)
     refused = error_of(_days(sb, token, slow))
-    assert refused["extensions"]["code"] == "CODE_INTERVAL"
+    assert refusal_of(refused) == ("CODE_INTERVAL", 429)
     assert 29 < refused["extensions"]["retryAfter"] <= 30
     assert len(sb.history(fast)) == 2 and len(sb.history(slow)) == 1
 
@@ -98,11 +98,12 @@ def test_a_disabled_rule_is_not_enforced(erm_sandbox_factory: Any) -> None:
     token = sign_in(sb)
     capped, open_ = sb.items()[0]["_id"], sb.items()[1]["_id"]
     assert "errors" not in gql(sb, FREE, {"itemId": capped}, token)
-    assert error_of(gql(sb, FREE, {"itemId": capped}, token))["extensions"]["code"] == (
-        "FREE_CODE_LIMIT"
+    assert refusal_of(error_of(gql(sb, FREE, {"itemId": capped}, token))) == (
+        "FREE_CODE_LIMIT",
+        400,
     )
     assert "errors" not in _days(sb, token, capped)
-    assert error_of(_days(sb, token, capped))["extensions"]["code"] == "DAILY_CODE_LIMIT"
+    assert refusal_of(error_of(_days(sb, token, capped)))[0] == "DAILY_CODE_LIMIT"
     for _ in range(2):
         assert "errors" not in gql(sb, FREE, {"itemId": open_}, token)
     for _ in range(2):
@@ -123,7 +124,7 @@ def test_credit_stacking_when_enabled(erm_sandbox_factory: Any) -> None:
     assert "errors" not in _days(sb, token, item, 6)
     assert "errors" not in _days(sb, token, item, 4)  # 10 days stacked: the limit
     refused = error_of(_days(sb, token, item, 1))
-    assert refused["extensions"]["code"] == "CREDIT_STACK_LIMIT"
+    assert refused["extensions"]["rule"] == "CREDIT_STACK_LIMIT"
     assert "10 days of credit stacked" in refused["message"]
     assert len(sb.history(item)) == 2
     # A reset code empties the stack.

@@ -458,12 +458,17 @@ def test_get_node_id_finds_the_handbooks_own_search_term(sb: Sandbox) -> None:
     assert mine["data"]["getAllClientItems"]["page"]["edges"] == []
 
 
-def test_unauthorized_matches_the_handbook(sb: Sandbox) -> None:
-    result = gql(sb, GET_ALL_CLIENT_ITEMS)
+def test_unauthorized_matches_the_handbook() -> None:
+    # The handbook's capture is the shape of an earlier deployment: the sandbox answers
+    # in it when asked (the current shape is tested in test_sandbox_errors.py).
+    with Sandbox(items=1, error_shape="handbook") as sb:
+        result = gql(sb, GET_ALL_CLIENT_ITEMS)
     expected = _load("handbook_unauthorized")
     assert result["data"] is None and expected["data"] is None
     [error] = result["errors"]
     [sample] = expected["errors"]
     assert error["message"] == sample["message"] == "Unauthorized"
+    _same_shape(sample["extensions"], error["extensions"])
     for key in ("code", "response"):
         assert error["extensions"][key] == sample["extensions"][key]
+    assert error["extensions"]["exception"]["message"] == "Unauthorized"

@@ -177,7 +177,7 @@ def test_code_events_refuse_another_distributor_and_bad_paging(sb: Sandbox, toke
     own = sb.store.distributor_id(sb.email)
     assert "errors" not in gql(sb, EVENTS, {"id": item, "distributorId": own}, token)
     negative = gql(sb, EVENTS, {"id": item, "pagination": "OFFSET", "limit": -1}, token)
-    assert error_of(negative)["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error_of(negative)["extensions"]["code"] == "BAD_REQUEST"
     foreign = sb.items(sb.other_email)[0]["_id"]
     assert error_of(gql(sb, EVENTS, {"id": foreign}, token))["extensions"]["code"] == "NOT_FOUND"
 

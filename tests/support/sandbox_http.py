@@ -140,6 +140,13 @@ def error_of(result: dict[str, Any]) -> dict[str, Any]:
     return error
 
 
+def refusal_of(error: dict[str, Any]) -> tuple[str, int]:
+    """What refused a request, and its HTTP status, from a sandbox error in the current
+    shape: the sandbox's rule where it names one (``extensions.rule``), else the code."""
+    extensions = error["extensions"]
+    return extensions.get("rule", extensions["code"]), extensions["originalError"]["statusCode"]
+
+
 def served(caplog: pytest.LogCaptureFixture, operation: str) -> int:
     """How many ``operation`` requests the in-process sandbox executed (its debug log)."""
     return sum(

@@ -20,6 +20,7 @@ from aiohttp import web
 from .._constants import SANDBOX_HOST, SANDBOX_PORT
 from .app import STATE, create_app
 from .config import FaultSpec, SandboxConfig
+from .errors import ERROR_SHAPES
 from .fleets import parse_fleet, standard_fleet
 
 _DEFAULTS = SandboxConfig()
@@ -71,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="fault probabilities per authorised request, e.g. "
              "'502=0.1,drop=0.1,delay=0.05:3.5' (default: none)")  # fmt: skip
     add("--seed", type=int, help="seed for fault injection (default: random)")
+    add("--error-shape", choices=ERROR_SHAPES, default=d.error_shape,
+        help="which generation of the real server's error shape to answer in: current "
+             "(extensions.originalError), handbook (extensions.response) or legacy "
+             "(extensions.exception.response) (%(default)s)")  # fmt: skip
     add("--log-level", default="warning",
         choices=["debug", "info", "warning", "error"],
         help="log level on stderr; info logs each request (%(default)s)")  # fmt: skip
@@ -104,6 +109,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         token_ttl=args.token_ttl,
         faults=args.faults,
         seed=args.seed,
+        error_shape=args.error_shape,
     )
 
 

@@ -10,6 +10,7 @@ produces a 500. Introspection is on.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -27,7 +28,7 @@ from graphql import GraphQLEnumType, GraphQLError, GraphQLSchema
 
 from ..errors import CODE_BAD_USER_INPUT, CODE_INTERNAL
 from .config import SandboxConfig
-from .errors import internal, not_served, shorten
+from .errors import CURRENT, ApiError, error_extensions, internal, not_served, shorten
 from .faults import FAULTS, FaultInjector, fault_middleware
 from .resolvers import BINDABLES, RequestContext
 from .store import Store
@@ -133,18 +134,24 @@ class _ErrorLog(logging.LoggerAdapter[logging.Logger]):
 _ERROR_LOG = _ErrorLog(log, {})
 
 
-def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
-    """An error as JSON: unexpected exceptions are masked, long messages shortened."""
+def format_error(
+    error: GraphQLError, debug: bool = False, *, shape: str = CURRENT
+) -> dict[str, Any]:
+    """An error as JSON: unexpected exceptions are masked, long messages shortened, and
+    the sandbox's own errors shaped as the chosen generation of the real server's."""
     original = error.original_error
-    if original is not None and not isinstance(original, GraphQLError):
-        masked = internal()
-        formatted = dict(masked.formatted)
-        for key in ("locations", "path"):
-            if key in error.formatted:
-                formatted[key] = error.formatted[key]
-        return formatted
+    api_error: ApiError | None = None
+    if isinstance(original, ApiError):
+        api_error = original
+    elif original is not None and not isinstance(original, GraphQLError):
+        api_error = internal()
+    elif isinstance(error, ApiError):
+        api_error = error
     formatted = dict(error.formatted)
-    formatted["message"] = shorten(error.message, _MAX_MESSAGE)
+    if api_error is not None:
+        formatted["message"] = api_error.message
+        formatted["extensions"] = error_extensions(api_error, shape)
+    formatted["message"] = shorten(str(formatted["message"]), _MAX_MESSAGE)
     return formatted
 
 
@@ -193,11 +200,12 @@ async def handle_graphql(request: web.Request) -> web.Response:
             context_value=context,
             introspection=True,
             logger=_ERROR_LOG,
-            error_formatter=format_error,
+            error_formatter=functools.partial(format_error, shape=state.config.error_shape),
         )
     except Exception:  # a bug outside any resolver: not the client's fault
         log.exception("unhandled error executing a request")
-        return web.json_response({"data": None, "errors": [internal().formatted]}, status=500)
+        failure = format_error(internal(), shape=state.config.error_shape)
+        return web.json_response({"data": None, "errors": [failure]}, status=500)
     status = 200
     errors: list[dict[str, Any]] = result.get("errors") or []
     executed = "data" in result

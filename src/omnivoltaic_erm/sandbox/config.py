@@ -29,6 +29,7 @@ from .._constants import (
     TOKEN_TTL,
     TOTAL_CODE_LIMIT,
 )
+from .errors import ERROR_SHAPES
 from .fleets import Fleet, demo_fleets, standard_fleet
 
 # Names accepted in a fault SPEC, mapped to FaultSpec attributes (probabilities), in the
@@ -43,8 +44,10 @@ _FAULT_KEYS = {
     "late": "late",
     "twice": "twice",
     "reset": "reset",
+    "521": "error_521",
+    "error_521": "error_521",
 }
-FAULT_KINDS = ("error_502", "error_504", "drop", "delay", "late", "twice", "reset")
+FAULT_KINDS = ("error_502", "error_504", "drop", "delay", "late", "twice", "reset", "error_521")
 # Faults that take a duration: ``delay=P:SECONDS``, ``late=P:SECONDS``.
 _TIMED = {"delay": "delay_seconds", "late": "late_seconds"}
 _OPS = ("all", "codes")
@@ -68,7 +71,10 @@ class FaultSpec:
     - ``twice``: execute the request twice and answer with the second execution's
       response, as a gateway that re-sends a POST;
     - ``reset``: close the connection before the request is executed (the body never
-      arrives whole).
+      arrives whole);
+    - ``error_521``: answer a CDN's HTML ``521 Web server is down`` page before doing
+      anything, as the content network in front of the real API does when its origin is
+      down.
 
     The probabilities must add up to at most 1. ``seed``, when given, makes the draws
     reproducible from the moment the spec is installed (it overrides the sandbox's
@@ -86,6 +92,7 @@ class FaultSpec:
     twice: float = 0.0
     reset: float = 0.0
     ops: str = "all"
+    error_521: float = 0.0
 
     def __post_init__(self) -> None:
         for name in FAULT_KINDS:
@@ -105,9 +112,9 @@ class FaultSpec:
     def parse(cls, spec: str) -> FaultSpec:
         """Parse ``"502=0.1,drop=0.1,delay=0.05:3.5,late=0.1:3,ops=codes"``.
 
-        Keys: ``502``, ``504``, ``drop``, ``delay=P[:SECONDS]``, ``late=P[:SECONDS]``,
-        ``twice``, ``reset``, ``seed=N`` and ``ops=all|codes``; an empty string or
-        ``none`` means no faults. Raises ``ValueError`` with a readable message.
+        Keys: ``502``, ``504``, ``521``, ``drop``, ``delay=P[:SECONDS]``,
+        ``late=P[:SECONDS]``, ``twice``, ``reset``, ``seed=N`` and ``ops=all|codes``; an
+        empty string or ``none`` means no faults. Raises ``ValueError`` with a readable message.
         """
         spec = spec.strip()
         if spec.lower() in ("", "none", "off"):
@@ -128,7 +135,7 @@ class FaultSpec:
             attr = _FAULT_KEYS.get(key)
             if not sep or attr is None:
                 raise ValueError(
-                    f"bad fault {part.strip()[:40]!r}: expected 502=P, 504=P, drop=P, "
+                    f"bad fault {part.strip()[:40]!r}: expected 502=P, 504=P, 521=P, drop=P, "
                     "delay=P:SECONDS, late=P:SECONDS, twice=P, reset=P, seed=N or ops=codes"
                 )
             if attr in _TIMED and ":" in raw:
@@ -205,6 +212,9 @@ class SandboxConfig:
     password: str = field(default=SANDBOX_PASSWORD, repr=False)
     other_email: str = SANDBOX_OTHER_EMAIL
     other_password: str = field(default=SANDBOX_OTHER_PASSWORD, repr=False)
+    # Which generation of the real server's error shape to answer in (see
+    # ``sandbox.errors``): "current", "handbook" or "legacy".
+    error_shape: str = ERROR_SHAPES[0]
 
     def __post_init__(self) -> None:
         if self.db_path is not None and not isinstance(self.db_path, Path):
@@ -230,6 +240,8 @@ class SandboxConfig:
             object.__setattr__(self, "fleets", tuple(self.fleets))
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.error_shape not in ERROR_SHAPES:
+            raise ValueError(f"error_shape must be one of {', '.join(ERROR_SHAPES)}")
         if self.email == self.other_email:
             raise ValueError("the two demo distributors need different e-mails")
 

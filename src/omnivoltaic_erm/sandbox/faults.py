@@ -27,7 +27,7 @@ from .config import FAULT_KINDS, FaultSpec
 
 log = logging.getLogger("omnivoltaic_erm.sandbox")
 
-ERROR_502, ERROR_504, DROP, DELAY, LATE, TWICE, RESET = FAULT_KINDS
+ERROR_502, ERROR_504, DROP, DELAY, LATE, TWICE, RESET, ERROR_521 = FAULT_KINDS
 
 
 def _gateway_page(status: str) -> str:
@@ -43,6 +43,16 @@ def _gateway_page(status: str) -> str:
 
 BAD_GATEWAY_HTML = _gateway_page("502 Bad Gateway")
 GATEWAY_TIMEOUT_HTML = _gateway_page("504 Gateway Timeout")
+ORIGIN_DOWN_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>erm-sandbox | 521: Web server is down</title></head>
+<body>
+<h1>Web server is down</h1> <span>Error code 521</span>
+<p>The content network is working, but the web server behind it refused the connection
+(erm-sandbox: injected fault).</p>
+</body>
+</html>
+"""
 _CODE_MUTATIONS = ("generateDaysCode", "generateFreeCode", "generateResetCode")
 
 
@@ -152,6 +162,8 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     log.info("injecting fault: %s", kind)
     if kind == ERROR_502:
         return web.Response(status=502, text=BAD_GATEWAY_HTML, content_type="text/html")
+    if kind == ERROR_521:
+        return web.Response(status=521, text=ORIGIN_DOWN_HTML, content_type="text/html")
     if kind == RESET:
         return _close(request)
     if kind == LATE:
