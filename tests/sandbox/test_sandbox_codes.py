@@ -234,9 +234,7 @@ def test_concurrent_requests_cannot_both_pass_a_limit(erm_sandbox_factory: Any) 
     results = asyncio.run(burst())
     ok = [r for r in results if "errors" not in r]
     assert len(ok) == 1
-    assert all(
-        refusal_of(r["errors"][0])[0] == CODE_RATE_LIMITED for r in results if r not in ok
-    )
+    assert all(refusal_of(r["errors"][0])[0] == CODE_RATE_LIMITED for r in results if r not in ok)
     assert len(sb.history(item)) == 1
 
 

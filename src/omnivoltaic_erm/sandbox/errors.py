@@ -152,7 +152,6 @@ def bad_input(message: str) -> ApiError:
     return ApiError(BAD_REQUEST_EXCEPTION, CODE_BAD_USER_INPUT, 400, detail=[message])
 
 
-
 def internal() -> ApiError:
     """An unexpected failure inside the sandbox (details go to the log only)."""
     return ApiError("Internal server error", CODE_INTERNAL, 500)
