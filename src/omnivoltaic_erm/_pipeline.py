@@ -4,7 +4,9 @@ The generated client's base class (``_transport.GraphQLTransport``) hands each c
 ``Pipeline.run`` together with the operation's name and type, which the code generator
 writes into every method. The pipeline applies, in this order and in one place:
 
-1. the token: lazy, renewed ahead of expiry, one renewal in flight (``_auth``);
+1. the token: lazy, renewed ahead of expiry, one renewal in flight (``_auth``); an
+   operation that obtains a token (a sign-in or a refresh, known by its root field,
+   whatever it is called: ``_operations``) carries none;
 2. the concurrency bound: only the HTTP exchange holds a slot, never a sign-in or a wait;
 3. retries: one loop per request, for queries and sign-ins only, decided by
    ``_retry.should_retry`` on exception types and HTTP status; a mutation is never sent
@@ -33,6 +35,7 @@ from typing import TypeVar
 from . import _tracing
 from ._auth import TokenManager
 from ._logging import get_logger
+from ._operations import SIGN_IN
 from ._retry import retry_delay, should_retry
 from .config import RetryPolicy
 from .errors import AuthenticationError, ErmError
@@ -44,13 +47,6 @@ Send = Callable[[Mapping[str, str] | None], Awaitable[T]]
 
 QUERY = "query"
 MUTATION = "mutation"
-# Sign-ins obtain a token with a password: they change nothing on the server, so they are
-# retried like queries.
-SIGN_IN_OPERATIONS = frozenset({"SignInUser", "SignInClient"})
-# Every operation that obtains a token rather than carries the managed one: they run
-# while the token manager holds its lock, so they must not wait for a token themselves.
-# A refresh is sent once: its refresh token is spent when used.
-TOKEN_OPERATIONS = SIGN_IN_OPERATIONS | {"RefreshAccessToken", "RefreshClientAccessToken"}
 AUTHORIZATION = "Authorization"
 
 _NO_RETRIES = RetryPolicy(max_retries=0)
@@ -102,9 +98,17 @@ class Pipeline:
         kind: str,
         send: Send[T],
         headers: Mapping[str, str] | None = None,
+        role: str | None = None,
     ) -> T:
         """Run one operation: ``send(headers)`` performs one HTTP exchange. An error that
-        leaves carries the operation's name (``ErmError.operation``)."""
+        leaves carries the operation's name (``ErmError.operation``).
+
+        ``role`` says whether the operation obtains a token (``_operations.SIGN_IN`` or
+        ``REFRESH``, read from its root fields): such an operation runs while the token
+        manager may hold its lock, so it carries no managed token and never waits for
+        one. A sign-in changes nothing on the server and is retried like a query; a
+        refresh is sent once, its refresh token being spent when used.
+        """
         outer = deadline_var.get()
         deadline = outer
         if self.call_timeout is not None and math.isfinite(self.call_timeout):
@@ -114,9 +118,9 @@ class Pipeline:
         try:
             tracer = _tracing.tracer()
             if tracer is None:
-                return await self._run(name, kind, send, headers, None)
+                return await self._run(name, kind, send, headers, role, None)
             with _tracing.operation_span(tracer, name, kind) as span:
-                return await self._run(name, kind, send, headers, span)
+                return await self._run(name, kind, send, headers, role, span)
         except ErmError as exc:
             if exc.operation is None:
                 exc.operation = name
@@ -130,15 +134,12 @@ class Pipeline:
         kind: str,
         send: Send[T],
         headers: Mapping[str, str] | None,
+        role: str | None,
         span: _tracing.Span | None,
     ) -> T:
         tokens = self.tokens
-        authed = (
-            tokens is not None
-            and name not in TOKEN_OPERATIONS
-            and not (headers and AUTHORIZATION in headers)
-        )
-        repeatable = kind == QUERY or name in SIGN_IN_OPERATIONS
+        authed = tokens is not None and role is None and not (headers and AUTHORIZATION in headers)
+        repeatable = kind == QUERY or role == SIGN_IN
         attempt = 0
         signed_in_again = False
         while True:

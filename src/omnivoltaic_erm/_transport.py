@@ -46,6 +46,7 @@ from ._constants import (
     USER_AGENT,
 )
 from ._logging import get_logger
+from ._operations import token_role
 from ._pipeline import MUTATION, QUERY, Pipeline, deadline_var
 from .errors import (
     ClientClosedError,
@@ -574,7 +575,8 @@ class GraphQLTransport:
                 body, operation_name, headers=call_headers, timeout=timeout
             )
 
-        return await self.pipeline.run(operation_name or "", MUTATION, send, headers)
+        role = token_role(query, operation_name)
+        return await self.pipeline.run(operation_name or "", MUTATION, send, headers, role)
 
     def get_data(self, response: RawResponse) -> dict[str, Any]:
         """Decode a response's ``data``, or raise the typed error for it."""
@@ -613,7 +615,8 @@ class GraphQLTransport:
             raw = await self._post_body(body, operation_name, headers=call_headers, timeout=timeout)
             return parse_result(result_type, raw.status, raw.headers, raw.body)
 
-        return await self.pipeline.run(operation_name, operation_type, send, headers)
+        role = token_role(query, operation_name)
+        return await self.pipeline.run(operation_name, operation_type, send, headers, role)
 
 
 class Runner(Protocol):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from omnivoltaic_erm_gql import QueryOrder
+from omnivoltaic_erm_gql import QueryOrder, RefreshClientAccessToken, SignInUser
 
 from omnivoltaic_erm import (
     AsyncErmClient,
@@ -26,7 +26,15 @@ from omnivoltaic_erm import (
 )
 from omnivoltaic_erm.errors import OutcomeUnknownError, RedirectError, ResponseTooLargeError
 from omnivoltaic_erm.testing import BackgroundServer
-from tests.support.stub_erm import ITEM_ID, PASSWORD, StubErm, graphql_error, redirect, status
+from tests.support.stub_erm import (
+    ITEM_ID,
+    PASSWORD,
+    StubErm,
+    graphql_error,
+    ok_sign_in,
+    redirect,
+    status,
+)
 from tests.support.tokens import Clock
 
 POLICY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
@@ -277,3 +285,61 @@ def test_hand_written_document_is_authenticated_and_never_resent(
     assert asyncio.run(run()) == 502
     assert erm_stub.calls["GetAllClientItems"] == 1  # its type is unknown: sent once
     assert erm_stub.tokens and erm_stub.tokens[0] in erm_stub.seen[-1]  # with the token
+
+
+# -- token operations known by their root field --------------------------------------------
+
+SIGN_IN_LOGIN_USER = """
+mutation SignInLoginUser($email: String!, $password: String!) {
+  signInUser(signInCredentials: {email: $email, password: $password}) {
+    accessToken
+  }
+}"""
+RENAMED_REFRESH = """
+mutation RenewSession($token: String!) {
+  refreshClientAccessToken(refreshToken: $token) { accessToken }
+}"""
+
+
+def test_a_sign_in_under_another_name_carries_no_token_and_is_retried(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm, srv = stub
+    answers = [status(502), status(502), lambda: ok_sign_in("fresh")]
+    erm.answers["SignInLoginUser"] = lambda: answers.pop(0)()
+    erm.answers["RenewSession"] = status(502)
+
+    async def run() -> None:
+        async with client(srv) as c:
+            await c.find_item(ITEM_ID)  # signed in: the managed token is in use
+            # As a generated method would call it, for a document of that name in queries/.
+            grant = await c.transport.execute_typed(
+                SIGN_IN_LOGIN_USER,
+                "SignInLoginUser",
+                {"email": "d@example.com", "password": PASSWORD},
+                SignInUser,
+                "mutation",
+            )
+            assert grant.sign_in_user is not None
+            assert grant.sign_in_user.access_token == "fresh"
+            with pytest.raises(ServerError):
+                await c.transport.execute_typed(
+                    RENAMED_REFRESH,
+                    "RenewSession",
+                    {"token": "r"},
+                    RefreshClientAccessToken,
+                    "mutation",
+                )
+
+    asyncio.run(run())
+    sent = [headers for headers, body in erm.requests if body["operationName"] == "SignInLoginUser"]
+    assert len(sent) == 3  # retried like a sign-in
+    assert all("Authorization" not in h for h in sent)  # and never with the managed token
+    renewals = [h for h, body in erm.requests if body["operationName"] == "RenewSession"]
+    assert len(renewals) == 1 and "Authorization" not in renewals[0]  # a refresh: once
+    # An ordinary operation still carries the token.
+    assert all(
+        "Authorization" in h
+        for h, b in erm.requests
+        if b["operationName"] == "GetItemsForDownloadById"
+    )

@@ -20,6 +20,7 @@ from opentelemetry.trace import StatusCode
 
 from omnivoltaic_erm import _tracing
 from omnivoltaic_erm._auth import Grant, TokenManager
+from omnivoltaic_erm._operations import REFRESH, SIGN_IN
 from omnivoltaic_erm._pipeline import MUTATION, QUERY, Pipeline
 from omnivoltaic_erm.config import RetryPolicy
 from omnivoltaic_erm.errors import (
@@ -108,9 +109,14 @@ class Harness:
         self.pipeline = Pipeline(retry=POLICY, sleep=self.sleeps, **kw)
 
     def run(
-        self, name: str, kind: str, send: Script, headers: Mapping[str, str] | None = None
+        self,
+        name: str,
+        kind: str,
+        send: Script,
+        headers: Mapping[str, str] | None = None,
+        role: str | None = None,
     ) -> Any:
-        return asyncio.run(self.pipeline.run(name, kind, send, headers))
+        return asyncio.run(self.pipeline.run(name, kind, send, headers, role))
 
     def span(self) -> ReadableSpan:
         assert self.spans is not None
@@ -193,20 +199,20 @@ def test_without_a_token_manager_calls_are_sent_as_given(
     assert send.headers == [headers]
 
 
-@pytest.mark.parametrize("name", ["SignInUser", "SignInClient"])
+@pytest.mark.parametrize("name", ["SignInUser", "SignInLoginUser"])
 def test_a_sign_in_carries_no_managed_token_and_is_retried(h: Harness, name: str) -> None:
     send = Script(fail(server_error), fail(server_error), ok("grant"))
-    assert h.run(name, MUTATION, send) == "grant"
+    assert h.run(name, MUTATION, send, role=SIGN_IN) == "grant"
     assert send.headers == [None, None, None]
     assert h.sign_in.issued == []
     assert h.sleeps.delays == [0.5, 1.0]
 
 
-@pytest.mark.parametrize("name", ["RefreshAccessToken", "RefreshClientAccessToken"])
+@pytest.mark.parametrize("name", ["RefreshAccessToken", "RenewToken"])
 def test_a_refresh_carries_no_managed_token_and_is_sent_once(h: Harness, name: str) -> None:
     send = Script(fail(server_error))
     with pytest.raises(ServerError):
-        h.run(name, MUTATION, send)
+        h.run(name, MUTATION, send, role=REFRESH)
     assert send.headers == [None]
     assert h.sign_in.issued == []
 
