@@ -92,7 +92,24 @@ def regenerate() -> None:
         shutil.copytree(fresh, committed, ignore=shutil.ignore_patterns("__pycache__"))
 
 
+def document_problems() -> list[str]:
+    """What in queries/ would stop the generator, one line each (see documents.py)."""
+    sys.path.insert(0, str(ROOT / "codegen"))
+    from documents import problems, read
+
+    tool = load_config()["tool"]
+    assert isinstance(tool, dict)
+    queries = str(tool["ariadne-codegen"]["queries_path"])
+    return problems(read(ROOT, queries), f"{queries}/fragments.graphql")
+
+
 def main(argv: list[str]) -> int:
+    if argv in (["generate"], ["check"]):
+        found = document_problems()
+        if found:
+            for line in found:
+                print(f"make {argv[0]}: {line}", file=sys.stderr)
+            return 1
     if argv == ["generate"]:
         regenerate()
         return 0

@@ -132,3 +132,48 @@ def test_plugin_routes_every_method_or_stops_generation(
     assert "self.execute_typed(" in out
     assert f"operation_type='{routed}'" in out
     assert "result_type=MyItems" in out
+
+
+def test_a_name_collision_in_queries_is_one_line_naming_both_files(tmp_path: Path) -> None:
+    repo = _copy_repo(tmp_path)
+    (repo / "queries" / "front_end.graphql").write_text(
+        "query GetAllClientItems($first: Int) {\n"
+        "  getAllClientItems(queryorder: DESC, assetaccount: false, first: $first) {\n"
+        "    ...CodeEventFields\n  }\n}\n"
+        "fragment CodeEventFields on GetAllItemsResponse { pageData { count } }\n"
+    )
+    result = _check(repo)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "make check: operation 'GetAllClientItems' is defined in queries/front_end.graphql and "
+        "queries/items.graphql: rename one (operation names are unique; each becomes a method "
+        "of the generated client)",
+        "make check: fragment 'CodeEventFields' is defined in queries/fragments.graphql and "
+        "queries/front_end.graphql: rename one, or delete the copy and use the one in "
+        "queries/fragments.graphql",
+    ]
+
+
+def test_document_problems_name_the_file_and_line() -> None:
+    sys.path.insert(0, str(ROOT / "codegen"))
+    from documents import problems
+
+    found = problems(
+        {
+            "queries/a.graphql": "query GetItems { a }\nfragment PageData on X { b }",
+            "queries/b.graphql": "query getItems { a }\nfragment PageData on X { b }",
+            "queries/c.graphql": "query { a }\n\nquery Broken {",
+        }
+    )
+    assert found == [
+        "queries/c.graphql:3: Syntax Error: Expected Name, found <EOF>.",
+        "operations 'GetItems' and 'getItems' (in queries/a.graphql, queries/b.graphql) would "
+        "both generate get_items.py: rename one",
+        "fragment 'PageData' is defined in queries/a.graphql and queries/b.graphql: rename one, "
+        "or keep one copy in queries/fragments.graphql for both",
+    ]
+    assert problems({"queries/d.graphql": "query { a }"}) == [
+        "queries/d.graphql: an operation has no name: name it (its name becomes the generated "
+        "method's)"
+    ]
