@@ -23,6 +23,7 @@ from .fragments import (
     CodeEventPagePageEdgesNode,
     CodeEventPagePagePageInfo,
     CodeFields,
+    DistributorLimits,
     FleetLimits,
     ItemFields,
 )
@@ -37,6 +38,10 @@ from .get_all_client_items import (
     GetAllClientItemsGetAllClientItemsPageEdges,
     GetAllClientItemsGetAllClientItemsPageEdgesNode,
     GetAllClientItemsGetAllClientItemsPagePageInfo,
+)
+from .get_distributor_setting import (
+    GetDistributorSetting,
+    GetDistributorSettingGetSpecificDistributorSetting,
 )
 from .get_item_by_oem_item_id import (
     GetItemByOemItemId,
@@ -91,6 +96,7 @@ __all__ = [
     "CodeFields",
     "CodeGenUsed",
     "CodeTypes",
+    "DistributorLimits",
     "ErmBaseClient",
     "FleetLimits",
     "GenerateDaysCode",
@@ -106,6 +112,8 @@ __all__ = [
     "GetAllClientItemsGetAllClientItemsPageEdges",
     "GetAllClientItemsGetAllClientItemsPageEdgesNode",
     "GetAllClientItemsGetAllClientItemsPagePageInfo",
+    "GetDistributorSetting",
+    "GetDistributorSettingGetSpecificDistributorSetting",
     "GetItemByOemItemId",
     "GetItemByOemItemIdGetItembyOemItemId",
     "GetItemCodeEvents",

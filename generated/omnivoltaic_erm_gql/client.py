@@ -10,6 +10,7 @@ from .generate_days_code import GenerateDaysCode
 from .generate_free_code import GenerateFreeCode
 from .generate_reset_code import GenerateResetCode
 from .get_all_client_items import GetAllClientItems
+from .get_distributor_setting import GetDistributorSetting
 from .get_item_by_oem_item_id import GetItemByOemItemId
 from .get_item_code_events import GetItemCodeEvents
 from .get_item_limits import GetItemLimits
@@ -478,6 +479,10 @@ class Client(ErmBaseClient):
               disableMaxCreditStackDays
               maxCreditStackCodeEvents
               disableMaxCreditStackCodeEvents
+              daysToCheckDuration
+              disableDaysToCheckDuration
+              minimumDayCodesGenerated
+              disableMinimumDayCodesGenerated
             }
             """)
         variables: dict[str, object] = {"itemId": item_id}
@@ -520,6 +525,10 @@ class Client(ErmBaseClient):
               disableMaxCreditStackDays
               maxCreditStackCodeEvents
               disableMaxCreditStackCodeEvents
+              daysToCheckDuration
+              disableDaysToCheckDuration
+              minimumDayCodesGenerated
+              disableMinimumDayCodesGenerated
             }
             """)
         variables: dict[str, object] = {"ids": ids}
@@ -528,6 +537,37 @@ class Client(ErmBaseClient):
             operation_name="GetItemsLimits",
             variables=variables,
             result_type=GetItemsLimits,
+            operation_type="query",
+            **kwargs,
+        )
+
+    async def get_distributor_setting(
+        self, distributor_id: str, **kwargs: Any
+    ) -> GetDistributorSetting:
+        query = gql("""
+            query GetDistributorSetting($distributorId: String!) {
+              getSpecificDistributorSetting(distributorId: $distributorId) {
+                ...DistributorLimits
+              }
+            }
+
+            fragment DistributorLimits on DistributorSetting {
+              _id
+              codeGenInterval
+              dayCodeCountLimit
+              totalCodeCountLimit
+              freeCodeCount
+              resetCodeCount
+              maxCreditStackDays
+              maxCreditStackCodeEvents
+            }
+            """)
+        variables: dict[str, object] = {"distributorId": distributor_id}
+        return await self.execute_typed(
+            query=query,
+            operation_name="GetDistributorSetting",
+            variables=variables,
+            result_type=GetDistributorSetting,
             operation_type="query",
             **kwargs,
         )
@@ -752,6 +792,13 @@ class SyncClient(SyncErmBaseClient):
 
     def get_items_limits(self, ids: list[str], **kwargs: Any) -> GetItemsLimits:
         return self._call(Client.get_items_limits, ids=ids, **kwargs)
+
+    def get_distributor_setting(
+        self, distributor_id: str, **kwargs: Any
+    ) -> GetDistributorSetting:
+        return self._call(
+            Client.get_distributor_setting, distributor_id=distributor_id, **kwargs
+        )
 
     def sign_in_user(self, email: str, password: str, **kwargs: Any) -> SignInUser:
         return self._call(Client.sign_in_user, email=email, password=password, **kwargs)

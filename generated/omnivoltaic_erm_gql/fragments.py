@@ -75,6 +75,19 @@ class CodeFields(BaseModel):
     code_dec: str = Field(alias="codeDec")
 
 
+class DistributorLimits(BaseModel):
+    id: str = Field(alias="_id")
+    code_gen_interval: Optional[int] = Field(alias="codeGenInterval", default=None)
+    day_code_count_limit: Optional[int] = Field(alias="dayCodeCountLimit", default=None)
+    total_code_count_limit: Optional[int] = Field(
+        alias="totalCodeCountLimit", default=None
+    )
+    free_code_count: Optional[int] = Field(alias="freeCodeCount", default=None)
+    reset_code_count: Optional[int] = Field(alias="resetCodeCount", default=None)
+    max_credit_stack_days: int = Field(alias="maxCreditStackDays")
+    max_credit_stack_code_events: int = Field(alias="maxCreditStackCodeEvents")
+
+
 class FleetLimits(BaseModel):
     id: str = Field(alias="_id")
     fleet_name: str = Field(alias="fleetName")
@@ -109,6 +122,18 @@ class FleetLimits(BaseModel):
     )
     disable_max_credit_stack_code_events: Optional[bool] = Field(
         alias="disableMaxCreditStackCodeEvents", default=None
+    )
+    days_to_check_duration: Optional[int] = Field(
+        alias="daysToCheckDuration", default=None
+    )
+    disable_days_to_check_duration: Optional[bool] = Field(
+        alias="disableDaysToCheckDuration", default=None
+    )
+    minimum_day_codes_generated: Optional[int] = Field(
+        alias="minimumDayCodesGenerated", default=None
+    )
+    disable_minimum_day_codes_generated: Optional[bool] = Field(
+        alias="disableMinimumDayCodesGenerated", default=None
     )
 
 

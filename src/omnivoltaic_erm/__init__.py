@@ -45,6 +45,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from ._limits import LimitReport
     from .client import AsyncErmClient
     from .config import ClientConfig, Limits, RetryPolicy
     from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
@@ -56,6 +57,7 @@ _LAZY = {
     "AsyncErmClient": "client",
     "ClientConfig": "config",
     "Limits": "config",
+    "LimitReport": "_limits",
     "RetryPolicy": "config",
     "CodeEvent": "models",
     "CodeTypes": "models",
@@ -98,6 +100,7 @@ __all__ = [
     "InvalidResponseError",
     "IssuedCode",
     "Item",
+    "LimitReport",
     "Limits",
     "NotFoundError",
     "OutcomeUnknownError",

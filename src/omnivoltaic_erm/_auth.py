@@ -62,8 +62,9 @@ class Token:
         return f"Token(expires_at={self.expires_at:.0f}, value=<redacted>, refresh={refresh})"
 
 
-def jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT, read without verifying it (the server verifies)."""
+def jwt_claim(token: str, name: str) -> object:
+    """One claim of a JWT's payload, read without verifying it (the server verifies);
+    None when the token is not a JWT or lacks the claim."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -73,8 +74,13 @@ def jwt_expiry(token: str) -> float | None:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=="))
     except (ValueError, binascii.Error):
         return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    return float(exp) if isinstance(exp, int | float) else None
+    return claims.get(name) if isinstance(claims, dict) else None
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT, read without verifying it (the server verifies)."""
+    exp = jwt_claim(token, "exp")
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
 def refresh_due(token: Token, now: float, margin: float, lifetime: float | None) -> bool:

@@ -1,22 +1,29 @@
-"""Per-item limits learned from the server: an item's fleet, turned into ``Limits``.
+"""Per-item limits learned from the server, at its two levels, turned into ``Limits``.
 
-The real API keeps code-generation limits per fleet (``ItemFleet``): ``codeGenInterval``
-in milliseconds, ``dayCodeCountLimit``, ``totalCodeCountLimit``, ``freeCodeCount``,
-``resetCodeCount`` and the credit-stacking pair, each with a ``disable…`` flag. Before an
-item's first code the client reads its fleet and applies these limits to that item.
+The real API keeps code-generation limits at two levels: the distributor's defaults
+(``DistributorSetting``, read once per client with ``getSpecificDistributorSetting``;
+the access token's payload names the distributor) and the item's fleet (``ItemFleet``),
+whose values are over them. The fields: ``codeGenInterval`` in milliseconds,
+``dayCodeCountLimit``, ``totalCodeCountLimit``, ``freeCodeCount``, ``resetCodeCount``
+and the credit-stacking pair. A fleet has a ``disable…`` flag per rule; the printed
+schema gives the distributor's settings none.
 
-``limits_from_fleet`` is pure. A limit the server does not give (no fleet, a null value)
-keeps the configured ``Limits`` value; a limit whose ``disable…`` flag is true is not
-enforced by the client either. The flags are read as the sandbox reads them (see
-``omnivoltaic_erm.sandbox.fleets``): a true flag turns its limit off. It also records
-``server_interval``: the interval the server is known to enforce, which only a fleet
-with the rule on and a value gives.
+``limits_from_levels`` is pure. For each rule: a fleet whose flag is true turns it off
+(the flags are read as the sandbox reads them, see ``omnivoltaic_erm.sandbox.fleets``);
+else the fleet's value where it gives one; else the distributor's; else the configured
+``Limits`` value. It also records ``server_interval``: the interval the server is known to
+enforce, which only a level with the rule on and a value gives.
+
+Two more fleet settings, ``daysToCheckDuration`` and ``minimumDayCodesGenerated``, are
+read and shown (``LimitReport.not_enforced``) but not enforced: what the server does with
+them is not public.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from .config import Limits
@@ -56,6 +63,66 @@ class FleetLimitFields(Protocol):
     def max_credit_stack_code_events(self) -> int | None: ...
     @property
     def disable_max_credit_stack_code_events(self) -> bool | None: ...
+
+
+class DistributorLimitFields(Protocol):
+    """The fields of the ``DistributorLimits`` fragment that the client reads."""
+
+    @property
+    def code_gen_interval(self) -> int | None: ...
+    @property
+    def day_code_count_limit(self) -> int | None: ...
+    @property
+    def total_code_count_limit(self) -> int | None: ...
+    @property
+    def free_code_count(self) -> int | None: ...
+    @property
+    def reset_code_count(self) -> int | None: ...
+    @property
+    def max_credit_stack_days(self) -> int | None: ...
+    @property
+    def max_credit_stack_code_events(self) -> int | None: ...
+
+
+def _given(value: int | None) -> bool:
+    return value is not None and value >= 0
+
+
+def limits_from_distributor(settings: DistributorLimitFields | None, base: Limits) -> Limits:
+    """``base`` with every limit the distributor's settings give replaced by theirs."""
+    if settings is None:
+        return base
+    interval, server_interval = base.code_interval, base.server_interval
+    if settings.code_gen_interval is not None and settings.code_gen_interval >= 0:
+        interval = settings.code_gen_interval / 1000.0
+        server_interval = interval if interval > 0 else None
+    credit_days, credit_events = base.credit_days, base.credit_events
+    if _given(settings.max_credit_stack_days) and settings.max_credit_stack_code_events:
+        credit_days = settings.max_credit_stack_days
+        credit_events = max(1, settings.max_credit_stack_code_events)
+
+    def count(value: int | None, fallback: int) -> int:
+        return value if value is not None and value >= 0 else fallback
+
+    return replace(
+        base,
+        code_interval=interval,
+        server_interval=server_interval,
+        daily_limit=count(settings.day_code_count_limit, base.daily_limit),
+        total_limit=count(settings.total_code_count_limit, base.total_limit),
+        free_limit=count(settings.free_code_count, base.free_limit),
+        reset_limit=count(settings.reset_code_count, base.reset_limit),
+        credit_days=credit_days,
+        credit_events=credit_events,
+    )
+
+
+def limits_from_levels(
+    settings: DistributorLimitFields | None, fleet: FleetLimitFields | None, base: Limits
+) -> Limits:
+    """The limits of an item: the configured ``base``, the distributor's settings over
+    it, the item's fleet over both (pure)."""
+    return limits_from_fleet(fleet, limits_from_distributor(settings, base))
 
 
 def _count(value: int | None, disabled: bool | None, fallback: int) -> int:
@@ -109,6 +176,86 @@ _NAMED = (
     ("free", "free_code_count", "disable_free_code"),
     ("reset", "reset_code_count", "disable_reset_code_count"),
 )
+# The credit-stacking pair: one rule, two values, either flag turning it off.
+_CREDIT = (
+    ("max_credit_stack_days", "disable_max_credit_stack_days"),
+    ("max_credit_stack_code_events", "disable_max_credit_stack_code_events"),
+)
+# Fleet settings read and shown but not enforced: their rules are not public.
+NOT_ENFORCED = (
+    ("daysToCheckDuration", "days_to_check_duration", "disable_days_to_check_duration"),
+    (
+        "minimumDayCodesGenerated",
+        "minimum_day_codes_generated",
+        "disable_minimum_day_codes_generated",
+    ),
+)
+CONFIGURED = "configured"
+DISTRIBUTOR = "distributor"
+FLEET = "fleet"
+OFF = "off"
+
+
+@dataclass(frozen=True)
+class LimitReport:
+    """What the client applies to one item, and where each rule comes from.
+
+    ``sources`` maps each rule (``interval``, ``daily``, ``total``, ``free``, ``reset``,
+    ``credit``) to ``"fleet"``, ``"distributor"``, ``"configured"`` or ``"off"`` (a
+    fleet's ``disable…`` flag). ``not_enforced`` holds the fleet's settings whose rules
+    are not public (``daysToCheckDuration``, ``minimumDayCodesGenerated``): their values,
+    None where unset or disabled; the client shows them and enforces nothing from them.
+    """
+
+    item_id: str
+    limits: Limits
+    sources: Mapping[str, str]
+    fleet_name: str | None = None
+    not_enforced: Mapping[str, int | None] = field(default_factory=dict)
+
+
+def _distributor_value(settings: DistributorLimitFields | None, attr: str) -> bool:
+    return settings is not None and _given(getattr(settings, attr))
+
+
+def limit_sources(
+    settings: DistributorLimitFields | None, fleet: FleetLimitFields | None
+) -> dict[str, str]:
+    """Where each rule's value comes from under ``limits_from_levels`` (pure)."""
+    sources: dict[str, str] = {}
+    for name, value, flag in _NAMED:
+        if fleet is not None and getattr(fleet, flag):
+            sources[name] = OFF
+        elif fleet is not None and _given(getattr(fleet, value)):
+            sources[name] = FLEET
+        elif _distributor_value(settings, value):
+            sources[name] = DISTRIBUTOR
+        else:
+            sources[name] = CONFIGURED
+    days, events = (pair[0] for pair in _CREDIT)
+    if fleet is not None and any(getattr(fleet, flag) for _, flag in _CREDIT):
+        sources["credit"] = OFF
+    elif (
+        fleet is not None
+        and _given(fleet.max_credit_stack_days)
+        and (fleet.max_credit_stack_code_events)
+    ):
+        sources["credit"] = FLEET
+    elif _distributor_value(settings, days) and getattr(settings, events):
+        sources["credit"] = DISTRIBUTOR
+    else:
+        sources["credit"] = CONFIGURED
+    return sources
+
+
+def not_enforced(fleet: object | None) -> dict[str, int | None]:
+    """The fleet's settings whose rules are not public, by their schema names (pure)."""
+    shown: dict[str, int | None] = {}
+    for name, value, flag in NOT_ENFORCED:
+        raw = getattr(fleet, value, None) if fleet is not None else None
+        disabled = getattr(fleet, flag, None) if fleet is not None else None
+        shown[name] = raw if isinstance(raw, int) and not disabled else None
+    return shown
 
 
 def missing_limits(fleet: FleetLimitFields | None) -> list[str]:

@@ -26,10 +26,18 @@ from omnivoltaic_erm_gql import CodeFields
 
 from . import _constants as c
 from . import _issuing
-from ._auth import Grant, TokenCache, TokenManager
+from ._auth import Grant, TokenCache, TokenManager, jwt_claim
 from ._inputs import validate_item_id, validate_url
 from ._issuing import CodeRequest
-from ._limits import FleetLimitFields, limits_from_fleet, missing_limits
+from ._limits import (
+    DistributorLimitFields,
+    FleetLimitFields,
+    LimitReport,
+    limit_sources,
+    limits_from_levels,
+    missing_limits,
+    not_enforced,
+)
 from ._logging import get_logger, register_secret
 from ._pipeline import AUTHORIZATION, Pipeline, deadline_var
 from ._ratelimit import ItemLedger, validate_days
@@ -50,6 +58,7 @@ from .errors import (
     InvalidInputError,
     NotFoundError,
     OutcomeUnknownError,
+    TransportError,
 )
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
 
@@ -78,6 +87,8 @@ class _ItemState:
     ledger: ItemLedger
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     limits: Limits | None = None
+    # The fleet the limits were learned from (None: none, or not read), for the report.
+    fleet: FleetLimitFields | None = None
 
 
 ItemRef = Item | str
@@ -167,6 +178,10 @@ class AsyncErmClient:
         self._aliases: dict[str, str] = {}
         # (item, request id) pairs already reported as executed more than once.
         self._reported: set[tuple[str, str]] = set()
+        # The distributor's limit settings, read once per client (``_distributor_limits``).
+        self._distributor: DistributorLimitFields | None = None
+        self._distributor_read = False
+        self._distributor_lock = asyncio.Lock()
         self._closed = False
         self.server_refusals = 0
 
@@ -323,6 +338,7 @@ class AsyncErmClient:
         todo = [i for i in ids if i in self._items and self._items[i].limits is None]
         if not todo:
             return
+        settings = await self._distributor_limits()
         try:
             result = await self._api.get_items_limits(ids=todo)
         except ErmError as exc:
@@ -331,7 +347,7 @@ class AsyncErmClient:
         for entry in result.get_items_for_download_by_id:
             state = self._items.get(entry.item.id)
             if state is not None and state.limits is None:
-                self._apply_fleet(state, entry.item.item_fleet)
+                self._apply_fleet(state, entry.item.item_fleet, settings)
 
     def _key(self, item: ItemRef) -> str:
         return item.id if isinstance(item, Item) else validate_item_id(item)
@@ -373,10 +389,51 @@ class AsyncErmClient:
         return state
 
     async def item_limits(self, item: ItemRef) -> Limits:
-        """The limits the client applies to ``item``: its fleet's, read from the server
-        once, or the configured ``Limits`` where the server gives none."""
+        """The limits the client applies to ``item``: its fleet's over its distributor's
+        (both read from the server once), or the configured ``Limits`` where the server
+        gives none."""
         state = await self._state(item)
         return await self._limits_of(state)
+
+    async def limit_report(self, item: ItemRef) -> LimitReport:
+        """The limits the client applies to ``item`` and where each rule comes from
+        (fleet, distributor, configured, or off by the fleet's switch), with the fleet's
+        settings whose rules are not public, shown but not enforced."""
+        state = await self._state(item)
+        limits = await self._limits_of(state)
+        settings = self._distributor if self.config.learn_limits else None
+        return LimitReport(
+            item_id=state.item_id,
+            limits=limits,
+            sources=limit_sources(settings, state.fleet),
+            fleet_name=getattr(state.fleet, "fleet_name", None),
+            not_enforced=not_enforced(state.fleet),
+        )
+
+    async def _distributor_limits(self) -> DistributorLimitFields | None:
+        """The signed-in distributor's limit settings, read once per client. The access
+        token names the distributor; None when it does not, or the server gives none."""
+        async with self._distributor_lock:
+            if self._distributor_read:
+                return self._distributor
+            distributor_id = jwt_claim(await self._tokens.token(), "distributorId")
+            if not isinstance(distributor_id, str) or not distributor_id:
+                log.debug("the access token names no distributor; its settings are not read")
+                self._distributor_read = True
+                return None
+            try:
+                result = await self._api.get_distributor_setting(distributor_id=distributor_id)
+            except TransportError as exc:
+                # Read again for the next item: the network, not the server, failed.
+                log.debug("distributor settings unavailable (%s)", type(exc).__name__)
+                return None
+            except ErmError as exc:
+                log.debug("distributor settings unavailable (%s)", type(exc).__name__)
+                self._distributor_read = True
+                return None
+            self._distributor = result.get_specific_distributor_setting
+            self._distributor_read = True
+            return self._distributor
 
     async def _limits_of(self, state: _ItemState) -> Limits:
         if state.limits is not None:
@@ -387,21 +444,28 @@ class AsyncErmClient:
         # A token first, outside the fallback: a failed sign-in is the call's error (it
         # would fail the code request too), never "limits unavailable".
         await self._tokens.token()
+        settings = await self._distributor_limits()
         try:
             result = await self._api.get_item_limits(item_id=state.item_id)
         except ErmError as exc:
             # Permissions, a server without the field, a refusal: never a reason to fail.
-            return self._apply_fleet(state, None, type(exc).__name__)
-        return self._apply_fleet(state, result.get_specific_item.item_fleet)
+            return self._apply_fleet(state, None, settings, type(exc).__name__)
+        return self._apply_fleet(state, result.get_specific_item.item_fleet, settings)
 
     def _apply_fleet(
-        self, state: _ItemState, fleet: FleetLimitFields | None, error: str | None = None
+        self,
+        state: _ItemState,
+        fleet: FleetLimitFields | None,
+        settings: DistributorLimitFields | None,
+        error: str | None = None,
     ) -> Limits:
-        """Record the limits of ``state``'s item from its fleet (None: the configured ones),
-        with one debug line for whatever the configured limits fill in."""
+        """Record the limits of ``state``'s item from its fleet over its distributor's
+        settings (None: none given), with one debug line for whatever the configured
+        limits fill in."""
         if error is not None:
             log.debug(
-                "item %s: fleet limits unavailable (%s); the configured limits apply",
+                "item %s: fleet limits unavailable (%s); the distributor's or the configured "
+                "limits apply",
                 state.item_id,
                 error,
             )
@@ -409,13 +473,15 @@ class AsyncErmClient:
             missing = missing_limits(fleet)
             if missing:
                 log.debug(
-                    "item %s: %s gives no %s; the configured limits apply for %s",
+                    "item %s: %s gives no %s; the distributor's or the configured limits "
+                    "apply for %s",
                     state.item_id,
                     "no fleet" if fleet is None else f"fleet {getattr(fleet, 'fleet_name', '?')!r}",
                     "limits" if fleet is None else ", ".join(missing),
                     "it" if fleet is None else "those",
                 )
-        state.limits = limits_from_fleet(fleet, self.config.limits)
+        state.fleet = fleet
+        state.limits = limits_from_levels(settings, fleet, self.config.limits)
         return state.limits
 
     # -- codes --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from omnivoltaic_erm_gql import SyncClient
 
 from . import _constants as c
 from ._issuing import issued_note
+from ._limits import LimitReport
 from .client import AsyncErmClient, ItemRef
 from .config import ClientConfig, Limits, RetryPolicy
 from .errors import ClientClosedError
@@ -317,6 +318,10 @@ class ErmClient:
     def item_limits(self, item: ItemRef) -> Limits:
         """See ``AsyncErmClient.item_limits``."""
         return self._runner.run(self._async.item_limits(item))
+
+    def limit_report(self, item: ItemRef) -> LimitReport:
+        """See ``AsyncErmClient.limit_report``."""
+        return self._runner.run(self._async.limit_report(item))
 
     def prefetch(self, items: list[ItemRef]) -> None:
         """See ``AsyncErmClient.prefetch``."""

@@ -39,14 +39,14 @@ def test_diff_names_the_broken_operations_and_exits_1(
     assert main(["schema", "diff", "--schema", str(modified)]) == 1
     out, err = capsys.readouterr()
     assert "base: schema.graphql" in out
-    assert "checked 14 operations in queries" in out
+    assert "checked 15 operations in queries" in out
     assert "BREAKING (2)" in out and "DANGEROUS (1)" in out and "SAFE (1)" in out
     assert "FIELD_REMOVED" in out and "AuthToken.subRoleName was removed." in out
     assert "breaks: SignInUser" in out and "breaks: GetAllClientItems" in out
-    assert "OPERATIONS THAT WOULD BREAK (2 of 14)" in out
+    assert "OPERATIONS THAT WOULD BREAK (2 of 15)" in out
     assert "queries/sign_in.graphql:22:5: Cannot query field 'subRoleName'" in out
     assert "warning: BONUSCODE was added to enum type CodeTypes." in err
-    assert "error: 2 of 14 operations would break" in err
+    assert "error: 2 of 15 operations would break" in err
 
 
 def test_diff_of_additive_changes_exits_0_with_warnings(
@@ -56,7 +56,7 @@ def test_diff_of_additive_changes_exits_0_with_warnings(
     new.write_text(additive_sdl())
     assert main(["schema", "diff", "--schema", str(new)]) == 0
     out, err = capsys.readouterr()
-    assert "none of the 14 operations breaks" in out
+    assert "none of the 15 operations breaks" in out
     assert "warning: BONUSCODE was added to enum type CodeTypes." in err
 
 

@@ -46,6 +46,10 @@ class FleetFields:
     disable_max_credit_stack_days: bool | None = None
     max_credit_stack_code_events: int | None = None
     disable_max_credit_stack_code_events: bool | None = None
+    days_to_check_duration: int | None = None
+    disable_days_to_check_duration: bool | None = None
+    minimum_day_codes_generated: int | None = None
+    disable_minimum_day_codes_generated: bool | None = None
 
 
 BASE = Limits()

@@ -30,6 +30,7 @@ OPERATIONS = [
     "GetItemByOemItemId",
     "GetItemLimits",
     "GetItemsLimits",
+    "GetDistributorSetting",
     "GetItemCodeEvents",
     "RefreshAccessToken",
     "RefreshClientAccessToken",
@@ -107,6 +108,7 @@ async def _call_each(client: Client) -> None:
     await client.get_item_by_oem_item_id(oem_item_id="DVAV2501000001")
     await client.get_item_limits(item_id="0" * 24)
     await client.get_items_limits(ids=["0" * 24])
+    await client.get_distributor_setting(distributor_id="d" * 24)
     await client.get_item_code_events(
         item_id="0" * 24, pagination=PaginationEnum.OFFSET, limit=20, offset=40
     )
@@ -127,6 +129,15 @@ def sent_requests() -> dict[str, dict[str, Any]]:
             "GetItemByOemItemId": _ok({"getItembyOemItemId": REAL_ITEM}),
             "GetItemLimits": _ok({"getSpecificItem": {"_id": "0" * 24, "itemFleet": None}}),
             "GetItemsLimits": _ok({"getItemsForDownloadById": [{"item": {"_id": "0" * 24}}]}),
+            "GetDistributorSetting": _ok(
+                {
+                    "getSpecificDistributorSetting": {
+                        "_id": "s" * 24,
+                        "maxCreditStackDays": 60,
+                        "maxCreditStackCodeEvents": 5,
+                    }
+                }
+            ),
             "GetItemCodeEvents": _ok(
                 {"getAllCodeEventsForSpecificItemByDistributor": {"page": {"edges": []}}}
             ),

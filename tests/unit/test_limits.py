@@ -3,14 +3,21 @@ configured limits fill in, and the item ledger's arithmetic for credit stacking.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from omnivoltaic_erm import CodeLimitError, Limits
-from omnivoltaic_erm._limits import UNLIMITED, limits_from_fleet, missing_limits
+from omnivoltaic_erm._limits import (
+    UNLIMITED,
+    limit_sources,
+    limits_from_fleet,
+    limits_from_levels,
+    missing_limits,
+    not_enforced,
+)
 from omnivoltaic_erm._ratelimit import DAYS, FREE, RESET, ItemLedger, check_code_request
 from omnivoltaic_erm.errors import CODE_CREDIT_LIMIT
 from tests.e2e.test_learned_limits import FleetFields
@@ -184,4 +191,89 @@ def test_the_credit_limit_message_is_exact() -> None:
     assert info.value.message == (
         "this item already has 55 days of credit stacked; 6 more would pass its fleet's "
         "limit of 60 days; nothing was issued"
+    )
+
+
+# -- two levels: the distributor's settings under the fleet's ----------------------------
+
+
+@dataclass
+class SettingFields:
+    """The DistributorLimits fields, all unset unless given."""
+
+    code_gen_interval: int | None = None
+    day_code_count_limit: int | None = None
+    total_code_count_limit: int | None = None
+    free_code_count: int | None = None
+    reset_code_count: int | None = None
+    max_credit_stack_days: int | None = None
+    max_credit_stack_code_events: int | None = None
+
+
+DISTRIBUTOR = SettingFields(
+    code_gen_interval=30_000,
+    day_code_count_limit=4,
+    total_code_count_limit=500,
+    free_code_count=2,
+    reset_code_count=3,
+    max_credit_stack_days=90,
+    max_credit_stack_code_events=4,
+)
+
+
+def test_the_distributors_settings_fill_what_the_fleet_leaves() -> None:
+    limits = limits_from_levels(DISTRIBUTOR, FleetFields(day_code_count_limit=7), Limits())
+    assert (limits.code_interval, limits.server_interval) == (30.0, 30.0)
+    assert limits.daily_limit == 7  # the fleet's, over the distributor's 4
+    assert (limits.total_limit, limits.free_limit, limits.reset_limit) == (500, 2, 3)
+    assert (limits.credit_days, limits.credit_events) == (90, 4)
+    assert limit_sources(DISTRIBUTOR, FleetFields(day_code_count_limit=7)) == {
+        "interval": "distributor",
+        "daily": "fleet",
+        "total": "distributor",
+        "free": "distributor",
+        "reset": "distributor",
+        "credit": "distributor",
+    }
+
+
+def test_a_fleets_switch_turns_off_what_the_distributor_sets() -> None:
+    fleet = FleetFields(
+        disable_code_gen_interval=True,
+        disable_day_code_count_limit=True,
+        disable_free_code=True,
+        disable_max_credit_stack_days=True,
+    )
+    limits = limits_from_levels(DISTRIBUTOR, fleet, Limits())
+    assert (limits.code_interval, limits.server_interval) == (0.0, None)
+    assert limits.daily_limit == limits.free_limit == UNLIMITED
+    assert limits.credit_days is None
+    assert limits.total_limit == 500 and limits.reset_limit == 3  # not switched off
+    sources = limit_sources(DISTRIBUTOR, fleet)
+    assert [sources[k] for k in ("interval", "daily", "free", "credit")] == ["off"] * 4
+    assert sources["total"] == sources["reset"] == "distributor"
+
+
+def test_without_either_level_the_configured_limits_apply() -> None:
+    configured = Limits(daily_limit=3, credit_days=None)
+    assert limits_from_levels(None, None, configured) == configured
+    assert set(limit_sources(None, None).values()) == {"configured"}
+    # An unset or negative distributor value is no value.
+    partial = SettingFields(day_code_count_limit=-1, max_credit_stack_days=60)
+    limits = limits_from_levels(partial, None, configured)
+    assert limits == configured  # the credit pair needs both values
+    assert limit_sources(partial, None)["daily"] == "configured"
+
+
+def test_the_settings_whose_rules_are_not_public_are_shown_not_enforced() -> None:
+    fleet = FleetFields(
+        days_to_check_duration=30,
+        minimum_day_codes_generated=2,
+        disable_minimum_day_codes_generated=True,
+    )
+    assert not_enforced(fleet) == {"daysToCheckDuration": 30, "minimumDayCodesGenerated": None}
+    assert not_enforced(None) == {"daysToCheckDuration": None, "minimumDayCodesGenerated": None}
+    # Enforcing nothing: the limits are those of a fleet without them.
+    assert limits_from_levels(None, fleet, Limits()) == limits_from_levels(
+        None, FleetFields(), Limits()
     )

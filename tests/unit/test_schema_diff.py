@@ -20,6 +20,7 @@ from omnivoltaic_erm.schema_tools import (
 )
 from tests.conftest import ROOT
 from tests.support.schema_changes import COMMITTED_SDL, additive_sdl, edit, modified_sdl
+from tests.unit.test_contracts import OPERATIONS
 
 # The operations that select the ItemFields fragment.
 ITEM_OPERATIONS = {
@@ -109,7 +110,7 @@ def test_an_unchanged_schema_has_no_changes(operations: list[Operation]) -> None
     report = diff_sdl(COMMITTED_SDL, COMMITTED_SDL, operations)
     assert report.changes == ()
     assert report.exit_code == 0
-    assert len(report.operations) == 14
+    assert len(report.operations) == len(OPERATIONS)
 
 
 def test_a_field_removed_from_a_fragment_breaks_every_operation_spreading_it(
@@ -324,7 +325,7 @@ def test_the_json_report_is_complete(report: SchemaDiff) -> None:
         "breaking": 2,
         "dangerous": 1,
         "safe": 1,
-        "operations": 14,
+        "operations": len(OPERATIONS),
         "broken_operations": ["GetAllClientItems", "SignInUser"],
     }
     removed = next(c for c in data["changes"] if c["coordinate"] == "AuthToken.subRoleName")

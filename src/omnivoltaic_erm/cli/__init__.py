@@ -24,6 +24,7 @@ def _register() -> None:
         batch_cmd,
         codes_cmd,
         items_cmd,
+        limits_cmd,
         login_cmd,
         sandbox_cmd,
         schema_cmd,
