@@ -72,6 +72,10 @@ ENV_URL = "ERM_URL"
 ENV_EMAIL = "ERM_EMAIL"
 ENV_PASSWORD = "ERM_PASSWORD"
 ENV_PROXY = "ERM_PROXY"
+# Recording answers for contract checks (see ``_recording``): a directory, and the
+# probability that one operation is recorded.
+ENV_RECORD = "ERM_RECORD"
+ENV_RECORD_SAMPLE = "ERM_RECORD_SAMPLE"
 
 # ErmClient (the synchronous face): how long an interrupted call waits for its cancelled
 # work to stop, and how long close() waits for the connection pool to close.

@@ -41,6 +41,11 @@ def register_secret(value: str | None, *, token: bool = False) -> None:
         _secrets = _passwords + _tokens
 
 
+def registered_secrets() -> tuple[str, ...]:
+    """Every registered secret: the passwords, and the latest tokens."""
+    return _secrets
+
+
 def redact(text: str) -> str:
     """``text`` with every registered secret replaced."""
     for secret in _secrets:

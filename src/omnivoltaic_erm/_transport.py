@@ -48,6 +48,7 @@ from ._constants import (
 from ._logging import get_logger
 from ._operations import token_role
 from ._pipeline import MUTATION, QUERY, Pipeline, deadline_var
+from ._recording import Recorder
 from .errors import (
     ClientClosedError,
     ErmError,
@@ -330,7 +331,8 @@ class GraphQLTransport:
     (``headers=`` on any generated method) are added on top. ``timeout`` bounds a whole
     request in seconds; ``max_response_bytes`` caps a response body. ``proxy`` overrides
     the proxy environment variables. ``pipeline`` applies the token, retries and tracing
-    to every operation; without one, each call is sent once, as given.
+    to every operation; without one, each call is sent once, as given. ``recorder``, when
+    given, keeps a redacted recording of every answer (``_recording``).
     """
 
     def __init__(
@@ -346,8 +348,11 @@ class GraphQLTransport:
         session: aiohttp.ClientSession | None = None,
         proxy: str | None = None,
         pipeline: Pipeline | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.url = url
+        # Writes a redacted recording of each answered attempt (None: off).
+        self.recorder = recorder
         self.proxy = proxy or None
         self.pipeline = pipeline if pipeline is not None else Pipeline()
         self.headers: dict[str, str] = {**_JSON_HEADERS, "User-Agent": USER_AGENT}
@@ -554,6 +559,31 @@ class GraphQLTransport:
             )
         return raw
 
+    async def _exchange(
+        self,
+        body: bytes,
+        operation_name: str,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,
+    ) -> RawResponse:
+        """One attempt, recorded (redacted) when a recorder is set and draws it."""
+        recorder = self.recorder
+        if recorder is None or not recorder.wanted():
+            return await self._post_body(body, operation_name, headers=headers, timeout=timeout)
+        started, clock = time.time(), time.perf_counter()
+        raw = await self._post_body(body, operation_name, headers=headers, timeout=timeout)
+        sent = json.loads(body)  # what went on the wire: variables as serialised
+        recorder.record(
+            operation=operation_name,
+            document=sent["query"],
+            variables=sent.get("variables"),
+            status=raw.status,
+            body=raw.body,
+            started=started,
+            elapsed=time.perf_counter() - clock,
+        )
+        return raw
+
     async def execute(
         self,
         query: str,
@@ -571,9 +601,7 @@ class GraphQLTransport:
         body = encode_request(query, operation_name, variables)
 
         async def send(call_headers: Mapping[str, str] | None) -> RawResponse:
-            return await self._post_body(
-                body, operation_name, headers=call_headers, timeout=timeout
-            )
+            return await self._exchange(body, operation_name or "", call_headers, timeout)
 
         role = token_role(query, operation_name)
         return await self.pipeline.run(operation_name or "", MUTATION, send, headers, role)
@@ -612,7 +640,7 @@ class GraphQLTransport:
         body = encode_request(query, operation_name, variables)
 
         async def send(call_headers: Mapping[str, str] | None) -> T:
-            raw = await self._post_body(body, operation_name, headers=call_headers, timeout=timeout)
+            raw = await self._exchange(body, operation_name, call_headers, timeout)
             return parse_result(result_type, raw.status, raw.headers, raw.body)
 
         role = token_role(query, operation_name)

@@ -41,6 +41,7 @@ from ._limits import (
 from ._logging import get_logger, register_secret
 from ._pipeline import AUTHORIZATION, Pipeline, deadline_var
 from ._ratelimit import ItemLedger, validate_days
+from ._recording import recorder_from
 from ._request_ids import (
     REQUEST_ID,
     new_request_id,
@@ -116,6 +117,7 @@ class AsyncErmClient:
         allow_insecure: bool | None = None,
         proxy: str | None = None,
         max_hold: float | None = None,
+        record: str | Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         cfg = config or ClientConfig()
@@ -127,6 +129,7 @@ class AsyncErmClient:
             "allow_insecure": allow_insecure,
             "proxy": proxy,
             "max_hold": max_hold,
+            "record": record,
         }
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         self.config = cfg
@@ -166,6 +169,7 @@ class AsyncErmClient:
             max_response_bytes=cfg.max_response_bytes,
             connection_limit=max(cfg.max_concurrency, 1) * 2,
             proxy=cfg.proxy or os.environ.get(c.ENV_PROXY) or None,
+            recorder=recorder_from(cfg),
             pipeline=Pipeline(
                 tokens=self._tokens,
                 retry=cfg.retry,

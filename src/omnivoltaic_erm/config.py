@@ -90,3 +90,8 @@ class ClientConfig:
     # proxy's or gateway's queue): one whose outcome is unknown is sent again only after
     # this long, or where the item's fleet enforces a longer interval between codes.
     max_hold: float = c.MAX_HOLD
+    # A directory to record every answer into, redacted, for `erm contract verify` (see
+    # the Contracts page); None: ERM_RECORD, else off. ``record_sample`` is the chance
+    # that one operation is recorded (None: ERM_RECORD_SAMPLE, else 1).
+    record: str | Path | None = None
+    record_sample: float | None = None

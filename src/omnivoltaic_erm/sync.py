@@ -196,6 +196,7 @@ class ErmClient:
         allow_insecure: bool | None = None,
         proxy: str | None = None,
         max_hold: float | None = None,
+        record: str | Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._async = AsyncErmClient(
@@ -210,6 +211,7 @@ class ErmClient:
             allow_insecure=allow_insecure,
             proxy=proxy,
             max_hold=max_hold,
+            record=record,
             clock=clock,
         )
         self._runner = _LoopThread(on_fork=self._async._forget_connections)

@@ -23,6 +23,7 @@ def _register() -> None:
     from . import (  # noqa: F401
         batch_cmd,
         codes_cmd,
+        contract_cmd,
         items_cmd,
         limits_cmd,
         login_cmd,

@@ -22,6 +22,7 @@ from .app import STATE, create_app
 from .config import FaultSpec, SandboxConfig
 from .errors import ERROR_SHAPES
 from .fleets import parse_fleet, standard_fleet
+from .replay import REPLAY
 
 _DEFAULTS = SandboxConfig()
 
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="fault probabilities per authorised request, e.g. "
              "'502=0.1,drop=0.1,delay=0.05:3.5' (default: none)")  # fmt: skip
     add("--seed", type=int, help="seed for fault injection (default: random)")
+    add("--replay", type=Path, metavar="DIR",
+        help="answer from this recording set (erm --record DIR, ERM_RECORD) instead of "
+             "the rules: each request by its operation and variables")  # fmt: skip
     add("--error-shape", choices=ERROR_SHAPES, default=d.error_shape,
         help="which generation of the real server's error shape to answer in: current "
              "(extensions.originalError), handbook (extensions.response) or legacy "
@@ -110,6 +114,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         faults=args.faults,
         seed=args.seed,
         error_shape=args.error_shape,
+        replay=args.replay,
     )
 
 
@@ -140,6 +145,9 @@ async def serve(config: SandboxConfig) -> int:
     print(f"  items:       {counts['items']}, code events: {counts['code_events']}, db: {db}")
     if config.faults.active:
         print(f"  faults:      {config.faults} (seed {config.seed})")
+    if config.replay is not None:
+        replaying = len(app[REPLAY])
+        print(f"  replay:      {replaying} recordings from {config.replay} (the rules are off)")
     sys.stdout.flush()
 
     stop = asyncio.Event()

@@ -30,6 +30,7 @@ from ..errors import CODE_BAD_USER_INPUT, CODE_INTERNAL
 from .config import SandboxConfig
 from .errors import CURRENT, ApiError, error_extensions, internal, not_served, shorten
 from .faults import FAULTS, FaultInjector, fault_middleware
+from .replay import REPLAY, ReplaySet, handle_replay
 from .resolvers import BINDABLES, RequestContext
 from .store import Store
 
@@ -252,7 +253,11 @@ def create_app(config: SandboxConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[fault_middleware], client_max_size=_MAX_BODY)
     app[STATE] = SandboxState(config=config, store=store, schema=schema)
     app[FAULTS] = FaultInjector(config.faults, config.seed)
-    app.router.add_post("/graphql", handle_graphql)
+    if config.replay is not None:
+        app[REPLAY] = ReplaySet(config.replay)
+        app.router.add_post("/graphql", handle_replay)
+    else:
+        app.router.add_post("/graphql", handle_graphql)
     app.router.add_get("/graphql", handle_info)
 
     async def cleanup(_: web.Application) -> None:

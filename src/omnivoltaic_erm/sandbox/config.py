@@ -215,10 +215,14 @@ class SandboxConfig:
     # Which generation of the real server's error shape to answer in (see
     # ``sandbox.errors``): "current", "handbook" or "legacy".
     error_shape: str = ERROR_SHAPES[0]
+    # A recording set to answer from instead of the rules (see ``sandbox.replay``).
+    replay: Path | None = None
 
     def __post_init__(self) -> None:
         if self.db_path is not None and not isinstance(self.db_path, Path):
             object.__setattr__(self, "db_path", Path(self.db_path))
+        if self.replay is not None and not isinstance(self.replay, Path):
+            object.__setattr__(self, "replay", Path(self.replay))
         if self.schema_path is not None and not isinstance(self.schema_path, Path):
             object.__setattr__(self, "schema_path", Path(self.schema_path))
         if isinstance(self.faults, str):
