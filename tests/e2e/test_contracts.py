@@ -234,3 +234,13 @@ def test_the_command_line(recorded: tuple[Path, dict[str, Any], Sandbox], tmp_pa
     report = cli.run("--json", "contract", "verify", str(directory))
     assert report.code == 0 and report.json()["clean"] is True
     assert os.path.isdir(directory)
+
+
+def test_the_pytest_fixture_serves_a_recording_set(
+    recorded: tuple[Path, dict[str, Any], Sandbox], erm_replay: Any
+) -> None:
+    directory, seen, sb = recorded
+    replay = erm_replay(directory)
+    assert replay.config.replay == directory
+    again = asyncio.run(_traffic(replay.url, sb.email, sb.password, None))
+    assert again["items"] == seen["items"]

@@ -154,7 +154,11 @@ def test_examples_run_and_print_what_the_page_shows(
                 assert masked(printed) == masked(output.text), f"{page.name}:{block.line}"
     finally:
         loop.close()
-    fixtures = {"erm_sandbox": sandbox, "erm_sandbox_factory": erm_sandbox_factory}
+    fixtures = {
+        "erm_sandbox": sandbox,
+        "erm_sandbox_factory": erm_sandbox_factory,
+        "erm_replay": lambda directory: erm_sandbox_factory(replay=Path(directory)),
+    }
     for name, value in list(namespace.items()):
         if name.startswith("test_") and callable(value):
             value(**{p: fixtures[p] for p in inspect.signature(value).parameters})

@@ -84,6 +84,7 @@ def test_502_answers_html_before_doing_anything(erm_sandbox_factory: Any) -> Non
         "late": 0,
         "twice": 0,
         "reset": 0,
+        "error_521": 0,
     }
 
 
