@@ -17,19 +17,20 @@ class EventQuery:
 
     ``item_id`` is an item's ``_id``; ``search`` a case-insensitive substring of the
     item's three ids, the event's ``_id``, its ``codeType`` or its description;
-    ``since``/``until`` bound ``createdAt`` (epoch seconds, both included).
+    ``since`` <= the event's time < ``before`` (epoch seconds).
     """
 
     distributor_id: str
     item_id: str | None = None
     search: str | None = None
     since: float | None = None
-    until: float | None = None
+    before: float | None = None
     code_type: str | None = None
 
 
 def date_range(start: str, end: str) -> tuple[float, float]:
-    """``startDate``/``endDate`` as epoch seconds, both included.
+    """``startDate``/``endDate`` as ``(since, before)`` in epoch seconds, both dates
+    included as ``createdAt`` shows them (to the millisecond).
 
     Each is an ISO 8601 date or date-time (UTC unless it says otherwise). An ``endDate``
     that is a date alone includes that whole day. Raises ``ValueError`` for a value that
@@ -37,11 +38,10 @@ def date_range(start: str, end: str) -> tuple[float, float]:
     """
     since = _moment(start, "startDate")
     until = _moment(end, "endDate")
-    if _is_date_only(end):
-        until += timedelta(days=1) - timedelta(milliseconds=1)
     if until < since:
         raise ValueError("endDate must not be before startDate")
-    return since.timestamp(), until.timestamp()
+    step = timedelta(days=1) if _is_date_only(end) else timedelta(milliseconds=1)
+    return since.timestamp(), (until + step).timestamp()
 
 
 def _is_date_only(value: str) -> bool:

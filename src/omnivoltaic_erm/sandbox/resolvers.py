@@ -444,7 +444,7 @@ def resolve_code_events_between_dates(
     except ValueError as exc:
         raise bad_input(str(exc)) from None
     events = EventQuery(
-        distributor.id, item_id=item["_id"], since=since, until=until, code_type=codeType
+        distributor.id, item_id=item["_id"], since=since, before=until, code_type=codeType
     )
     return _event_page(ctx, events, PageRequest(None, first, last, after, before))
 

@@ -548,9 +548,9 @@ class Store:
         if query.since is not None:
             where += " AND e.created_ts >= ?"
             params.append(query.since)
-        if query.until is not None:
-            where += " AND e.created_ts <= ?"
-            params.append(query.until)
+        if query.before is not None:
+            where += " AND e.created_ts < ?"
+            params.append(query.before)
         if query.code_type is not None:
             where += " AND e.code_type = ?"
             params.append(query.code_type)
