@@ -7,6 +7,7 @@ distributor's events.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +42,10 @@ def date_range(start: str, end: str) -> tuple[float, float]:
     if until < since:
         raise ValueError("endDate must not be before startDate")
     step = timedelta(days=1) if _is_date_only(end) else timedelta(milliseconds=1)
-    return since.timestamp(), (until + step).timestamp()
+    try:
+        return since.timestamp(), (until + step).timestamp()
+    except (OverflowError, ValueError):  # the end of year 9999, or an offset past it
+        return since.timestamp(), math.inf
 
 
 def _is_date_only(value: str) -> bool:
