@@ -4,7 +4,9 @@ Values follow the handbook where it shows them and the printed schema elsewhere:
 non-null field of ``Item`` and of the relations it reaches (``itemSKU``, ``itemBatch``,
 ``itemFirmware``, ``itemFleet``, ``codeGenerator``) is filled, enums take their printed
 values (``CodeGenUsed``, ``LifeCycle``, ``BatchState``, ``CodeSystemType``), and
-``legacyItemId`` is a number on some items. Nothing here touches the database.
+``legacyItemId`` is a number on some items. Fields that public front ends read are filled
+too: an OpenToken item's ``openTokencodeGen``, and the sign-in profile's names, role and
+office address. Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -236,7 +238,6 @@ _PROFILES: tuple[dict[str, Any], ...] = (
         "address": ("Kampala", "Uganda", "256", "Central Region", "Jinja Road 7", "Unit 2"),
     },
 )
-ROLE_ID_PARTS = ("role", "DISTRIBUTOR")
 
 
 def distributor_profile(distributor_id: str, index: int, joined: str) -> dict[str, Any]:
@@ -252,7 +253,7 @@ def distributor_profile(distributor_id: str, index: int, joined: str) -> dict[st
         "lastName": profile["lastName"],
         "role": {
             **record,
-            "_id": object_id(0, *ROLE_ID_PARTS),
+            "_id": object_id(0, "role", "DISTRIBUTOR"),
             "name": "DISTRIBUTOR",
             "distributor": [],
             "organization": [],

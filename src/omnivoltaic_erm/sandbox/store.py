@@ -291,7 +291,11 @@ class Store:
 
     def limits_of(self, item: dict[str, Any]) -> EffectiveLimits:
         """An item's effective limits: its fleet's values over its distributor's."""
-        return effective_limits(self.fleet_of(item), self.setting(item["_distributorId"]))
+        return self._limits(int(item["_fleet"]), str(item["_distributorId"]))
+
+    def _limits(self, fleet_index: int, distributor_id: str) -> EffectiveLimits:
+        fleet = self.fleets[fleet_index % len(self.fleets)]
+        return effective_limits(fleet, self.setting(distributor_id))
 
     def _fleet_id(self, index: int, distributor_id: str) -> str:
         return object_id(_JOINED, "fleet", distributor_id, index)
@@ -352,7 +356,7 @@ class Store:
                 " ORDER BY code_number DESC LIMIT 1",
                 (row["seq"],),
             ).fetchone()
-        limits = self.limits_of({"_fleet": row["fleet"], "_distributorId": row["distributor_id"]})
+        limits = self._limits(int(row["fleet"]), row["distributor_id"])
         counts = (int(total), int(free), int(reset))
         chain = demo.Chain(row["id"], int(index), None if last is None else last["chain_link"])
         return demo.code_generator(chain, limits, counts, row["creation_date"])
@@ -624,8 +628,8 @@ class Store:
     def record_code(
         self, item: dict[str, Any], code_type: str, days: int, description: str | None
     ) -> dict[str, Any]:
-        """Check every rule of the item's fleet and record one code event, in one
-        transaction.
+        """Check every rule of the item's effective limits (its fleet's over its
+        distributor's) and record one code event, in one transaction.
 
         Raises ``ApiError`` (and records nothing) when a rule refuses. The rules run in
         a fixed order: days, total, free/reset allowance, credit stacking, daily, interval.
