@@ -67,13 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="refresh-token lifetime in seconds (%(default)s)")  # fmt: skip
     add("--fleet", action="append", default=[], metavar="NAME:SETTINGS",
         help="a fleet of its own limits, on top of the flags above, e.g. "
-             "'Slow:interval=3,daily=5,off=credit'; repeat for more; items take the "
+             "'Slow:interval=3,daily=5,off=credit' ('daily=none': the distributor's); "
+             "repeat for more; items take the "
              "fleets in turn (default: the Standard and Pilot demo fleets)")  # fmt: skip
     add("--distributor-setting", action="append", default=[], metavar="[EMAIL:]SETTINGS",
         help="a demo distributor's DistributorSetting (default: the first distributor), "
-             "e.g. 'daily=5,interval=30' or 'other@sandbox.test:free=2'; keys as for "
-             "--fleet, a value 'none' leaves it unset; an item's fleet value wins over "
-             "it (default: the printed schema's defaults)")  # fmt: skip
+             "e.g. 'daily=5,interval=30' or 'other@sandbox.test:free=2'; keys interval, "
+             "daily, total, free, reset, credit_days, credit_events, each a number or "
+             "'none' (unset); an item's fleet value wins over it (default: the printed "
+             "schema's defaults)")  # fmt: skip
     add("--faults", type=_faults, default=FaultSpec(), metavar="SPEC",
         help="fault probabilities per authorised request, e.g. "
              "'502=0.1,drop=0.1,delay=0.05:3.5' (default: none)")  # fmt: skip
