@@ -72,6 +72,7 @@ query ($id: ID!) {
     codeGenerator { _id hashRoot hashTop hashTopInitial codeCount codeHistory { _id } }
     openTokencodeGen {
       _id secret_key starting_code token token_type token_value max_count updatedAt
+      openTokenCodeHistory { token token_type token_value max_count code_history_type }
     }
   }
 }"""
@@ -346,6 +347,15 @@ def test_open_token_items_carry_their_generator(sb: Sandbox, token: str) -> None
     assert after["max_count"] == count + 1
     assert after["token"] == re.sub(r"\D", "", latest["codeDecString"])
     assert (after["token_type"], after["token_value"]) == ("ADD_TIME", 14.0)
+    history = after["openTokenCodeHistory"]
+    assert len(history) == len(before["openTokenCodeHistory"]) + 1 == after["max_count"]
+    assert history[-1] == {
+        "token": after["token"],
+        "token_type": "ADD_TIME",
+        "token_value": 14.0,
+        "max_count": after["max_count"],
+        "code_history_type": "GENERATED_TOKEN",
+    }
     assert (after["_id"], after["secret_key"], after["starting_code"]) == (
         before["_id"],
         before["secret_key"],

@@ -204,12 +204,13 @@ def open_token_generator(
     if latest is None:
         token, token_type, value, updated = starting_code, "SET_TIME", 0.0, created
     else:
-        token = "".join(ch for ch in str(latest["code_dec"]) if ch.isdigit())
-        token_type = _OPEN_TOKEN_TYPES.get(str(latest["code_type"]), "ADD_TIME")
-        value = float(latest["code_days"]) if latest["code_type"] == "DAYSCODE" else 0.0
+        token, token_type, value = _token(
+            latest["code_type"], latest["code_days"], latest["code_dec"]
+        )
         updated = str(latest["created_at"])
     return {
         "_id": object_id(0, "opentoken", item_id),
+        "_itemId": item_id,
         "createdAt": created,
         "updatedAt": updated,
         "deleteStatus": False,
@@ -220,7 +221,40 @@ def open_token_generator(
         "token_type": token_type,
         "token_value": value,
         "max_count": float(count),
-        "openTokenCodeHistory": None,
+    }
+
+
+def _token(code_type: str, days: int, code_dec: str) -> tuple[str, str, float]:
+    """``(token, token_type, token_value)`` of the OpenToken token a code event stands for."""
+    token = "".join(ch for ch in code_dec if ch.isdigit())
+    value = float(days) if code_type == "DAYSCODE" else 0.0
+    return token, _OPEN_TOKEN_TYPES.get(code_type, "ADD_TIME"), value
+
+
+def open_token_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A code event (as the store shapes it) as the printed ``OpenTokenCodeEvent``: a
+    ``GENERATED_TOKEN`` whose ``max_count`` is its place in the item's count."""
+    token, token_type, value = _token(
+        str(event["codeType"]), int(event["codeDays"]), str(event["codeDecString"])
+    )
+    return {
+        "_id": object_id(0, "opentoken-event", event["_id"]),
+        "createdAt": event["createdAt"],
+        "updatedAt": event["createdAt"],
+        "deleteStatus": False,
+        "deleteAt": None,
+        "triggers": [],
+        "type": "EVENT",
+        "actionScope": "CLIENT",
+        "actorName": "openTokenCodeEvent",
+        "profile": None,
+        "code_history_type": "GENERATED_TOKEN",
+        "token": token,
+        "token_type": token_type,
+        "token_value": value,
+        "max_count": float(event["codeNumber"]),
+        "opentokencodeGen": None,
+        "opentokencodeDecoder": None,
     }
 
 

@@ -78,6 +78,7 @@ mutation = _ObjectType("Mutation")
 item_type = _ObjectType("Item")
 code_event_type = _ObjectType("CodeEvent")
 code_generator_type = _ObjectType("CodeGenerator")
+open_token_generator_type = _ObjectType("OpenTokenCodeGen")
 access_token_type = _ObjectType("AccessToken")
 
 
@@ -509,6 +510,15 @@ def resolve_open_token_code_gen(
     return _context(info).store.open_token_generator(str(obj["_id"]))
 
 
+@open_token_generator_type.field("openTokenCodeHistory")
+def resolve_open_token_code_history(
+    obj: dict[str, Any], info: GraphQLResolveInfo
+) -> list[dict[str, Any]]:
+    """An OpenToken generator's tokens, one per code event of its item, oldest first."""
+    history = _context(info).store.history(str(obj["_itemId"]))
+    return [demo.open_token_event(event) for event in history]
+
+
 @code_generator_type.field("codeHistory")
 def resolve_code_history(obj: dict[str, Any], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
     """A code generator's events, oldest first (read only when selected)."""
@@ -555,7 +565,15 @@ def resolve_generate_reset_code(
     return _generate(info, generateResetCodeInput, RESETCODE)
 
 
-BINDABLES = [query, mutation, item_type, code_event_type, code_generator_type, access_token_type]
+BINDABLES = [
+    query,
+    mutation,
+    item_type,
+    code_event_type,
+    code_generator_type,
+    open_token_generator_type,
+    access_token_type,
+]
 
 
 def served_root_fields() -> frozenset[str]:
