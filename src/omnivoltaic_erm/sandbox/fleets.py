@@ -215,16 +215,16 @@ def credit_exceeded(rule: CreditRule, days: int, recent: Iterable[tuple[str, int
 
 
 def parse_limit_values(
-    text: str, keys: Mapping[str, tuple[str, type]] = LIMIT_KEYS
+    text: str, keys: Mapping[str, tuple[str, type]] = LIMIT_KEYS, *, allow_off: bool = False
 ) -> dict[str, Any]:
     """``key=value,...`` as attribute values, for the command line: a number, or
     ``none`` to leave the value unset. Raises ``ValueError`` for an unknown key or a bad
-    number. ``off=rule+rule`` gives ``disabled`` where ``keys`` are a fleet's."""
+    number. With ``allow_off`` (a fleet's), ``off=rule+rule`` gives ``disabled``."""
     values: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, raw = part.partition("=")
         key = key.strip()
-        if key == "off" and sep and keys is not LIMIT_KEYS:
+        if key == "off" and sep and allow_off:
             values["disabled"] = frozenset(r.strip() for r in raw.split("+") if r.strip())
             continue
         if not sep or key not in keys:
@@ -252,7 +252,7 @@ def parse_fleet(spec: str, base: Fleet) -> Fleet:
     if not name.strip():
         raise ValueError(f"bad fleet {spec[:40]!r}: expected NAME:key=value,...")
     try:
-        values = parse_limit_values(rest, {**LIMIT_KEYS, **_FLEET_ONLY_KEYS})
+        values = parse_limit_values(rest, {**LIMIT_KEYS, **_FLEET_ONLY_KEYS}, allow_off=True)
     except ValueError as exc:
         raise ValueError(str(exc).replace("setting", "fleet setting", 1)) from None
     values["name"] = name.strip()
