@@ -66,6 +66,11 @@ SANDBOX_EMAIL = "distributor@sandbox.test"
 SANDBOX_PASSWORD = "sandbox-password"
 SANDBOX_OTHER_EMAIL = "other@sandbox.test"
 SANDBOX_OTHER_PASSWORD = "other-password"
+# The printed schema's documented defaults (DistributorSetting / ItemFleet descriptions),
+# where they differ from the handbook's rules above: the sandbox applies them when
+# neither an item's fleet nor its distributor sets a value.
+PRINTED_CODE_INTERVAL = 60.0
+CREDIT_STACK_DAYS = 60
 
 # Environment variables read when an argument is not given.
 ENV_URL = "ERM_URL"

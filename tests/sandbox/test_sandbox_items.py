@@ -267,12 +267,12 @@ def test_twenty_thousand_items_seed_fast_and_page_by_offset() -> None:
 
 
 def test_an_unserved_root_field_names_itself(sb: Sandbox, token: str) -> None:
-    # getAllItems is in the real schema, so the document validates; the sandbox says it
-    # does not serve it instead of answering a null.
-    result = gql(sb, "query { getAllItems(queryorder: ASC) { pageData { count } } }", token=token)
+    # getSpecificItemFleet is in the real schema, so the document validates; the sandbox
+    # says it does not serve it instead of answering a null.
+    result = gql(sb, 'query { getSpecificItemFleet(id: "x") { _id } }', token=token)
     error = error_of(result)
     assert error["extensions"]["code"] == "NOT_SERVED_BY_SANDBOX"
-    assert "Query.getAllItems is not served by the sandbox" in error["message"]
+    assert "Query.getSpecificItemFleet is not served by the sandbox" in error["message"]
     mutation = error_of(gql(sb, 'mutation { deleteItem(itemId: "x") }', token=token))
     assert mutation["message"].startswith("Mutation.deleteItem is not served by the sandbox")
 

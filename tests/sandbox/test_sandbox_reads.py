@@ -78,9 +78,16 @@ def test_specific_item_and_by_oem_id_find_only_the_owners_items(sb: Sandbox, tok
         "NOT_FOUND"
     )
     foreign = sb.items(sb.other_email)[0]
-    for query, key in ((SPECIFIC, "_id"), (BY_OEM, "oemItemID")):
-        error = error_of(gql(sb, query, {"id": foreign[key]}, token))
-        assert error["extensions"]["code"] == "NOT_FOUND"
+    error = error_of(gql(sb, SPECIFIC, {"id": foreign["_id"]}, token))
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    # An unknown or foreign OEM id: the real server's non-null error, not NOT_FOUND.
+    for unknown in (foreign["oemItemID"], "DVAV2501999999"):
+        error = error_of(gql(sb, BY_OEM, {"id": unknown}, token))
+        assert error["message"] == (
+            "Cannot return null for non-nullable field Query.getItembyOemItemId."
+        )
+        assert error["path"] == ["getItembyOemItemId"]
+        assert error["extensions"]["code"] != "NOT_FOUND"
     assert error_of(gql(sb, BY_OEM, {"id": item["oemItemID"]}))["message"] == "Unauthorized"
 
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -21,8 +22,9 @@ from .._constants import SANDBOX_HOST, SANDBOX_PORT
 from .app import STATE, create_app
 from .config import FaultSpec, SandboxConfig
 from .errors import ERROR_SHAPES
-from .fleets import parse_fleet, standard_fleet
+from .fleets import parse_fleet, parse_limit_values, standard_fleet
 from .replay import REPLAY
+from .settings import DistributorSetting
 
 _DEFAULTS = SandboxConfig()
 
@@ -67,8 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="refresh-token lifetime in seconds (%(default)s)")  # fmt: skip
     add("--fleet", action="append", default=[], metavar="NAME:SETTINGS",
         help="a fleet of its own limits, on top of the flags above, e.g. "
-             "'Slow:interval=3,daily=5,off=credit'; repeat for more; items take the "
+             "'Slow:interval=3,daily=5,off=credit' ('daily=none': the distributor's); "
+             "repeat for more; items take the "
              "fleets in turn (default: the Standard and Pilot demo fleets)")  # fmt: skip
+    add("--distributor-setting", action="append", default=[], metavar="[EMAIL:]SETTINGS",
+        help="a demo distributor's DistributorSetting (default: the first distributor), "
+             "e.g. 'daily=5,interval=30' or 'other@sandbox.test:free=2'; keys interval, "
+             "daily, total, free, reset, credit_days, credit_events, each a number or "
+             "'none' (unset); an item's fleet value wins over it (default: the printed "
+             "schema's defaults)")  # fmt: skip
     add("--faults", type=_faults, default=FaultSpec(), metavar="SPEC",
         help="fault probabilities per authorised request, e.g. "
              "'502=0.1,drop=0.1,delay=0.05:3.5' (default: none)")  # fmt: skip
@@ -98,6 +107,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     fleets = tuple(parse_fleet(spec, base) for spec in args.fleet) or None
     return SandboxConfig(
         fleets=fleets,
+        distributor_settings=_distributor_settings(args.distributor_setting),
         refresh_ttl=args.refresh_ttl,
         host=args.host,
         port=args.port,
@@ -116,6 +126,20 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         error_shape=args.error_shape,
         replay=args.replay,
     )
+
+
+def _distributor_settings(specs: list[str]) -> dict[str, DistributorSetting]:
+    """``--distributor-setting`` values by e-mail; later ones add to earlier ones."""
+    settings: dict[str, DistributorSetting] = {}
+    for spec in specs:
+        email, sep, rest = spec.rpartition(":")
+        email = email.strip() if sep else _DEFAULTS.email
+        try:
+            values = parse_limit_values(rest)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("setting", "distributor setting", 1)) from None
+        settings[email] = replace(settings.get(email, DistributorSetting()), **values)
+    return settings
 
 
 def _url(host: str, port: int) -> str:

@@ -10,6 +10,11 @@ The chain: link 0 is ``SHA-256("erm-sandbox:" + item _id)``; each code event tak
 the next link, ``SHA-256(previous link + code type + days)``, and its code is the
 first 8 bytes of that link. The link is stored with the event, so the chain continues
 across restarts; ``hashIndex`` is the link's position (1 for the first event).
+
+``hashRoot`` and ``hashTop`` (on the code generator and on each code event) are 16
+uppercase hex digits taken from the links: the root from link 0, an event's top from
+its own link, the generator's top from its latest link. They are only well-formed and
+consistent: no device reads them.
 """
 
 from __future__ import annotations
@@ -42,6 +47,17 @@ class Code:
 def chain_start(item_id: str) -> str:
     """Link 0 of an item's chain (hex)."""
     return hashlib.sha256(b"erm-sandbox:" + item_id.encode()).hexdigest()
+
+
+def hash_of(link: str) -> str:
+    """The ``hashTop`` / ``hashRoot`` shown for a chain link: 16 uppercase hex digits
+    (bytes 8 to 15 of the link, which the code itself does not use)."""
+    return link[16:32].upper()
+
+
+def hash_root(item_id: str) -> str:
+    """An item's ``hashRoot``: the shown hash of link 0."""
+    return hash_of(chain_start(item_id))
 
 
 def next_code(previous_link: str, hash_index: int, code_type: str, days: int) -> Code:

@@ -8,6 +8,7 @@ can run with ``code_interval=0.2`` or ``token_ttl=2``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from .._constants import (
 )
 from .errors import ERROR_SHAPES
 from .fleets import Fleet, demo_fleets, standard_fleet
+from .settings import DistributorSetting
 
 # Names accepted in a fault SPEC, mapped to FaultSpec attributes (probabilities), in the
 # order a draw tries them; ``seed`` and ``ops`` are settings, not faults.
@@ -204,6 +206,9 @@ class SandboxConfig:
     # None: the demo fleets (the limits above, and a pilot fleet); else items take the
     # given fleets in turn.
     fleets: tuple[Fleet, ...] | None = None
+    # Each demo distributor's DistributorSetting, by e-mail; a distributor not named has
+    # the printed defaults. An item's fleet values win over its distributor's.
+    distributor_settings: Mapping[str, DistributorSetting] = field(default_factory=dict)
     faults: FaultSpec = field(default_factory=FaultSpec)
     seed: int | None = None
     secret: str | None = field(default=None, repr=False)
@@ -242,12 +247,23 @@ class SandboxConfig:
             if not self.fleets:
                 raise ValueError("fleets, when given, must hold at least one fleet")
             object.__setattr__(self, "fleets", tuple(self.fleets))
+        unknown = set(self.distributor_settings) - {self.email, self.other_email}
+        if unknown:
+            raise ValueError(
+                "distributor_settings names no demo distributor: "
+                + ", ".join(sorted(e[:60] for e in unknown))
+            )
+        object.__setattr__(self, "distributor_settings", dict(self.distributor_settings))
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
         if self.error_shape not in ERROR_SHAPES:
             raise ValueError(f"error_shape must be one of {', '.join(ERROR_SHAPES)}")
         if self.email == self.other_email:
             raise ValueError("the two demo distributors need different e-mails")
+
+    def setting_of(self, email: str) -> DistributorSetting:
+        """The ``DistributorSetting`` of the demo distributor with this e-mail."""
+        return self.distributor_settings.get(email) or DistributorSetting()
 
     def all_fleets(self) -> tuple[Fleet, ...]:
         """The fleets items belong to: the configured ones, or the demo fleets."""

@@ -4,16 +4,24 @@ Values follow the handbook where it shows them and the printed schema elsewhere:
 non-null field of ``Item`` and of the relations it reaches (``itemSKU``, ``itemBatch``,
 ``itemFirmware``, ``itemFleet``, ``codeGenerator``) is filled, enums take their printed
 values (``CodeGenUsed``, ``LifeCycle``, ``BatchState``, ``CodeSystemType``), and
-``legacyItemId`` is a number on some items. Nothing here touches the database.
+``legacyItemId`` is a number on some items. Fields that public front ends read are filled
+too: an OpenToken item's ``openTokencodeGen``, and the sign-in profile's names, role and
+office address. Nothing here touches the database.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from . import codes
 from .fleets import Fleet
+from .settings import EffectiveLimits
+
+OPENTOKEN = "OPENTOKEN"
 
 # The handbook's values for a distributor's device, the same on every demo item.
 ITEM_FIELDS: dict[str, Any] = {
@@ -57,7 +65,7 @@ def item_variety(index: int) -> tuple[str, str, float | None]:
     Most items use OVES codes, every seventh OpenToken; every third has a legacy id.
     """
     life_cycle = _LIFE_CYCLES[index % len(_LIFE_CYCLES)]
-    code_gen = "OPENTOKEN" if index % 7 == 6 else "OVES"
+    code_gen = OPENTOKEN if index % 7 == 6 else "OVES"
     legacy = float(100_000 + index) if index % 3 == 2 else None
     return life_cycle, code_gen, legacy
 
@@ -127,15 +135,27 @@ def fleet_object(fleet: Fleet, fleet_id: str, assigned: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """Where an item's hash chain stands: its latest link (None before any event)."""
+
+    item_id: str
+    hash_index: int
+    latest_link: str | None
+
+
 def code_generator(
-    item_id: str, fleet: Fleet, counts: tuple[int, int, int], hash_index: int, created: str
+    chain: Chain, limits: EffectiveLimits, counts: tuple[int, int, int], created: str
 ) -> dict[str, Any]:
-    """An item's code generator: its ``(total, free, reset)`` counts and chain position."""
+    """An item's code generator: its ``(total, free, reset)`` counts and chain position;
+    ``codeLimits`` are the item's effective free and reset limits."""
     total, free, reset = counts
-    root = hashlib.sha256(f"root:{item_id}".encode()).hexdigest()[:16].upper()
+    root = codes.hash_root(chain.item_id)
+    top = root if chain.latest_link is None else codes.hash_of(chain.latest_link)
     return {
         **_ACTOR,
-        "_id": object_id(0, "generator", item_id),
+        "_id": generator_id(chain.item_id),
+        "_itemId": chain.item_id,
         "createdAt": created,
         "updatedAt": created,
         "type": "DEVICE",
@@ -151,15 +171,150 @@ def code_generator(
             "system": "ACP1",
         },
         "hashRoot": root,
-        "hashTop": root,
+        "hashTop": top,
         "hashTopInitial": root,
         "codeCount": total,
-        "hashIndex": hash_index,
+        "hashIndex": chain.hash_index,
         "codeReversalCount": 0,
         "freeCodeCount": free,
         "resetCodeCount": reset,
-        "codeHistory": None,
-        "codeLimits": {"freeCodeCount": fleet.free_limit, "resetCodeCount": fleet.reset_limit},
+        "codeLimits": {"freeCodeCount": limits.free_limit, "resetCodeCount": limits.reset_limit},
+    }
+
+
+def generator_id(item_id: str) -> str:
+    """The ``CodeGenerator._id`` of an item."""
+    return object_id(0, "generator", item_id)
+
+
+# The OpenToken type of the token a code event stands for: a days code adds time, a free
+# code ends pay-as-you-go, a reset code sets the time (to zero).
+_OPEN_TOKEN_TYPES = {"DAYSCODE": "ADD_TIME", "FREECODE": "DISABLE_PAYG", "RESETCODE": "SET_TIME"}
+
+
+def open_token_generator(
+    item_id: str, created: str, count: int, latest: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """An OpenToken item's ``OpenTokenCodeGen``: ``max_count`` is the tokens issued so
+    far, ``token`` (and its type and days) the latest one, digits only; before any, the
+    starting code with ``SET_TIME`` 0. The key and starting code are derived from the
+    item's id: well-formed, and no device holds them."""
+    seed = hashlib.sha256(f"opentoken:{item_id}".encode()).hexdigest()
+    starting_code = f"{int(seed[32:40], 16) % 10**9:09d}"
+    if latest is None:
+        token, token_type, value, updated = starting_code, "SET_TIME", 0.0, created
+    else:
+        token, token_type, value = _token(
+            latest["code_type"], latest["code_days"], latest["code_dec"]
+        )
+        updated = str(latest["created_at"])
+    return {
+        "_id": object_id(0, "opentoken", item_id),
+        "_itemId": item_id,
+        "createdAt": created,
+        "updatedAt": updated,
+        "deleteStatus": False,
+        "deleteAt": None,
+        "secret_key": seed[:32],
+        "starting_code": starting_code,
+        "token": token,
+        "token_type": token_type,
+        "token_value": value,
+        "max_count": float(count),
+    }
+
+
+def _token(code_type: str, days: int, code_dec: str) -> tuple[str, str, float]:
+    """``(token, token_type, token_value)`` of the OpenToken token a code event stands for."""
+    token = "".join(ch for ch in code_dec if ch.isdigit())
+    value = float(days) if code_type == "DAYSCODE" else 0.0
+    return token, _OPEN_TOKEN_TYPES.get(code_type, "ADD_TIME"), value
+
+
+def open_token_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A code event (as the store shapes it) as the printed ``OpenTokenCodeEvent``: a
+    ``GENERATED_TOKEN`` whose ``max_count`` is its place in the item's count."""
+    token, token_type, value = _token(
+        str(event["codeType"]), int(event["codeDays"]), str(event["codeDecString"])
+    )
+    return {
+        "_id": object_id(0, "opentoken-event", event["_id"]),
+        "createdAt": event["createdAt"],
+        "updatedAt": event["createdAt"],
+        "deleteStatus": False,
+        "deleteAt": None,
+        "triggers": [],
+        "type": "EVENT",
+        "actionScope": "CLIENT",
+        "actorName": "openTokenCodeEvent",
+        "profile": None,
+        "code_history_type": "GENERATED_TOKEN",
+        "token": token,
+        "token_type": token_type,
+        "token_value": value,
+        "max_count": float(event["codeNumber"]),
+        "opentokencodeGen": None,
+        "opentokencodeDecoder": None,
+    }
+
+
+# The two demo distributors' people and offices. The first has a contact person's names;
+# the second leaves them null, as the handbook's sign-in example of a distributor does.
+_PROFILES: tuple[dict[str, Any], ...] = (
+    {
+        "firstName": "Amina",
+        "lastName": "Otieno",
+        "address": ("Nairobi", "Kenya", "00100", "Nairobi County", "Ngong Road 42", "Suite 4"),
+    },
+    {
+        "firstName": None,
+        "lastName": None,
+        "address": ("Kampala", "Uganda", "256", "Central Region", "Jinja Road 7", "Unit 2"),
+    },
+)
+
+
+def distributor_profile(distributor_id: str, index: int, joined: str) -> dict[str, Any]:
+    """The profile fields of the ``index``-th demo distributor's sign-in result, as the
+    printed ``AuthToken`` types them: names, ``role`` (the DISTRIBUTOR role),
+    ``officeAddress`` and ``authenticationInstance``. ``subrole`` stays null: the
+    handbook's example has no sub-role (``subRoleName: null``)."""
+    profile = _PROFILES[index % len(_PROFILES)]
+    city, country, postcode, srpc, street, unit = profile["address"]
+    record = {"createdAt": joined, "updatedAt": joined, "deleteStatus": False, "deleteAt": None}
+    return {
+        "firstName": profile["firstName"],
+        "lastName": profile["lastName"],
+        "role": {
+            **record,
+            "_id": object_id(0, "role", "DISTRIBUTOR"),
+            "name": "DISTRIBUTOR",
+            "distributor": [],
+            "organization": [],
+            "servicer": [],
+            "supplier": [],
+            "permissions": None,
+        },
+        "officeAddress": {
+            **record,
+            "_id": object_id(0, "address", distributor_id),
+            "city": city,
+            "country": country,
+            "postcode": postcode,
+            "srpc": srpc,
+            "street": street,
+            "unit": unit,
+        },
+        "authenticationInstance": {
+            **record,
+            "_id": object_id(0, "authentication-instance", "OVES"),
+            "name": "OVES",
+            "distributor": [],
+            "organization": [],
+            "servicer": [],
+            "supplier": [],
+        },
+        "subrole": None,
     }
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ariadne import ObjectType
-from graphql import GraphQLObjectType, GraphQLResolveInfo
+from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo
 
-from ..errors import CODE_FORBIDDEN
+from ..errors import CODE_FORBIDDEN, CODE_NOT_FOUND
+from . import demo
 from .auth import (
     ROLE_DISTRIBUTOR,
     bearer_token,
@@ -25,8 +26,16 @@ from .auth import (
     verify_refresh_token,
     verify_token,
 )
-from .errors import ApiError, bad_input, invalid_credentials, not_found, unauthorized
-from .pagination import PageRequest, connection
+from .errors import (
+    ApiError,
+    bad_input,
+    invalid_credentials,
+    not_found,
+    shorten,
+    unauthorized,
+)
+from .events import EventQuery, date_range
+from .pagination import PageRequest, Window, connection
 from .store import DAYSCODE, FREECODE, RESETCODE, Distributor, Store
 
 log = logging.getLogger("omnivoltaic_erm.sandbox")
@@ -68,6 +77,9 @@ query = _ObjectType("Query")
 mutation = _ObjectType("Mutation")
 item_type = _ObjectType("Item")
 code_event_type = _ObjectType("CodeEvent")
+code_generator_type = _ObjectType("CodeGenerator")
+open_token_generator_type = _ObjectType("OpenTokenCodeGen")
+access_token_type = _ObjectType("AccessToken")
 
 
 def _context(info: GraphQLResolveInfo) -> RequestContext:
@@ -113,7 +125,22 @@ def _tokens(store: Store, distributor: Distributor) -> dict[str, Any]:
         "agentType": "SALES",
         "idType": "OFFICIAL_ID",
         "actionScope": "CLIENT",
+        **demo.distributor_profile(distributor.id, distributor.index, distributor.created_at),
     }
+
+
+def _related_id(field_name: str) -> Any:
+    """``AccessToken`` types ``role``, ``officeAddress``, ... as ``ID``: the object's id."""
+
+    def resolve(obj: dict[str, Any], _: GraphQLResolveInfo) -> str | None:
+        related = obj.get(field_name)
+        return None if related is None else str(related["_id"])
+
+    return resolve
+
+
+for _name in ("role", "officeAddress", "authenticationInstance", "subrole"):
+    access_token_type.set_field(_name, _related_id(_name))
 
 
 def _refresh(info: GraphQLResolveInfo, refresh_token: str) -> dict[str, Any]:
@@ -164,6 +191,49 @@ def resolve_sign_in_client(
 # -- items ---------------------------------------------------------------------------
 
 
+def _forbidden() -> ApiError:
+    """Another distributor's id where the caller's own is expected."""
+    return ApiError("Forbidden resource", CODE_FORBIDDEN, 403)
+
+
+def _own_id(distributor: Distributor, given: str | None) -> None:
+    """Refuse a ``clientId``/``distributorId`` that is not the caller's own."""
+    if given is not None and given != distributor.id:
+        raise _forbidden()
+
+
+def _window(paging: PageRequest, count: int) -> tuple[Window, int | None]:
+    try:
+        return paging.window(count)
+    except ValueError as exc:
+        raise bad_input(str(exc)) from None
+
+
+def _item_page(
+    ctx: RequestContext,
+    paging: PageRequest,
+    *,
+    search: str | None,
+    descending: bool,
+    oem_search: str | None = None,
+    fleet: int | None = None,
+) -> dict[str, Any]:
+    """A page of the signed-in distributor's matching items, as ``GetAllItemsResponse``."""
+    owner = ctx.distributor().id
+    count = ctx.store.count_items(owner, search, oem_search, fleet)
+    win, asked = _window(paging, count)
+    nodes = ctx.store.list_items(
+        owner,
+        search,
+        descending=descending,
+        offset=win.start,
+        limit=win.size,
+        oem_search=oem_search,
+        fleet=fleet,
+    )
+    return connection(win, nodes, count, asked)
+
+
 @query.field("getAllClientItems")
 def resolve_get_all_client_items(
     _: Any,
@@ -190,24 +260,54 @@ def resolve_get_all_client_items(
     have no effect: the sandbox has no asset accounts and no simulator.
     """
     ctx = _context(info)
-    distributor = ctx.distributor()
-    if clientId is not None and clientId != distributor.id:
-        raise ApiError("Forbidden resource", CODE_FORBIDDEN, 403)
-    count = ctx.store.count_items(distributor.id, search, searchByOemItemId)
+    _own_id(ctx.distributor(), clientId)
     paging = PageRequest(pagination, first, last, after, before, limit, offset)
-    try:
-        win, asked = paging.window(count)
-    except ValueError as exc:
-        raise bad_input(str(exc)) from None
-    nodes = ctx.store.list_items(
-        distributor.id,
-        search,
-        descending=queryorder == "DESC",
-        offset=win.start,
-        limit=win.size,
-        oem_search=searchByOemItemId,
+    return _item_page(
+        ctx, paging, search=search, descending=queryorder == "DESC", oem_search=searchByOemItemId
     )
-    return connection(win, nodes, count, asked)
+
+
+@query.field("getAllItems")
+def resolve_get_all_items(
+    _: Any,
+    info: GraphQLResolveInfo,
+    queryorder: str,
+    first: int | None = None,
+    last: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    search: str | None = None,
+) -> dict[str, Any]:
+    """``getAllItems``: like ``getAllClientItems`` by cursor, over the caller's own items
+    (a distributor never sees another's)."""
+    paging = PageRequest(None, first, last, after, before)
+    return _item_page(_context(info), paging, search=search, descending=queryorder == "DESC")
+
+
+@query.field("getAllClientItemsInItemFleet")
+def resolve_get_all_client_items_in_item_fleet(
+    _: Any,
+    info: GraphQLResolveInfo,
+    getAllClientItemsInItemFleet: dict[str, Any],
+    first: int | None = None,
+    last: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    search: str | None = None,
+) -> dict[str, Any]:
+    """``getAllClientItemsInItemFleet``: the caller's items in one of its fleets, oldest
+    first. ``clientId`` must be the caller's own id; a fleet id that is not one of the
+    caller's fleets selects no items."""
+    ctx = _context(info)
+    distributor = ctx.distributor()
+    _own_id(distributor, str(getAllClientItemsInItemFleet["clientId"]))
+    fleet_id = str(getAllClientItemsInItemFleet["itemFleetId"])
+    fleet = ctx.store.fleet_index(fleet_id, distributor.id)
+    paging = PageRequest(None, first, last, after, before)
+    if fleet is None:
+        win, asked = _window(paging, 0)
+        return connection(win, [], 0, asked)
+    return _item_page(ctx, paging, search=search, descending=False, fleet=fleet)
 
 
 @query.field("getItemsForDownloadById")
@@ -240,8 +340,26 @@ def resolve_get_specific_item(_: Any, info: GraphQLResolveInfo, itemId: str) -> 
 def resolve_get_item_by_oem_item_id(
     _: Any, info: GraphQLResolveInfo, oemItemId: str
 ) -> dict[str, Any]:
-    """``getItembyOemItemId``: one of the distributor's items by its ``oemItemID``."""
-    return _owned_item(_context(info), "oem_item_id", oemItemId)
+    """``getItembyOemItemId``: one of the distributor's items by its ``oemItemID``.
+
+    An unknown (or another distributor's) OEM id answers as the real server does: the
+    error graphql-core gives a non-null field that resolves to null, "Cannot return null
+    for non-nullable field Query.getItembyOemItemId.", with ``data`` null (not the
+    sandbox's own NOT_FOUND).
+    """
+    ctx = _context(info)
+    item = ctx.store.item_by("oem_item_id", oemItemId, ctx.distributor().id)
+    if item is None:
+        raise _null_for_non_null(info)
+    return item
+
+
+def _null_for_non_null(info: GraphQLResolveInfo) -> GraphQLError:
+    """graphql-core's own error for a null in a non-null field, raised as a GraphQL error:
+    the same message, path and locations, without being taken for a sandbox failure."""
+    return GraphQLError(
+        f"Cannot return null for non-nullable field {info.parent_type.name}.{info.field_name}."
+    )
 
 
 def _owned_item(ctx: RequestContext, column: str, value: str) -> dict[str, Any]:
@@ -250,6 +368,29 @@ def _owned_item(ctx: RequestContext, column: str, value: str) -> dict[str, Any]:
     if item is None:
         raise not_found(value)
     return item
+
+
+@query.field("getSpecificDistributorSetting")
+def resolve_get_specific_distributor_setting(
+    _: Any, info: GraphQLResolveInfo, distributorId: str
+) -> dict[str, Any]:
+    """``getSpecificDistributorSetting``: the caller's own ``DistributorSetting``; another
+    distributor's id is FORBIDDEN."""
+    ctx = _context(info)
+    distributor = ctx.distributor()
+    if distributorId != distributor.id:
+        raise _forbidden()
+    return ctx.store.setting_object(distributor.id)
+
+
+# -- code events ---------------------------------------------------------------------
+
+
+def _event_page(ctx: RequestContext, events: EventQuery, paging: PageRequest) -> dict[str, Any]:
+    """A page of the code events ``events`` selects, as ``GetAllCodeEventsResponse``."""
+    count = ctx.store.count_events(events)
+    win, asked = _window(paging, count)
+    return connection(win, ctx.store.list_events(events, win.start, win.size), count, asked)
 
 
 @query.field("getAllCodeEventsForSpecificItemByDistributor")
@@ -270,16 +411,83 @@ def resolve_code_events(
     first, paged by Relay cursors (``pagination: CURSOR``) or by ``limit``/``offset``."""
     ctx = _context(info)
     distributor = ctx.distributor()
-    if distributorId is not None and distributorId != distributor.id:
-        raise ApiError("Forbidden resource", CODE_FORBIDDEN, 403)
+    _own_id(distributor, distributorId)
     item = _owned_item(ctx, "id", itemId)
-    count = ctx.store.event_count(item["_id"])
-    paging = PageRequest(pagination, first, last, after, before, limit, offset)
+    events = EventQuery(distributor.id, item_id=item["_id"])
+    return _event_page(
+        ctx, events, PageRequest(pagination, first, last, after, before, limit, offset)
+    )
+
+
+@query.field("getAllCodeEventsBetweenDates")
+def resolve_code_events_between_dates(
+    _: Any,
+    info: GraphQLResolveInfo,
+    itemId: str,
+    startDate: str,
+    endDate: str,
+    first: int | None = None,
+    last: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    distributorId: str | None = None,
+    codeType: str | None = None,
+) -> dict[str, Any]:
+    """``getAllCodeEventsBetweenDates``: an item's code events created from ``startDate``
+    to ``endDate`` (both included; a date alone as the end includes its whole day),
+    optionally of one ``codeType``, newest first."""
+    ctx = _context(info)
+    distributor = ctx.distributor()
+    _own_id(distributor, distributorId)
+    item = _owned_item(ctx, "id", itemId)
     try:
-        win, asked = paging.window(count)
+        since, until = date_range(startDate, endDate)
     except ValueError as exc:
         raise bad_input(str(exc)) from None
-    return connection(win, ctx.store.events_page(item["_id"], win.start, win.size), count, asked)
+    events = EventQuery(
+        distributor.id, item_id=item["_id"], since=since, before=until, code_type=codeType
+    )
+    return _event_page(ctx, events, PageRequest(None, first, last, after, before))
+
+
+@query.field("getAllCodeEvents")
+def resolve_get_all_code_events(
+    _: Any,
+    info: GraphQLResolveInfo,
+    first: int | None = None,
+    last: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    search: str | None = None,
+) -> dict[str, Any]:
+    """``getAllCodeEvents``: the code events of all the caller's items, newest first;
+    ``search`` matches the item's ids, the event's ``_id``, ``codeType`` or description."""
+    ctx = _context(info)
+    events = EventQuery(ctx.distributor().id, search=search)
+    return _event_page(ctx, events, PageRequest(None, first, last, after, before))
+
+
+@query.field("getCodeEventsByCodeGeneratorIds")
+def resolve_code_events_by_code_generator_ids(
+    _: Any, info: GraphQLResolveInfo, ids: list[str]
+) -> list[dict[str, Any]]:
+    """``getCodeEventsByCodeGeneratorIds``: the code events of each named code generator
+    (``CodeGenerator._id``), generator by generator in the order given, each oldest
+    first. Ids that are not the caller's generators add nothing."""
+    ctx = _context(info)
+    item_ids = ctx.store.items_by_generator(ids, ctx.distributor().id)
+    return [event for item_id in item_ids for event in ctx.store.history(item_id)]
+
+
+@query.field("getSpecificCodeEvent")
+def resolve_get_specific_code_event(_: Any, info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
+    """``getSpecificCodeEvent``: one of the caller's code events by its ``_id``, or
+    NOT_FOUND."""
+    ctx = _context(info)
+    event = ctx.store.event_by_id(id, ctx.distributor().id)
+    if event is None:
+        raise ApiError(f"Code event not found: {shorten(id)!r}", CODE_NOT_FOUND, 404)
+    return event
 
 
 def _code_generator(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any] | None:
@@ -290,6 +498,31 @@ def _code_generator(obj: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, 
 
 item_type.set_field("codeGenerator", _code_generator)
 code_event_type.set_field("codeGenerator", _code_generator)
+
+
+@item_type.field("openTokencodeGen")
+def resolve_open_token_code_gen(
+    obj: dict[str, Any], info: GraphQLResolveInfo
+) -> dict[str, Any] | None:
+    """An OpenToken item's ``OpenTokenCodeGen``; null on an item that uses OVES codes."""
+    if obj.get("codeGenUsed") != demo.OPENTOKEN:
+        return None
+    return _context(info).store.open_token_generator(str(obj["_id"]))
+
+
+@open_token_generator_type.field("openTokenCodeHistory")
+def resolve_open_token_code_history(
+    obj: dict[str, Any], info: GraphQLResolveInfo
+) -> list[dict[str, Any]]:
+    """An OpenToken generator's tokens, one per code event of its item, oldest first."""
+    history = _context(info).store.history(str(obj["_itemId"]))
+    return [demo.open_token_event(event) for event in history]
+
+
+@code_generator_type.field("codeHistory")
+def resolve_code_history(obj: dict[str, Any], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+    """A code generator's events, oldest first (read only when selected)."""
+    return _context(info).store.history(str(obj["_itemId"]))
 
 
 # -- codes ---------------------------------------------------------------------------
@@ -332,7 +565,15 @@ def resolve_generate_reset_code(
     return _generate(info, generateResetCodeInput, RESETCODE)
 
 
-BINDABLES = [query, mutation, item_type, code_event_type]
+BINDABLES = [
+    query,
+    mutation,
+    item_type,
+    code_event_type,
+    code_generator_type,
+    open_token_generator_type,
+    access_token_type,
+]
 
 
 def served_root_fields() -> frozenset[str]:

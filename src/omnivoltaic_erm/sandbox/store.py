@@ -37,6 +37,7 @@ from .auth import check_password, hash_password, new_secret
 from .config import SandboxConfig
 from .demo import iso, object_id
 from .errors import ApiError, bad_input
+from .events import EventQuery
 from .fleets import (
     CREDIT,
     DAILY,
@@ -48,6 +49,7 @@ from .fleets import (
     credit_exceeded,
     demo_fleet_index,
 )
+from .settings import DistributorSetting, EffectiveLimits, effective_limits, setting_object
 
 DAYSCODE, FREECODE, RESETCODE = "DAYSCODE", "FREECODE", "RESETCODE"
 
@@ -150,6 +152,7 @@ class Distributor:
     name: str
     created_at: str
     updated_at: str
+    index: int = 0  # 0: the first demo distributor, 1: the other
 
 
 def _event(row: sqlite3.Row) -> dict[str, Any]:
@@ -162,6 +165,10 @@ def _event(row: sqlite3.Row) -> dict[str, Any]:
         "codeDecString": row["code_dec"],
         "description": row["description"],
         "hashIndex": row["hash_index"],
+        # The generator's count and chain position right after this event.
+        "codeCount": row["code_number"],
+        "hashTop": codes.hash_of(row["chain_link"]),
+        "hashRoot": codes.hash_root(row["item_id"]),
         "createdAt": row["created_at"],
         "updatedAt": row["created_at"],
         "deleteStatus": False,
@@ -188,11 +195,18 @@ class Store:
         self.fleets = config.all_fleets()
         self._fleet_objects: dict[tuple[int, str], dict[str, Any]] = {}
         self._relations: dict[tuple[str, str], dict[str, Any]] = {}
+        # CodeGenerator._id -> item _id, per distributor (items never change owner).
+        self._generators: dict[str, dict[str, str]] = {}
         self.secret = config.secret or self._meta_secret()
         self._seed_distributor(config.email, config.password, "Sandbox Distributor", 0)
         self._seed_distributor(
             config.other_email, config.other_password, "Other Sandbox Distributor", 1
         )
+        self._settings: dict[str, DistributorSetting] = {}
+        for email in (config.email, config.other_email):
+            distributor_id = self.distributor_id(email)
+            if distributor_id is not None:
+                self._settings[distributor_id] = config.setting_of(email)
 
     def close(self) -> None:
         """Close the connection."""
@@ -265,12 +279,40 @@ class Store:
         """The fleet an item (as returned by ``find_item``) belongs to."""
         return self.fleets[int(item["_fleet"]) % len(self.fleets)]
 
+    def setting(self, distributor_id: str) -> DistributorSetting:
+        """A distributor's ``DistributorSetting`` (the printed defaults when none is
+        configured)."""
+        return self._settings.get(distributor_id) or DistributorSetting()
+
+    def setting_object(self, distributor_id: str) -> dict[str, Any]:
+        """A distributor's setting as the printed ``DistributorSetting`` type."""
+        setting_id = object_id(_JOINED, "setting", distributor_id)
+        return setting_object(self.setting(distributor_id), setting_id, iso(_JOINED))
+
+    def limits_of(self, item: dict[str, Any]) -> EffectiveLimits:
+        """An item's effective limits: its fleet's values over its distributor's."""
+        return self._limits(int(item["_fleet"]), str(item["_distributorId"]))
+
+    def _limits(self, fleet_index: int, distributor_id: str) -> EffectiveLimits:
+        fleet = self.fleets[fleet_index % len(self.fleets)]
+        return effective_limits(fleet, self.setting(distributor_id))
+
+    def _fleet_id(self, index: int, distributor_id: str) -> str:
+        return object_id(_JOINED, "fleet", distributor_id, index)
+
+    def fleet_index(self, fleet_id: str, distributor_id: str) -> int | None:
+        """Which of the distributor's fleets has this ``ItemFleet._id``, or None."""
+        return next(
+            (i for i in range(len(self.fleets)) if self._fleet_id(i, distributor_id) == fleet_id),
+            None,
+        )
+
     def _fleet_object(self, index: int, distributor_id: str) -> dict[str, Any]:
         key = (index, distributor_id)
         cached = self._fleet_objects.get(key)
         if cached is None:
             fleet = self.fleets[index % len(self.fleets)]
-            fleet_id = object_id(_JOINED, "fleet", distributor_id, index)
+            fleet_id = self._fleet_id(index, distributor_id)
             cached = demo.fleet_object(fleet, fleet_id, iso(_JOINED))
             self._fleet_objects[key] = cached
         return cached
@@ -291,8 +333,9 @@ class Store:
             "lifeCycle": row["life_cycle"],
             "codeGenUsed": row["code_gen_used"],
             "legacyItemId": row["legacy_item_id"],
-            "itemFleet": self._fleet_object(row["fleet"], row["distributor_id"]),
+            "itemFleet": self._fleet_object(row["fleet"] % len(self.fleets), row["distributor_id"]),
             "_fleet": row["fleet"],
+            "_distributorId": row["distributor_id"],
             **demo.ITEM_FIELDS,
             **related,
         }
@@ -308,9 +351,32 @@ class Store:
                 " coalesce(max(hash_index), 0) FROM code_events WHERE item_seq = ?",
                 (row["seq"],),
             ).fetchone()
-        fleet = self.fleets[int(row["fleet"]) % len(self.fleets)]
+            last = self._db.execute(
+                "SELECT chain_link FROM code_events WHERE item_seq = ?"
+                " ORDER BY code_number DESC LIMIT 1",
+                (row["seq"],),
+            ).fetchone()
+        limits = self._limits(int(row["fleet"]), row["distributor_id"])
         counts = (int(total), int(free), int(reset))
-        return demo.code_generator(row["id"], fleet, counts, int(index), row["creation_date"])
+        chain = demo.Chain(row["id"], int(index), None if last is None else last["chain_link"])
+        return demo.code_generator(chain, limits, counts, row["creation_date"])
+
+    def open_token_generator(self, item_id: str) -> dict[str, Any] | None:
+        """An OpenToken item's ``OpenTokenCodeGen``; None for an item on OVES codes."""
+        row = self._find_row(item_id, None)
+        if row is None or row["code_gen_used"] != demo.OPENTOKEN:
+            return None
+        with self._lock:
+            count, last = self._db.execute(
+                "SELECT count(*), max(code_number) FROM code_events WHERE item_seq = ?",
+                (row["seq"],),
+            ).fetchone()
+            latest = self._db.execute(
+                "SELECT code_type, code_days, code_dec, created_at FROM code_events"
+                " WHERE item_seq = ? AND code_number = ?",
+                (row["seq"], last),
+            ).fetchone()
+        return demo.open_token_generator(row["id"], row["creation_date"], int(count), latest)
 
     # -- distributors -----------------------------------------------------------
 
@@ -343,10 +409,10 @@ class Store:
             ).fetchone()
         return None if row is None else str(row["id"])
 
-    @staticmethod
-    def _distributor(row: sqlite3.Row) -> Distributor:
+    def _distributor(self, row: sqlite3.Row) -> Distributor:
+        index = 0 if row["email"].lower() == self.config.email.lower() else 1
         return Distributor(
-            row["id"], row["email"], row["name"], row["created_at"], row["updated_at"]
+            row["id"], row["email"], row["name"], row["created_at"], row["updated_at"], index
         )
 
     # -- refresh tokens -----------------------------------------------------------
@@ -369,7 +435,11 @@ class Store:
     # -- items ------------------------------------------------------------------
 
     def _matching(
-        self, distributor_id: str, search: str | None, oem_search: str | None = None
+        self,
+        distributor_id: str,
+        search: str | None,
+        oem_search: str | None = None,
+        fleet: int | None = None,
     ) -> tuple[str, list[Any]]:
         where = "distributor_id = ?"
         params: list[Any] = [distributor_id]
@@ -384,15 +454,22 @@ class Store:
         if oem:
             where += " AND instr(lower(oem_item_id), ?)"
             params.append(oem)
+        if fleet is not None:
+            where += " AND fleet % ? = ?"
+            params += [len(self.fleets), fleet]
         return where, params
 
     def count_items(
-        self, distributor_id: str, search: str | None = None, oem_search: str | None = None
+        self,
+        distributor_id: str,
+        search: str | None = None,
+        oem_search: str | None = None,
+        fleet: int | None = None,
     ) -> int:
         """How many of a distributor's items match ``search`` (a case-insensitive
-        substring of ``_id``, ``oemItemID`` or ``sellerItemID``) and ``oem_search`` (of
-        ``oemItemID`` alone)."""
-        where, params = self._matching(distributor_id, search, oem_search)
+        substring of ``_id``, ``oemItemID`` or ``sellerItemID``), ``oem_search`` (of
+        ``oemItemID`` alone) and ``fleet`` (an index into ``fleets``)."""
+        where, params = self._matching(distributor_id, search, oem_search, fleet)
         with self._lock:
             return int(
                 self._db.execute(f"SELECT count(*) FROM items WHERE {where}", params).fetchone()[0]
@@ -407,6 +484,7 @@ class Store:
         offset: int = 0,
         limit: int | None = None,
         oem_search: str | None = None,
+        fleet: int | None = None,
     ) -> list[dict[str, Any]]:
         """A slice of a distributor's matching items, ordered by createdAt.
 
@@ -415,7 +493,7 @@ class Store:
         """
         if limit is not None and limit <= 0:
             return []
-        where, params = self._matching(distributor_id, search, oem_search)
+        where, params = self._matching(distributor_id, search, oem_search, fleet)
         order = "DESC" if descending else "ASC"
         with self._lock:
             rows = self._db.execute(
@@ -457,28 +535,85 @@ class Store:
 
     # -- code events ------------------------------------------------------------
 
-    def event_count(self, item_id: str) -> int:
-        """How many code events an item (by its ``_id``) has."""
+    @staticmethod
+    def _event_where(query: EventQuery) -> tuple[str, list[Any]]:
+        where = "i.distributor_id = ?"
+        params: list[Any] = [query.distributor_id]
+        if query.item_id is not None:
+            where += " AND i.id = ?"
+            params.append(query.item_id)
+        needle = (query.search or "").strip().lower()
+        if needle:
+            columns = ("i.id", "i.oem_item_id", "i.seller_item_id", "e.id", "e.code_type")
+            tests = [f"instr(lower({c}), ?)" for c in columns]
+            tests.append("instr(lower(coalesce(e.description, '')), ?)")
+            where += f" AND ({' OR '.join(tests)})"
+            params += [needle] * len(tests)
+        if query.since is not None:
+            where += " AND e.created_ts >= ?"
+            params.append(query.since)
+        if query.before is not None:
+            where += " AND e.created_ts < ?"
+            params.append(query.before)
+        if query.code_type is not None:
+            where += " AND e.code_type = ?"
+            params.append(query.code_type)
+        return where, params
+
+    def count_events(self, query: EventQuery) -> int:
+        """How many code events ``query`` selects."""
+        where, params = self._event_where(query)
         with self._lock:
             return int(
                 self._db.execute(
                     "SELECT count(*) FROM code_events e JOIN items i ON i.seq = e.item_seq"
-                    " WHERE i.id = ?",
-                    (item_id,),
+                    f" WHERE {where}",
+                    params,
                 ).fetchone()[0]
             )
 
-    def events_page(self, item_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
-        """A slice of an item's code events, newest first."""
+    def list_events(self, query: EventQuery, offset: int, limit: int) -> list[dict[str, Any]]:
+        """A slice of the code events ``query`` selects, newest first (an item's own by
+        ``codeNumber``; across items by ``createdAt``)."""
         if limit <= 0:
             return []
+        where, params = self._event_where(query)
+        order = (
+            "e.code_number DESC"
+            if query.item_id is not None
+            else "e.created_ts DESC, e.item_seq DESC, e.code_number DESC"
+        )
         with self._lock:
             rows = self._db.execute(
                 "SELECT e.*, i.id AS item_id FROM code_events e JOIN items i ON i.seq = e.item_seq"
-                " WHERE i.id = ? ORDER BY e.code_number DESC LIMIT ? OFFSET ?",
-                (item_id, limit, offset),
+                f" WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, limit, offset],
             ).fetchall()
         return [_event(row) for row in rows]
+
+    def event_by_id(self, event_id: str, distributor_id: str) -> dict[str, Any] | None:
+        """One of the distributor's code events by its ``_id``, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT e.*, i.id AS item_id FROM code_events e JOIN items i ON i.seq = e.item_seq"
+                " WHERE e.id = ? AND i.distributor_id = ?",
+                (event_id, distributor_id),
+            ).fetchone()
+        return None if row is None else _event(row)
+
+    def items_by_generator(self, generator_ids: Sequence[str], distributor_id: str) -> list[str]:
+        """The ``_id`` of the distributor's item behind each known ``CodeGenerator._id``,
+        in the order given, each once; unknown and foreign ids are skipped."""
+        index = self._generators.get(distributor_id)
+        if index is None:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT id FROM items WHERE distributor_id = ?", (distributor_id,)
+                ).fetchall()
+            index = {demo.generator_id(row["id"]): row["id"] for row in rows}
+            self._generators[distributor_id] = index
+        found = (index.get(generator_id) for generator_id in generator_ids)
+        return list(dict.fromkeys(item_id for item_id in found if item_id is not None))
 
     def history(self, item_id: str) -> list[dict[str, Any]]:
         """An item's code events (by its ``_id``), oldest first."""
@@ -493,8 +628,8 @@ class Store:
     def record_code(
         self, item: dict[str, Any], code_type: str, days: int, description: str | None
     ) -> dict[str, Any]:
-        """Check every rule of the item's fleet and record one code event, in one
-        transaction.
+        """Check every rule of the item's effective limits (its fleet's over its
+        distributor's) and record one code event, in one transaction.
 
         Raises ``ApiError`` (and records nothing) when a rule refuses. The rules run in
         a fixed order: days, total, free/reset allowance, credit stacking, daily, interval.
@@ -502,7 +637,7 @@ class Store:
         cfg = self.config
         if code_type == DAYSCODE and not cfg.max_days >= days >= 1:
             raise bad_input(f"codeDays must be a whole number from 1 to {cfg.max_days}")
-        fleet = self.fleet_of(item)
+        limits = self.limits_of(item)
         with self._transaction() as db:
             now = time.time()
             seq = db.execute("SELECT seq FROM items WHERE id = ?", (item["_id"],)).fetchone()[0]
@@ -512,7 +647,7 @@ class Store:
                 (now - cfg.daily_window, seq),
             ).fetchone()
             usage = _Usage(int(total), int(free), int(reset), int(in_window), last_ts)
-            self._check_limits(db, fleet, seq, code_type, days, now, usage)
+            self._check_limits(db, limits, seq, code_type, days, now, usage)
             last = db.execute(
                 "SELECT chain_link, hash_index FROM code_events WHERE item_seq = ?"
                 " ORDER BY code_number DESC LIMIT 1",
@@ -549,59 +684,63 @@ class Store:
     def _check_limits(
         self,
         db: sqlite3.Connection,
-        fleet: Fleet,
+        limits: EffectiveLimits,
         seq: int,
         code_type: str,
         days: int,
         now: float,
         usage: _Usage,
     ) -> None:
-        if fleet.enforces(TOTAL) and usage.total >= fleet.total_limit:
+        if limits.enforces(TOTAL) and usage.total >= limits.total_limit:
             raise ApiError(
-                f"This item has used all {fleet.total_limit} of its code events",
+                f"This item has used all {limits.total_limit} of its code events",
                 CODE_TOTAL_LIMIT,
                 400,
             )
-        if code_type == FREECODE and fleet.enforces(FREE) and usage.free >= fleet.free_limit:
+        if code_type == FREECODE and limits.enforces(FREE) and usage.free >= limits.free_limit:
             raise ApiError(
-                f"This item has used all {fleet.free_limit} of its free codes",
+                f"This item has used all {limits.free_limit} of its free codes",
                 CODE_FREE_LIMIT,
                 400,
             )
-        if code_type == RESETCODE and fleet.enforces(RESET) and usage.reset >= fleet.reset_limit:
+        if code_type == RESETCODE and limits.enforces(RESET) and usage.reset >= limits.reset_limit:
             raise ApiError(
-                f"This item has used all {fleet.reset_limit} of its reset codes",
+                f"This item has used all {limits.reset_limit} of its reset codes",
                 CODE_RESET_LIMIT,
                 400,
             )
-        if code_type == DAYSCODE and fleet.enforces(CREDIT):
+        if code_type == DAYSCODE and limits.enforces(CREDIT):
             recent = db.execute(
                 "SELECT code_type, code_days FROM code_events WHERE item_seq = ?"
                 " ORDER BY code_number DESC LIMIT ?",
-                (seq, fleet.credit_events),
+                (seq, limits.credit_events),
             ).fetchall()
-            stacked = credit_exceeded(fleet, days, ((r[0], int(r[1])) for r in recent))
+            stacked = credit_exceeded(limits, days, ((r[0], int(r[1])) for r in recent))
             if stacked is not None:
                 raise ApiError(
                     f"This item already has {stacked} days of credit stacked; {days} more"
-                    f" would pass the fleet's limit of {fleet.credit_days} days",
+                    f" would pass the limit of {limits.credit_days} days",
                     CODE_CREDIT_LIMIT,
                     400,
                 )
-        if fleet.enforces(DAILY) and usage.in_window >= fleet.daily_limit:
-            wait = self._daily_wait(seq, now, usage.in_window, fleet.daily_limit)
+        if limits.enforces(DAILY) and usage.in_window >= limits.daily_limit:
+            wait = self._daily_wait(seq, now, usage.in_window, limits.daily_limit)
             raise ApiError(
-                f"This item has had {fleet.daily_limit} code events in the last"
+                f"This item has had {limits.daily_limit} code events in the last"
                 f" {_duration(self.config.daily_window)}; try again in {wait:.1f} seconds",
                 CODE_DAILY_LIMIT,
                 429,
                 retry_after=wait,
             )
         last_ts = usage.last_ts
-        if fleet.enforces(INTERVAL) and last_ts is not None and now - last_ts < fleet.code_interval:
-            wait = round(last_ts + fleet.code_interval - now, 3) or 0.001
+        if (
+            limits.enforces(INTERVAL)
+            and last_ts is not None
+            and now - last_ts < limits.code_interval
+        ):
+            wait = round(last_ts + limits.code_interval - now, 3) or 0.001
             raise ApiError(
-                f"Codes for one item must be at least {fleet.code_interval:g} seconds apart;"
+                f"Codes for one item must be at least {limits.code_interval:g} seconds apart;"
                 f" try again in {wait:.3f} seconds",
                 CODE_RATE_LIMITED,
                 429,
