@@ -46,15 +46,24 @@ class ItemLedger:
         cls, events: Iterable[tuple[str, datetime | None] | tuple[str, datetime | None, int]]
     ) -> ItemLedger:
         """Build from ``(code_type, created_at[, code_days])`` of the item's code history,
-        oldest first."""
+        in any order: the events are put in time order together, kinds and days with
+        their times (the credit-stacking rule reads the latest ones). Events of one time
+        keep their order; one without a time counts as the oldest."""
+        rows = sorted(
+            (
+                (
+                    created.timestamp() if created else 0.0,
+                    str(getattr(event[0], "value", event[0])),
+                    event[2] if len(event) > 2 else 0,
+                )
+                for event in events
+                for created in (event[1],)
+            ),
+            key=lambda row: row[0],
+        )
         ledger = cls()
-        for event in events:
-            kind, created = event[0], event[1]
-            days = event[2] if len(event) > 2 else 0
-            ledger.record(
-                str(getattr(kind, "value", kind)), created.timestamp() if created else 0.0, days
-            )
-        ledger.times.sort()
+        for at, kind, days in rows:
+            ledger.record(kind, at, days)
         return ledger
 
     def record(self, kind: str, at: float, days: int = 0) -> None:

@@ -151,7 +151,8 @@ def test_an_event_without_days_adds_none() -> None:
     assert ledger.kinds[-1] == (DAYS, 0)
     assert ledger.stacked_days(5) == 0
     with_days = ItemLedger.from_history([(DAYS, T0, 7), (FREE, None), (DAYS, T0, 3)])
-    assert with_days.kinds == [(DAYS, 7), (FREE, 0), (DAYS, 3)]
+    # Without a time, the free code counts as the oldest; one time keeps its order.
+    assert with_days.kinds == [(FREE, 0), (DAYS, 7), (DAYS, 3)]
 
 
 @pytest.mark.parametrize(
@@ -277,3 +278,13 @@ def test_the_settings_whose_rules_are_not_public_are_shown_not_enforced() -> Non
     assert limits_from_levels(None, fleet, Limits()) == limits_from_levels(
         None, FleetFields(), Limits()
     )
+
+
+def test_a_history_out_of_order_keeps_each_kind_with_its_time() -> None:
+    t = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
+    # Newest first, as a server may list them: a reset between two days codes.
+    ledger = ItemLedger.from_history([(DAYS, t[2], 30), (RESET, t[1], 0), (DAYS, t[0], 50)])
+    assert ledger.times == sorted(ledger.times)
+    assert ledger.kinds == [(DAYS, 50), (RESET, 0), (DAYS, 30)]
+    # Only the days since the latest reset stack.
+    assert ledger.stacked_days(5) == 30
