@@ -77,6 +77,8 @@ ENV_URL = "ERM_URL"
 ENV_EMAIL = "ERM_EMAIL"
 ENV_PASSWORD = "ERM_PASSWORD"
 ENV_PROXY = "ERM_PROXY"
+# Items a client remembers before it forgets the least recently used (``_items``).
+MAX_ITEMS = 10_000
 # Recording answers for contract checks (see ``_recording``): a directory, and the
 # probability that one operation is recorded.
 ENV_RECORD = "ERM_RECORD"

@@ -17,7 +17,8 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -29,6 +30,7 @@ from . import _issuing
 from ._auth import Grant, TokenCache, TokenManager, jwt_claim
 from ._inputs import validate_item_id, validate_url
 from ._issuing import CodeRequest
+from ._items import ItemBook, ItemState
 from ._limits import (
     DistributorLimitFields,
     FleetLimitFields,
@@ -40,7 +42,7 @@ from ._limits import (
 )
 from ._logging import get_logger, register_secret
 from ._pipeline import AUTHORIZATION, Pipeline, deadline_var
-from ._ratelimit import ItemLedger, validate_days
+from ._ratelimit import validate_days
 from ._recording import recorder_from
 from ._request_ids import (
     REQUEST_ID,
@@ -79,20 +81,13 @@ __all__ = [
 ISSUABLE = (CodeTypes.DAYSCODE, CodeTypes.FREECODE, CodeTypes.RESETCODE)
 
 
-@dataclass
-class _ItemState:
-    """What the client knows of one item: its ledger, its limits once learned, and a lock
-    for its code requests."""
-
-    item_id: str
-    ledger: ItemLedger
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    limits: Limits | None = None
-    # The fleet the limits were learned from (None: none, or not read), for the report.
-    fleet: FleetLimitFields | None = None
-
-
 ItemRef = Item | str
+
+
+def _history_rows(events: list[CodeEvent]) -> list[tuple[str, datetime | None, int]]:
+    return [
+        (str(getattr(e.code_type, "value", e.code_type)), e.created_at, e.code_days) for e in events
+    ]
 
 
 class AsyncErmClient:
@@ -178,8 +173,7 @@ class AsyncErmClient:
             ),
         )
         self._port = _Port(self)
-        self._items: dict[str, _ItemState] = {}
-        self._aliases: dict[str, str] = {}
+        self._book = ItemBook(cfg.max_items)
         # (item, request id) pairs already reported as executed more than once.
         self._reported: set[tuple[str, str]] = set()
         # The distributor's limit settings, read once per client (``_distributor_limits``).
@@ -218,8 +212,7 @@ class AsyncErmClient:
         tokens stays."""
         self._api.forget_session()
         self._tokens.forget_renewal()
-        for state in self._items.values():
-            state.lock = asyncio.Lock()
+        self._book.reset_locks()
 
     @property
     def api(self) -> GeneratedClient:
@@ -314,32 +307,53 @@ class AsyncErmClient:
         return entry.item, list(entry.code_history or ())
 
     async def code_history(self, item: ItemRef) -> list[CodeEvent]:
-        """The item's code events, oldest first."""
-        found, events = await self._download(self._key(item))
-        self._learn(found.id, events)
+        """The item's code events, oldest first.
+
+        For an item the client knows, the read is sent while holding the item's lock, so
+        it waits for a code request of the item under way, and the history it learns
+        holds that request's event.
+        """
+        key = self._key(item)
+        state = self._book.get(key)
+        if state is None:
+            found, events = await self._download(key)
+            if not self._book.known(found.id):
+                self._record_read(key, found, events)  # new to the client: it is the truth
+                return events
+            state = self._record_read(key, found, events)  # known meanwhile: read again
+        async with state.lock:
+            _, events = await self._download(state.item_id)
+            self._learn(state.item_id, events)
         return events
 
     async def prefetch(self, items: list[ItemRef]) -> None:
-        """Learn the code histories of many items in few requests (before bulk issuance)."""
-        keys = [self._key(i) for i in items if self._key(i) not in self._aliases]
+        """Learn the code histories of many items in few requests (before bulk issuance).
+
+        Only items the client does not know yet are read; an item that became known while
+        the read was on its way keeps what it knows (its code requests may have recorded
+        events the read does not show)."""
+        keys = list(dict.fromkeys(k for k in map(self._key, items) if not self._book.known(k)))
         for start in range(0, len(keys), 100):
             chunk = keys[start : start + 100]
             try:
                 result = await self._api.get_items_for_download_by_id(ids=chunk)
             except NotFoundError:
                 continue  # an unknown id in the chunk; each item is resolved on its own later
-            for entry in result.get_items_for_download_by_id:
-                state = self._learn(entry.item.id, list(entry.code_history or ()))
-                for alias in (entry.item.oem_item_id, entry.item.seller_item_id):
-                    if alias:
-                        self._aliases[alias] = state.item_id
+            learned = [
+                self._record_read(entry.item.id, entry.item, list(entry.code_history or ()))
+                for entry in result.get_items_for_download_by_id
+            ]
             if self.config.learn_limits:
-                await self._prefetch_limits([self._aliases.get(k, k) for k in chunk])
+                await self._prefetch_limits([s.item_id for s in learned])
 
     async def _prefetch_limits(self, ids: list[str]) -> None:
         """Learn the fleet limits of many items in one request. Best effort: an item left
         out learns its limits on its own before its first code."""
-        todo = [i for i in ids if i in self._items and self._items[i].limits is None]
+        todo = [
+            i
+            for i in dict.fromkeys(ids)
+            if (s := self._book.get(i)) is not None and s.limits is None
+        ]
         if not todo:
             return
         settings = await self._distributor_limits()
@@ -349,24 +363,27 @@ class AsyncErmClient:
             log.debug("fleet limits of %d items unavailable (%s)", len(todo), type(exc).__name__)
             return
         for entry in result.get_items_for_download_by_id:
-            state = self._items.get(entry.item.id)
+            state = self._book.get(entry.item.id)
             if state is not None and state.limits is None:
                 self._apply_fleet(state, entry.item.item_fleet, settings)
 
     def _key(self, item: ItemRef) -> str:
         return item.id if isinstance(item, Item) else validate_item_id(item)
 
-    def _learn(self, item_id: str, events: list[CodeEvent]) -> _ItemState:
-        """Record an item's history as the authority on its code events, and report any
-        request id that it shows under two or more events."""
+    def _learn(self, item_id: str, events: list[CodeEvent]) -> ItemState:
+        """Record an item's history as the authority on its code events (the caller
+        holds the item's lock, or the item is new), and report any request id that it
+        shows under two or more events."""
         self._report_duplicates(item_id, events)
-        ledger = ItemLedger.from_history((e.code_type, e.created_at, e.code_days) for e in events)
-        state = self._items.get(item_id)
-        if state is None:
-            state = self._items[item_id] = _ItemState(item_id, ledger)
-        else:
-            state.ledger = ledger
-        self._aliases[item_id] = item_id
+        return self._book.learn(item_id, _history_rows(events))
+
+    def _record_read(self, key: str, found: Item, events: list[CodeEvent]) -> ItemState:
+        """What a read sent without the item's lock teaches: the item's history if the
+        client did not know it (else what it knows stays), and its aliases."""
+        self._report_duplicates(found.id, events)
+        state = self._book.fill(found.id, _history_rows(events))
+        for alias in (key, found.oem_item_id, found.seller_item_id):
+            self._book.alias(alias, found.id)
         return state
 
     def _report_duplicates(self, item_id: str, events: list[CodeEvent]) -> None:
@@ -382,15 +399,13 @@ class AsyncErmClient:
             log.warning("%s", message)
             warnings.warn(message, DuplicateCodeWarning, stacklevel=2)
 
-    async def _state(self, item: ItemRef) -> _ItemState:
+    async def _state(self, item: ItemRef) -> ItemState:
         key = self._key(item)
-        canonical = self._aliases.get(key)
-        if canonical is not None and canonical in self._items:
-            return self._items[canonical]
+        state = self._book.get(key)
+        if state is not None:
+            return state
         found, events = await self._download(key)
-        state = self._items.get(found.id) or self._learn(found.id, events)
-        self._aliases[key] = found.id
-        return state
+        return self._record_read(key, found, events)
 
     async def item_limits(self, item: ItemRef) -> Limits:
         """The limits the client applies to ``item``: its fleet's over its distributor's
@@ -439,7 +454,7 @@ class AsyncErmClient:
             self._distributor_read = True
             return self._distributor
 
-    async def _limits_of(self, state: _ItemState) -> Limits:
+    async def _limits_of(self, state: ItemState) -> Limits:
         if state.limits is not None:
             return state.limits
         if not self.config.learn_limits:
@@ -458,7 +473,7 @@ class AsyncErmClient:
 
     def _apply_fleet(
         self,
-        state: _ItemState,
+        state: ItemState,
         fleet: FleetLimitFields | None,
         settings: DistributorLimitFields | None,
         error: str | None = None,
@@ -664,6 +679,7 @@ class _Port:
                 raise InvalidInputError(f"this client does not issue {kind.value}s")
 
     async def history(self, item_id: str) -> list[CodeEvent]:
+        # Called by the issuing machine while it holds the item's lock.
         _, events = await self._erm._download(item_id)
         self._erm._learn(item_id, events)
         return events
@@ -675,7 +691,7 @@ class _Port:
         return self._erm._clock()
 
     async def limits(self, state: _issuing.ItemState) -> Limits:
-        assert isinstance(state, _ItemState)
+        assert isinstance(state, ItemState)
         return await self._erm._limits_of(state)
 
     def refused(self) -> None:

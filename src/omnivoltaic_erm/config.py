@@ -95,3 +95,6 @@ class ClientConfig:
     # that one operation is recorded (None: ERM_RECORD_SAMPLE, else 1).
     record: str | Path | None = None
     record_sample: float | None = None
+    # How many items the client remembers (ledger, limits, aliases); past it the least
+    # recently used is forgotten and its history read again when needed. 0: no bound.
+    max_items: int = c.MAX_ITEMS

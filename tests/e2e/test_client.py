@@ -531,8 +531,16 @@ def test_look_ups_send_the_documented_variables() -> None:
                 return item.id
 
         assert asyncio.run(run()) == real_item(1)["_id"]
-    sent = [(r["operationName"], r["variables"]) for r in hostile.seen[1:]]
+    looks = ("GetAllClientItems", "GetItemsForDownloadById")
+    sent = [
+        (r["operationName"], r["variables"]) for r in hostile.seen if r["operationName"] in looks
+    ]
     assert hostile.seen[0]["operationName"] == "SignInUser"
+    # The limits of the items a prefetch learned are read for each item once a request.
+    limit_reads = [
+        r["variables"]["ids"] for r in hostile.seen if r["operationName"] == "GetItemsLimits"
+    ]
+    assert limit_reads and all(len(ids) == len(set(ids)) for ids in limit_reads)
     assert sent == [
         (
             "GetAllClientItems",
@@ -780,6 +788,29 @@ def test_an_item_named_again_by_the_same_id_costs_no_history_request(
 
         asyncio.run(run())
         assert len(sb.history(str(item["_id"]))) == 4
-    # The first code reads the history; the same id, and the item's _id, are known after.
-    # Its oemItemID, never used before, costs one more.
-    assert served(caplog, "GetItemsForDownloadById") == 2
+    # The first code reads the history; the same id, the item's _id and its other ids
+    # (read with it) are known after.
+    assert served(caplog, "GetItemsForDownloadById") == 1
+
+
+def test_a_bounded_item_book_reads_a_forgotten_history_again_and_loses_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="omnivoltaic_erm.sandbox")
+    with Sandbox(items=3, code_interval=0.05) as sb:
+        ids = [str(i["_id"]) for i in sb.items()]
+        limits = Limits(code_interval=0.05, total_limit=2)
+        config = ClientConfig(max_items=2, limits=limits, learn_limits=False)
+
+        async def run() -> None:
+            async with AsyncErmClient(sb.url, sb.email, sb.password, config=config) as erm:
+                for item in ids:  # the third forgets the first
+                    await erm.generate_days_code(item, days=1)
+                await erm.generate_days_code(ids[0], days=2)  # read again: one code known
+                with pytest.raises(CodeLimitError):
+                    await erm.generate_days_code(ids[0], days=3)  # its total of two
+                assert erm.server_refusals == 0
+
+        asyncio.run(run())
+        assert [e["codeDays"] for e in sb.history(ids[0])] == [1, 2]
+    assert served(caplog, "GetItemsForDownloadById") == 4

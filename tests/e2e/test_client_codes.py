@@ -137,6 +137,38 @@ def test_a_new_id_read_while_a_code_is_in_flight_does_not_count_it_twice(
     assert asyncio.run(run()) == [1, 2]
 
 
+def test_a_history_read_while_a_code_is_in_flight_keeps_every_event_once(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    assert erm_stub.hold is not None
+    hold = erm_stub.hold
+
+    async def run() -> tuple[list[int], list[int]]:
+        limits = Limits(code_interval=0.0, interval_margin=0.0, total_limit=2)
+        async with client(srv, limits=limits, config=UNLEARNED) as erm:
+            await erm.item_limits(ITEM_ID)
+            first = asyncio.create_task(erm.generate_days_code(ITEM_ID, 1))
+            await committed(erm_stub, 1, first)
+            # The history is asked for while the code's answer is held: the read waits for
+            # the item's code request, so the ledger it leaves holds that code once (not
+            # missing, which would allow a third; not twice, which would refuse the second).
+            reading = asyncio.create_task(erm.code_history(ITEM_ID))
+            await asyncio.sleep(0.05)
+            assert not reading.done()
+            hold.set()
+            await first
+            history = [e.code_days for e in await reading]
+            await erm.generate_days_code(ITEM_ID, 2)  # the second of two
+            with pytest.raises(CodeLimitError):
+                await erm.generate_days_code(ITEM_ID, 3)  # refused before sending
+            return history, [e["codeDays"] for e in erm_stub.history]
+
+    history, issued = asyncio.run(run())
+    assert history == [1]
+    assert issued == [1, 2]
+
+
 def test_fleet_limits_unavailable_are_logged_with_the_error(
     stub: tuple[StubErm, BackgroundServer], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -151,8 +183,10 @@ def test_fleet_limits_unavailable_are_logged_with_the_error(
     assert asyncio.run(run()) == NO_WAIT
     assert erm_stub.calls["GetItemLimits"] == 1
     assert [r.getMessage() for r in caplog.records if r.name == "omnivoltaic_erm.client"] == [
+        # The stub's tokens carry no distributorId: no distributor level either.
+        "the access token names no distributor; its settings are not read",
         f"item {ITEM_ID}: fleet limits unavailable (PermissionDeniedError); "
-        "the configured limits apply"
+        "the distributor's or the configured limits apply",
     ]
 
 
@@ -171,8 +205,9 @@ def test_limits_a_fleet_leaves_out_are_logged_by_name(
 
     assert asyncio.run(run()) == limits_from_fleet(FleetLimits.model_validate(FLEET), NO_WAIT)
     assert [r.getMessage() for r in caplog.records if r.name == "omnivoltaic_erm.client"] == [
+        "the access token names no distributor; its settings are not read",
         f"item {ITEM_ID}: fleet 'Lagos' gives no daily, reset; "
-        "the configured limits apply for those"
+        "the distributor's or the configured limits apply for those",
     ]
 
 
