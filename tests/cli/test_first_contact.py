@@ -1,0 +1,102 @@
+"""The command line as a newcomer first meets it: a bare group, and Ctrl-C at start-up."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from omnivoltaic_erm.cli import main
+from omnivoltaic_erm.sandbox import Sandbox
+from tests.support.cli_helpers import Cli
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(items=12, code_interval=0.2) as sb:
+        yield sb
+
+
+@pytest.fixture
+def cli(sandbox: Sandbox, tmp_path: Path) -> Cli:
+    return Cli(sandbox, tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "listed"),
+    [
+        ([], "Usage: erm [OPTIONS] COMMAND", "  batch "),
+        (["code"], "Usage: erm code [OPTIONS] COMMAND", "  days "),
+        (["schema"], "Usage: erm schema [OPTIONS] COMMAND", "  diff "),
+    ],
+)
+def test_a_group_without_its_command_prints_its_help_as_help(
+    argv: list[str], usage: str, listed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0] == usage + " [ARGS]..."
+    assert any(line.startswith(listed) for line in lines), "the commands are listed"
+    assert not any(line.startswith("error: Usage:") for line in lines)
+    assert max(map(len, lines)) <= 100, "the help is wrapped, not folded into one line"
+
+
+def test_a_bare_group_under_json_says_so_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["--json", "code"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"] == {
+        "type": "UsageError",
+        "message": "missing command (see 'erm code --help')",
+        "exit_code": 2,
+    }
+    assert err.startswith("Usage: erm code")
+
+
+def test_ctrl_c_outside_a_commands_own_handling_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ctrl-C before the command reaches its own error handling (start-up imports, the
+    # settings): click would make it "Aborted." and exit 1.
+    from omnivoltaic_erm.cli import _run
+
+    def interrupt(*_args: object, **_kwargs: object) -> NoReturn:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_run, "run_client", interrupt)
+    assert main(["items"]) == 130
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip() == "error: interrupted"
+
+    assert main(["--json", "items"]) == 130
+    out, _ = capsys.readouterr()
+    assert '"type": "Interrupted"' in out
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_start_up_exits_130_without_a_traceback(cli: Cli) -> None:
+    # Ctrl-C sent at steps through the first second of `erm items`: imports, settings,
+    # sign-in, the request. The command ends interrupted (130, or killed by SIGINT while
+    # the interpreter itself starts or ends, which a shell reports as 130 too) or done.
+    outcomes = set()
+    for step in range(20):
+        proc = cli.popen("items")
+        time.sleep(0.1 + step * 0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err and "Aborted." not in err, (step, err)
+        assert proc.returncode in (0, 130, -signal.SIGINT), (step, proc.returncode, err)
+        if proc.returncode == 0:
+            assert "items" in out
+        elif err.strip():
+            assert err.strip().splitlines()[-1] == "error: interrupted", (step, err)
+        outcomes.add(proc.returncode)
+    assert 130 in outcomes
