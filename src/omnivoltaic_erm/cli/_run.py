@@ -43,6 +43,9 @@ from ._app import Settings
 from ._failure import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Failure
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .._auth import TokenCache
     from ..client import AsyncErmClient
 
 T = TypeVar("T")
@@ -180,8 +183,10 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
     password is given (no ERM_PASSWORD, no terminal to prompt on) but ``erm login``
     cached a token that is still good, the command runs on that token alone; if the
     server then refuses it, the command says to log in again. ``fresh_sign_in`` (for
-    ``erm login``) requires the password and drops the cached token, so that the
-    password is checked.
+    ``erm login``) requires the password and signs in without the cached token, so that
+    the password is checked; the new token goes to ``login_staging``, which ``erm login``
+    moves over the cached one only once it works, so that a failed login leaves a
+    still-valid token in place.
     """
     from .._auth import TokenCache
     from ..client import AsyncErmClient, validate_url
@@ -216,8 +221,15 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
             "`erm login` first"
         )
     if fresh_sign_in:
-        TokenCache.for_account(validate_url(url, settings.insecure), email).clear()
+        staging = login_staging(TokenCache.for_account(validate_url(url, settings.insecure), email))
+        staging.unlink(missing_ok=True)
+        kwargs["token_cache"] = staging
     return AsyncErmClient(url, email, password, **kwargs)
+
+
+def login_staging(cache: TokenCache) -> Path:
+    """Where ``erm login`` keeps the token of its fresh sign-in until the token works."""
+    return cache.path.with_name(f".{cache.path.name}.login")
 
 
 @functools.cache

@@ -1,4 +1,5 @@
-"""The command line as a newcomer first meets it: a bare group, and Ctrl-C at start-up."""
+"""The command line as a newcomer meets it: help, Ctrl-C at start-up, login, the wording
+of errors, JSON output, settings; each case run as a subprocess against a sandbox."""
 
 from __future__ import annotations
 
@@ -100,3 +101,24 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_without_a_traceback(cli: Cli
             assert err.strip().splitlines()[-1] == "error: interrupted", (step, err)
         outcomes.add(proc.returncode)
     assert 130 in outcomes
+
+
+@pytest.mark.slow
+def test_a_failed_login_keeps_the_token_cached_before_it(cli: Cli) -> None:
+    assert cli.run("login").code == 0
+    caches = list((cli.cache / "omnivoltaic-erm").glob("token-*.json"))
+    assert len(caches) == 1
+    before = caches[0].read_text()
+
+    r = cli.run("login", ERM_PASSWORD="not-the-password")
+    r.assert_one_line_error(1, "sign-in refused")
+    assert caches[0].read_text() == before, "the still-valid token is kept"
+    assert sorted(p.name for p in caches[0].parent.glob("*.json*")) == [caches[0].name]
+
+    # And it still works, without a password.
+    r = cli.run("--json", "items", "--limit", "1", ERM_PASSWORD=None)
+    assert r.code == 0, r.err
+
+    # A login that works replaces it.
+    assert cli.run("login").code == 0
+    assert caches[0].read_text() != before
