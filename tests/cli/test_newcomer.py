@@ -122,3 +122,55 @@ def test_a_failed_login_keeps_the_token_cached_before_it(cli: Cli) -> None:
     # A login that works replaces it.
     assert cli.run("login").code == 0
     assert caches[0].read_text() != before
+
+
+def _run_on_a_terminal(cli: Cli, *args: str, **env: str | None) -> tuple[int, str]:
+    """Run ``erm args...`` with stderr on a pseudo-terminal; its exit code and stderr."""
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            cli.argv(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+            env=cli.env(**env),
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return proc.wait(60), b"".join(chunks).decode()
+    finally:
+        os.close(master)
+
+
+@pytest.mark.slow
+def test_a_second_code_says_on_a_terminal_what_it_waits_for(tmp_path: Path) -> None:
+    with Sandbox(items=2, code_interval=3) as sb:
+        cli = Cli(sb, tmp_path / "cache")
+        item = sb.items()[0]["oemItemID"]
+        assert cli.run("code", "free", item, ERM_CODE_INTERVAL="3").code == 0
+        code, err = _run_on_a_terminal(
+            cli, "code", "days", item, "--days", "1", ERM_CODE_INTERVAL="3"
+        )
+        assert code == 0, err
+        waits = [line for line in err.splitlines() if line.startswith("waiting ")]
+        assert len(waits) == 1, err
+        assert f"s: {item} had a code " in waits[0]
+        assert waits[0].endswith("s ago, and the server allows one code per item every 3 s")
+        assert len(sb.history(item)) == 2
+
+        # Into a pipe (a script, a log) it stays quiet.
+        r = cli.run("code", "reset", item, ERM_CODE_INTERVAL="3")
+        assert r.code == 0, r.err
+        assert "waiting" not in r.err

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -14,6 +16,7 @@ from ._app import Settings, erm
 from ._failure import EXIT_FAILED, Failure
 
 if TYPE_CHECKING:
+    from .._issuing import IntervalWait
     from ..client import AsyncErmClient
     from ..models import CodeEvent, IssuedCode
 
@@ -84,11 +87,53 @@ def _issue(
     def interrupted(exc: KeyboardInterrupt) -> str:
         return interrupted_message(exc, kind, item_id, days, description, rid, bool(issued))
 
-    code = run_client(settings, send, issuing=True, on_interrupt=interrupted)
+    with _telling_waits(item_id):
+        code = run_client(settings, send, issuing=True, on_interrupt=interrupted)
     if settings.as_json:
         _output.emit_json(_output.code_json(code))
     else:
         _output.show_code(code, item_id)
+
+
+@contextlib.contextmanager
+def _telling_waits(item_id: str) -> Iterator[None]:
+    """On a terminal, say on stderr when the code waits out its item's interval, and
+    how long: otherwise a second code for an item sits silent for seconds."""
+    import logging
+    import sys
+
+    if not sys.stderr.isatty():
+        yield
+        return
+    from .._issuing import INTERVAL_WAIT
+
+    class Notice(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            wait = getattr(record, INTERVAL_WAIT, None)
+            if wait is not None:
+                sys.stderr.write(wait_message(wait, item_id) + "\n")
+                sys.stderr.flush()
+
+    logger = logging.getLogger("omnivoltaic_erm.issuing")
+    handler, level = Notice(logging.INFO), logger.level
+    logger.addHandler(handler)
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def wait_message(wait: IntervalWait, item_id: str) -> str:
+    """``waiting 4.2 s: ...``: what a code request for ``item_id`` (as the command
+    named it) waits for, and how long."""
+    ago = "" if wait.since_last is None else f" {wait.since_last:.1f} s ago"
+    return (
+        f"waiting {wait.seconds:.1f} s: {item_id} had a code{ago}, and the server allows "
+        f"one code per item every {wait.interval:g} s"
+    )
 
 
 def _same_command(
