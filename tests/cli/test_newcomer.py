@@ -174,3 +174,80 @@ def test_a_second_code_says_on_a_terminal_what_it_waits_for(tmp_path: Path) -> N
         r = cli.run("code", "reset", item, ERM_CODE_INTERVAL="3")
         assert r.code == 0, r.err
         assert "waiting" not in r.err
+
+
+# -- the words ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_an_unknown_item_has_one_wording_in_every_command(cli: Cli, tmp_path: Path) -> None:
+    expected = (
+        "error: no item 'NOPE0000000000' among this distributor's items; list the items "
+        "you can use with `erm items --search ...`"
+    )
+    for args in (
+        ("item", "NOPE0000000000"),
+        ("history", "NOPE0000000000"),
+        ("code", "days", "NOPE0000000000", "--days", "7"),
+        ("code", "free", " NOPE0000000000 "),
+    ):
+        r = cli.run(*args)
+        assert r.assert_one_line_error(1) == expected, args
+        assert "NotFoundError" not in r.err
+
+
+@pytest.mark.slow
+def test_ids_are_trimmed_like_batch_rows_and_inner_blanks_shown_as_given(cli: Cli) -> None:
+    item = cli.sandbox.items()[0]["oemItemID"]
+    r = cli.run("--json", "item", f"  {item}\t")
+    assert r.code == 0, r.err
+    assert r.json()["oemItemID"] == item
+    r = cli.run("history", f" {item} ")
+    assert r.code == 0, r.err
+    assert f"Code history of {item}" in r.out or f"for {item}." in r.out
+
+    line = cli.run("item", "two  spaces").assert_one_line_error(1)
+    assert "no item 'two  spaces'" in line, "the id as given, its blanks kept"
+
+
+def test_a_bad_id_on_a_read_only_command_does_not_speak_of_issuing(cli: Cli) -> None:
+    line = cli.run("item", " ").assert_one_line_error(2, "an item id has 1 to 128 characters")
+    assert "issued" not in line
+    r = cli.run("code", "free", " ")
+    r.assert_one_line_error(2, "an item id has 1 to 128 characters", "nothing was issued")
+
+
+def test_a_url_without_the_api_says_check_url(cli: Cli) -> None:
+    for wrong in (
+        cli.sandbox.url.replace("/graphql", "/wrong"),
+        cli.sandbox.url[: -len("/graphql")],
+    ):
+        line = cli.run("--url", wrong, "items").assert_one_line_error(1, "HTTP 404")
+        assert "check --url / ERM_URL" in line and "try again later" not in line
+
+
+def test_an_empty_url_or_email_is_refused_not_replaced_by_the_environment(cli: Cli) -> None:
+    cli.run("--url", "", "items").assert_one_line_error(2, "--url is empty")
+    cli.run("--email", "", "items").assert_one_line_error(2, "--email is empty")
+
+
+@pytest.mark.slow
+def test_json_items_says_on_stderr_when_the_limit_cut_the_list(cli: Cli) -> None:
+    r = cli.run("--json", "items", "--limit", "2")
+    assert r.code == 0, r.err
+    assert len(r.json()) == 2
+    assert r.err.strip() == "limit reached: the first 2 items only (--limit 0 lists all)"
+    r = cli.run("--json", "items", "--limit", "0")
+    assert r.code == 0 and len(r.json()) == 12
+    assert r.err == ""
+    r = cli.run("--json", "items", "--limit", "12")
+    assert r.code == 0 and len(r.json()) == 12
+    assert r.err == "", "a limit that cut nothing says nothing"
+
+
+@pytest.mark.slow
+def test_a_one_day_code_is_one_day(cli: Cli) -> None:
+    item = cli.sandbox.items()[6]["oemItemID"]
+    r = cli.run("code", "days", item, "--days", "1")
+    assert r.code == 0, r.err
+    assert f"Days code, 1 day for {item}" in r.out

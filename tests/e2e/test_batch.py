@@ -417,7 +417,8 @@ def test_unknown_items_and_bad_rows_are_invalid_and_the_rest_issue(tmp_path: Pat
         UNKNOWN: 0,
     }
     by_line = {r.line: r for r in results}  # type: ignore[attr-defined]
-    assert by_line[2].status == INVALID and by_line[2].error == "no item 'NOPE' among this distributor's items"
+    assert by_line[2].status == INVALID
+    assert by_line[2].error == "no item 'NOPE' among this distributor's items"
     assert by_line[3].status == INVALID and "unknown type 'weekly'" in by_line[3].error
     assert by_line[1].code_hex and by_line[4].code_hex
 

@@ -12,7 +12,7 @@ import click
 
 from .._constants import MAX_CODE_DAYS, MIN_CODE_DAYS
 from ..errors import ErmError, OutcomeUnknownError
-from ._app import Settings, erm
+from ._app import Settings, erm, item_id_argument
 from ._failure import EXIT_FAILED, Failure
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def _issue(
         return interrupted_message(exc, kind, item_id, days, description, rid, bool(issued))
 
     with _telling_waits(item_id):
-        code = run_client(settings, send, issuing=True, on_interrupt=interrupted)
+        code = run_client(settings, send, issuing=True, on_interrupt=interrupted, item=item_id)
     if settings.as_json:
         _output.emit_json(_output.code_json(code))
     else:
@@ -198,7 +198,7 @@ def interrupted_message(
 
 
 @code.command("days")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @click.option(
     "--days",
     required=True,
@@ -217,7 +217,7 @@ def days_code(
 
 
 @code.command("free")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @_description
 @_request
 @click.pass_obj
@@ -229,7 +229,7 @@ def free_code(
 
 
 @code.command("reset")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @_description
 @_request
 @click.pass_obj
@@ -241,7 +241,7 @@ def reset_code(
 
 
 @erm.command("history")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @click.pass_obj
 def history(settings: Settings, item_id: str) -> None:
     """Show the codes issued for item ID, oldest first."""
@@ -251,7 +251,7 @@ def history(settings: Settings, item_id: str) -> None:
     async def fetch(client: AsyncErmClient) -> list[CodeEvent]:
         return await client.code_history(item_id)
 
-    events = run_client(settings, fetch)
+    events = run_client(settings, fetch, item=item_id)
     if settings.as_json:
         _output.emit_json([_output.event_json(e) for e in events])
     else:
