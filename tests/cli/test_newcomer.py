@@ -251,3 +251,60 @@ def test_a_one_day_code_is_one_day(cli: Cli) -> None:
     r = cli.run("code", "days", item, "--days", "1")
     assert r.code == 0, r.err
     assert f"Days code, 1 day for {item}" in r.out
+
+
+# -- schema tools outside a checkout --------------------------------------------------
+
+
+def test_schema_diff_outside_a_checkout_uses_the_packaged_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["schema", "diff", "--schema", str(ROOT / "schema.graphql")]) == 0
+    out = capsys.readouterr().out
+    assert "base: the packaged copy (" in out
+    assert "no changes" in out
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_schema_and_the_operations_schema_diff_uses(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.conftest import ROOT
+
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("omnivoltaic_erm-*.whl")
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        archive.extractall(unpacked)
+    assert "omnivoltaic_erm/sandbox/schema.graphql" in names
+    shipped = {n.removeprefix("omnivoltaic_erm/") for n in names if n.endswith(".graphql")}
+    ours = {f"queries/{p.name}" for p in (ROOT / "queries").glob("*.graphql")}
+    assert ours and ours <= shipped
+
+    # The unpacked wheel first on the path, run where there is no checkout.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(unpacked)}
+    done = subprocess.run(
+        [sys.executable, "-m", "omnivoltaic_erm", "schema", "diff", "--schema",
+         str(ROOT / "schema.graphql")],
+        capture_output=True, text=True, cwd=elsewhere, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"base: the packaged copy ({unpacked}/omnivoltaic_erm/sandbox/schema.graphql)" in (
+        done.stdout
+    )
+    assert f"operations in {unpacked}/omnivoltaic_erm/queries" in done.stdout
