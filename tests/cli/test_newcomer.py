@@ -308,3 +308,33 @@ def test_the_wheel_ships_the_schema_and_the_operations_schema_diff_uses(tmp_path
         done.stdout
     )
     assert f"operations in {unpacked}/omnivoltaic_erm/queries" in done.stdout
+
+
+# -- erm sandbox on every address ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_sandbox_on_every_address_warns_and_prints_a_url_the_client_takes(
+    tmp_path: Path,
+) -> None:
+    from tests.cli.test_sandbox_cli import _Url, erm_sandbox_process
+
+    # erm_sandbox_process checks that the first line is an http://127.0.0.1 URL.
+    with erm_sandbox_process("--host", "0.0.0.0", "--items", "2") as (proc, url):
+        assert proc.stderr is not None
+        warning = proc.stderr.readline()
+        assert warning.startswith("warning: listening on every address of this machine")
+        assert "--insecure" in warning
+        r = Cli(_Url(url), tmp_path / "cache").run("--json", "items")  # type: ignore[arg-type]
+        assert r.code == 0, r.err
+        assert len(r.json()) == 2
+
+
+def test_a_sandbox_on_a_public_address_is_said_to_need_insecure() -> None:
+    from omnivoltaic_erm.sandbox.__main__ import reachable
+
+    host, warning = reachable("192.0.2.7")
+    assert host == "192.0.2.7"
+    assert warning is not None and "not loopback" in warning and "--insecure" in warning
+    assert reachable("127.0.0.1") == ("127.0.0.1", None)
+    assert reachable("::")[0] == "::1"
