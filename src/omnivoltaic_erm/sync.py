@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
@@ -195,7 +194,6 @@ class ErmClient:
         allow_insecure: bool | None = None,
         proxy: str | None = None,
         max_hold: float | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._async = AsyncErmClient(
             url,
@@ -209,7 +207,6 @@ class ErmClient:
             allow_insecure=allow_insecure,
             proxy=proxy,
             max_hold=max_hold,
-            clock=clock,
         )
         self._runner = _LoopThread(on_fork=self._async._forget_connections)
         self._api = SyncClient(self._async.api, self._runner)
