@@ -126,11 +126,12 @@ class Session:
 
     def shown(self, text: str) -> str:
         """What a run printed, with its URL and cache folder as the pages show them."""
-        return text.replace(self.sandbox.url, SHOWN_URL).replace(str(self.cache), SHOWN_CACHE)
+        text = text.replace(_origin(self.sandbox.url), _origin(SHOWN_URL))
+        return text.replace(str(self.cache), SHOWN_CACHE)
 
     def command(self, command: str) -> str:
         """A page's command as run here: against this sandbox, with this venv's erm."""
-        command = command.replace(SHOWN_URL, self.sandbox.url)
+        command = command.replace(_origin(SHOWN_URL), _origin(self.sandbox.url))
         return re.sub(r"(?<![\w/])\.venv/bin/erm\b", "erm", command)
 
     def run(self, block: Block) -> list[str]:
@@ -191,6 +192,11 @@ class Session:
                 proc.stdout.close()
         text = "".join(lines)
         return re.sub(r"http://127\.0\.0\.1:\d+/graphql", SHOWN_URL, text)
+
+
+def _origin(url: str) -> str:
+    """``http://HOST:PORT`` of a URL: the pages may show other paths on the sandbox."""
+    return url.removesuffix("/graphql")
 
 
 def _is_sandbox(command: str) -> bool:
