@@ -14,8 +14,13 @@ DOCS_STAMP := $(VENV)/.docs-installed
 
 install: $(STAMP)
 
+# The interpreter is checked first (scripts/check_python.py), so that an unsupported
+# Python is refused at once with the versions needed; the venv's pip is upgraded before
+# the install, since an old pip resolves far more slowly.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if test -x $(BIN)/python; then $(BIN)/python scripts/check_python.py $(BIN)/python --venv; \
+	else $(PYTHON) scripts/check_python.py "$(PYTHON)" && $(PYTHON) -m venv $(VENV); fi
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,sandbox,schema]'
 	@touch $(STAMP)
 

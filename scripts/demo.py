@@ -96,6 +96,11 @@ def main() -> int:
         erm("--json", *batch_args, "--progress", "none", env=env)
 
     banner(f"Demo finished in {time.monotonic() - started:.1f} s; sandbox stopped, files removed")
+    erm_path = Path(sys.executable).parent / "erm"
+    print(
+        f"The erm command is {erm_path}: run it by that path, or activate the venv first "
+        f"(. {erm_path.parent}/activate); `erm sandbox` starts a sandbox of your own."
+    )
     return 0
 
 

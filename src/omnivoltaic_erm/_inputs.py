@@ -19,7 +19,7 @@ def validate_url(url: str, allow_insecure: bool = False) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"not an http(s) URL: {url!r:.80}")
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_insecure and not is_loopback(parts.hostname):
         raise ConfigurationError(
             f"refusing plain http:// to {parts.hostname}: use https, or allow_insecure=True "
             "(--insecure) if you really mean it"
@@ -27,7 +27,8 @@ def validate_url(url: str, allow_insecure: bool = False) -> str:
     return url
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface only."""
     if host == "localhost":
         return True
     try:

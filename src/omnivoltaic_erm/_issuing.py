@@ -78,6 +78,21 @@ from .models import IssuedCode
 log = get_logger("omnivoltaic_erm.issuing")
 
 
+# The attribute of the log record (INFO, ``omnivoltaic_erm.issuing``) said when a code
+# request waits out its item's minimum interval; its value is an ``IntervalWait``.
+INTERVAL_WAIT = "erm_interval_wait"
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalWait:
+    """A code request waiting out its item's interval: for how long, and why."""
+
+    item: str
+    seconds: float
+    interval: float
+    since_last: float | None
+
+
 @dataclass(frozen=True, slots=True)
 class CodeRequest:
     """One code to issue: its kind, item, days (0 unless days), text and request id."""
@@ -367,8 +382,21 @@ class _Machine:
             ledger = self.state.ledger
             wait = check_code_request(request.kind, ledger, self.limits, port.now(), request.days)
             if wait > 0:
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("%s req:%s waits %.2f s for the item interval", name, rid, wait)
+                if log.isEnabledFor(logging.INFO):
+                    last = ledger.last
+                    notice = IntervalWait(
+                        request.item_id,
+                        wait,
+                        self.limits.code_interval,
+                        None if last is None else max(0.0, port.now() - last),
+                    )
+                    log.info(
+                        "%s req:%s waits %.2f s for the item interval",
+                        name,
+                        rid,
+                        wait,
+                        extra={INTERVAL_WAIT: notice},
+                    )
                 await port.sleep(wait)
             # Outside the try: a failed sign-in raises its own error; nothing was sent.
             token = await port.token()

@@ -7,6 +7,7 @@ and otherwise returns how long to wait for the item's minimum interval.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -109,6 +110,22 @@ def validate_days(days: object, limits: Limits) -> int:
     return days
 
 
+def _all(limit: int, what: str) -> str:
+    """``its 1 free code``, ``all 3 free codes``, ``all 0 free codes``."""
+    return f"its {limit} {what}" if limit == 1 else f"all {limit} {what}s"
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3 h 5 min``, ``24 h``: rounded up to the unit shown."""
+    if seconds < 60:
+        return f"{math.ceil(seconds)} s"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h" if not minutes else f"{hours} h {minutes} min"
+
+
 def check_code_request(
     kind: str, ledger: ItemLedger, limits: Limits, now: float, days: int = 0
 ) -> float:
@@ -119,17 +136,17 @@ def check_code_request(
     """
     if ledger.total >= limits.total_limit:
         raise CodeLimitError(
-            f"this item has used all {limits.total_limit} code events; nothing was issued",
+            f"this item has used {_all(limits.total_limit, 'code event')}; nothing was issued",
             limit=CODE_TOTAL_LIMIT,
         )
     if kind == FREE and ledger.free >= limits.free_limit:
         raise CodeLimitError(
-            f"this item has used all {limits.free_limit} free codes; nothing was issued",
+            f"this item has used {_all(limits.free_limit, 'free code')}; nothing was issued",
             limit=CODE_FREE_LIMIT,
         )
     if kind == RESET and ledger.reset >= limits.reset_limit:
         raise CodeLimitError(
-            f"this item has used all {limits.reset_limit} reset codes; nothing was issued",
+            f"this item has used {_all(limits.reset_limit, 'reset code')}; nothing was issued",
             limit=CODE_RESET_LIMIT,
         )
     if kind == DAYS and limits.credit_days is not None:
@@ -147,7 +164,7 @@ def check_code_request(
         raise CodeLimitError(
             f"this item had {len(recent)} code events in the last "
             f"{limits.daily_window / 3600:g} h (limit {limits.daily_limit}); "
-            f"try again in {max(0.0, free_at - now) / 60:.0f} min",
+            f"try again in {_duration(max(0.0, free_at - now))}",
             limit=CODE_DAILY_LIMIT,
         )
     if ledger.last is None:

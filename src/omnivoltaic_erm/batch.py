@@ -68,6 +68,9 @@ UNKNOWN = "unknown"
 STATUSES = (ISSUED, RECOVERED, SKIPPED_DONE, INVALID, FAILED, UNKNOWN)
 # A row left unfinished by Ctrl-C; listed by a summary only when there is one.
 INTERRUPTED = "interrupted"
+# A row asking for the same code as an earlier row, not issued under ``--unique``; listed
+# by a summary only when there is one.
+DUPLICATE = "skipped-duplicate"
 
 RESULT_COLUMNS = ("line", *HEADER, "code_dec", "code_hex", "status", "error")
 
@@ -272,6 +275,34 @@ def plan(parsed: ParsedBatch, journal: Journal) -> Plan:
     return Plan(settled, pending)
 
 
+def duplicates(rows: Iterable[Row]) -> list[list[Row]]:
+    """Groups of rows that ask for the same code (item, type and days), in file order;
+    only groups of two or more rows."""
+    groups: dict[tuple[str, str, int], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.item, row.type, row.days), []).append(row)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def drop_duplicates(todo: Plan, groups: list[list[Row]], journal: Journal) -> Plan:
+    """``todo`` with each repeated row after the first set aside as ``DUPLICATE``.
+
+    A repeat the journal already knows (issued, or in doubt from an earlier run without
+    ``--unique``) stays: its code is shown, or its request settled, never forgotten.
+    """
+    first = {row.key: group[0] for group in groups for row in group[1:]}
+    pending: list[Row] = []
+    dropped: list[RowResult] = []
+    for row in todo.pending:
+        original = first.get(row.key)
+        if original is None or journal.get(row.key) is not None:
+            pending.append(row)
+            continue
+        error = f"the same code as line {original.line}; not issued (--unique)"
+        dropped.append(RowResult(row.line, row.cells, DUPLICATE, error=error))
+    return Plan(todo.settled + dropped, pending)
+
+
 def in_doubt(entry: Entry) -> bool:
     """Whether a journal row's latest attempt may have been executed without its code
     being known: sent when the run stopped, or ended with an unknown outcome."""
@@ -288,6 +319,11 @@ def group_by_item(rows: Iterable[Row]) -> list[list[Row]]:
     for row in rows:
         groups.setdefault(row.item, []).append(row)
     return list(groups.values())
+
+
+def not_found(item: str) -> str:
+    """The one wording of an unknown item, in every command and in the results file."""
+    return f"no item {item!r:.70} among this distributor's items"
 
 
 def _is_invalid(exc: ErmError) -> bool:
@@ -375,6 +411,9 @@ class BatchRunner:
         except ErmError as exc:
             invalid = _is_invalid(exc)
             text = error_text(exc)
+            if isinstance(exc, NotFoundError):
+                # The client's own wording, whether the server or the client found it out.
+                text = not_found(row.item)
             journal.record_failure(row.key, text, invalid=invalid)
             status = INVALID if invalid else FAILED
             if isinstance(exc, OutcomeUnknownError):
@@ -404,11 +443,11 @@ def unfinished(
         entry = journal.get(row.key)
         if entry is not None and not entry.done:
             error = (
-                f"interrupted: a code may have been issued (request {entry.request_id}); "
+                f"a code may have been issued (request {entry.request_id}); "
                 "run the same command again to settle it from the item's history"
             )
         else:
-            error = "interrupted before it was sent: run the same command again to issue it"
+            error = "not sent: run the same command again to issue it"
         left.append(RowResult(row.line, row.cells, INTERRUPTED, error=error))
     return left
 

@@ -113,7 +113,6 @@ class AsyncErmClient:
         proxy: str | None = None,
         max_hold: float | None = None,
         record: str | Path | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         cfg = config or ClientConfig()
         overrides: dict[str, Any] = {
@@ -128,6 +127,7 @@ class AsyncErmClient:
         }
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         self.config = cfg
+        """The settings in force: ``config`` with the keyword arguments applied."""
         url = url or os.environ.get(c.ENV_URL)
         email = email or os.environ.get(c.ENV_EMAIL)
         password = password or os.environ.get(c.ENV_PASSWORD)
@@ -139,10 +139,13 @@ class AsyncErmClient:
                 f"{c.ENV_PASSWORD}"
             )
         self.url = validate_url(url, cfg.allow_insecure)
+        """The GraphQL endpoint (from ``url`` or ERM_URL)."""
         self.email = email
+        """The distributor account (from ``email`` or ERM_EMAIL)."""
         self.__password = password
         register_secret(password)
-        self._clock = clock
+        # The wall clock of token expiry and item intervals; tests replace it.
+        self._clock: Callable[[], float] = time.time
         cache = None
         if cfg.token_cache:
             cache = (
@@ -155,7 +158,7 @@ class AsyncErmClient:
             refresh=self._refresh,
             refresh_margin=cfg.token_refresh_margin,
             cache=cache,
-            clock=clock,
+            clock=lambda: self._clock(),
         )
         self._api = GeneratedClient(
             url=self.url,
@@ -182,6 +185,8 @@ class AsyncErmClient:
         self._distributor_lock = asyncio.Lock()
         self._closed = False
         self.server_refusals = 0
+        """How many code requests the server refused for speed (each sent again once the
+        wait it gave is over); the client's own spacing makes them rare."""
 
     def __repr__(self) -> str:
         return f"AsyncErmClient(url={self.url!r}, email={self.email!r})"

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
@@ -197,7 +196,6 @@ class ErmClient:
         proxy: str | None = None,
         max_hold: float | None = None,
         record: str | Path | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._async = AsyncErmClient(
             url,
@@ -212,7 +210,6 @@ class ErmClient:
             proxy=proxy,
             max_hold=max_hold,
             record=record,
-            clock=clock,
         )
         self._runner = _LoopThread(on_fork=self._async._forget_connections)
         self._api = SyncClient(self._async.api, self._runner)

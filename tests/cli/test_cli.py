@@ -328,7 +328,7 @@ def test_password_and_token_never_reach_the_output(cli: Cli, sandbox: Sandbox) -
     ("error", "issuing", "code", "fragment"),
     [
         (errors.ConfigurationError("no ERM URL"), False, 2, "no ERM URL"),
-        (errors.InvalidInputError("bad id"), False, 2, "nothing was issued"),
+        (errors.InvalidInputError("bad id"), True, 2, "nothing was issued"),
         (JournalMismatchError("journal x does not match"), False, 2, "does not match"),
         (errors.AuthenticationError("Invalid Credentials"), False, 1, "sign-in refused"),
         (CachedTokenExpired("run `erm login` again"), False, 1, "erm login"),

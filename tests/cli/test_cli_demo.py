@@ -39,6 +39,7 @@ def test_demo_prints_real_codes_and_cleans_up() -> None:
     assert '"skipped-done": 20' in out, "and the rerun issued none again"
     assert "20/20" in done.stderr, "the batch's progress"
     assert "Demo finished" in out
+    assert "/bin/erm: run it by that path, or activate the venv first" in out
     work = re.search(r"(/\S*erm-demo-[^/\s]+)/", out)
     assert work is not None
     assert not Path(work.group(1)).exists(), "the sandbox database and token cache are gone"

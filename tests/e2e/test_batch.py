@@ -417,7 +417,8 @@ def test_unknown_items_and_bad_rows_are_invalid_and_the_rest_issue(tmp_path: Pat
         UNKNOWN: 0,
     }
     by_line = {r.line: r for r in results}  # type: ignore[attr-defined]
-    assert by_line[2].status == INVALID and "NotFoundError" in by_line[2].error
+    assert by_line[2].status == INVALID
+    assert by_line[2].error == "no item 'NOPE' among this distributor's items"
     assert by_line[3].status == INVALID and "unknown type 'weekly'" in by_line[3].error
     assert by_line[1].code_hex and by_line[4].code_hex
 
@@ -685,11 +686,10 @@ def test_failed_and_invalid_rows_are_journaled_with_their_error(tmp_path: Path) 
     results, _ = run_once(tmp_path / "j.db", client, data)
     with Journal.open(tmp_path / "j.db", identity(parse_batch(data).sha256)) as journal:
         entries = {e.line: e for e in journal.entries()}
-    assert (entries[2].state, entries[2].error) == ("invalid", "NotFoundError: no item 'NOPE'")
+    unknown = "no item 'NOPE' among this distributor's items"
+    assert (entries[2].state, entries[2].error) == ("invalid", unknown)
     assert (entries[3].state, entries[3].error) == ("failed", "ErmTimeoutError: no answer in 30 s")
-    assert results[1] == RowResult(
-        2, ("NOPE", "free", ""), INVALID, error="NotFoundError: no item 'NOPE'"
-    )
+    assert results[1] == RowResult(2, ("NOPE", "free", ""), INVALID, error=unknown)
     assert results[2] == RowResult(
         3, ("I0", "reset", ""), FAILED, error="ErmTimeoutError: no answer in 30 s"
     )
@@ -790,20 +790,20 @@ def test_an_interrupted_run_lists_its_unfinished_rows_in_doubt_or_unsent(tmp_pat
             2,
             ("I0", "free", ""),
             INTERRUPTED,
-            error=f"interrupted: a code may have been issued (request {rid[2]}); "
+            error=f"a code may have been issued (request {rid[2]}); "
             "run the same command again to settle it from the item's history",
         ),
         RowResult(
             3,
             ("I1", "days", "2"),
             INTERRUPTED,
-            error=f"interrupted: a code may have been issued (request {rid[3]}); "
+            error=f"a code may have been issued (request {rid[3]}); "
             "run the same command again to settle it from the item's history",
         ),
         RowResult(
             4,
             ("I1", "reset", ""),
             INTERRUPTED,
-            error="interrupted before it was sent: run the same command again to issue it",
+            error="not sent: run the same command again to issue it",
         ),
     ]

@@ -66,7 +66,11 @@ def stub() -> Iterator[tuple[StubErm, BackgroundServer]]:
 
 def client(srv: BackgroundServer, **kwargs: Any) -> AsyncErmClient:
     kwargs.setdefault("limits", NO_WAIT)
-    return AsyncErmClient(f"{srv.base_url}/graphql", "d@example.com", PASSWORD, **kwargs)
+    clock = kwargs.pop("clock", None)
+    erm = AsyncErmClient(f"{srv.base_url}/graphql", "d@example.com", PASSWORD, **kwargs)
+    if clock is not None:
+        erm._clock = clock  # read by the token manager and the issuing machine
+    return erm
 
 
 UNLEARNED = ClientConfig(learn_limits=False)

@@ -138,7 +138,7 @@ def test_examples_run_and_print_what_the_page_shows(
     erm_sandbox_factory: Callable[..., Sandbox],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sandbox = erm_sandbox_factory(items=20)
+    sandbox = erm_sandbox_factory()  # the demo data `erm sandbox` serves
     for name in list(os.environ):
         if name.startswith("ERM_"):
             monkeypatch.delenv(name)
@@ -167,7 +167,7 @@ def test_examples_run_and_print_what_the_page_shows(
 def rewrite_outputs(page: Path) -> None:
     """Replace each ``Output`` block of ``page`` with what its example prints now."""
     lines = page.read_text(encoding="utf-8").splitlines()
-    with Sandbox(items=20) as sandbox:
+    with Sandbox() as sandbox:
         os.environ.update(
             ERM_URL=sandbox.url, ERM_EMAIL=sandbox.email, ERM_PASSWORD=sandbox.password
         )

@@ -50,9 +50,9 @@ def stub() -> Iterator[tuple[StubErm, BackgroundServer]]:
 def client(
     srv: BackgroundServer, clock: Callable[[], float] = time.time, **kw: Any
 ) -> AsyncErmClient:
-    return AsyncErmClient(
-        f"{srv.base_url}/graphql", "d@example.com", PASSWORD, retry=POLICY, clock=clock, **kw
-    )
+    erm = AsyncErmClient(f"{srv.base_url}/graphql", "d@example.com", PASSWORD, retry=POLICY, **kw)
+    erm._clock = clock  # read by the token manager and the issuing machine
+    return erm
 
 
 # -- sign-in faults ------------------------------------------------------------------------

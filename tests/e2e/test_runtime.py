@@ -33,7 +33,9 @@ POLICY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, max_re
 def _client(
     url: str, clock: Callable[[], float] = time.time, password: str = PASSWORD
 ) -> AsyncErmClient:
-    return AsyncErmClient(f"{url}/graphql", "d@example.com", password, retry=POLICY, clock=clock)
+    erm = AsyncErmClient(f"{url}/graphql", "d@example.com", password, retry=POLICY)
+    erm._clock = clock  # the token manager and the issuing machine read it from here
+    return erm
 
 
 @pytest.mark.parametrize("callers", [20, 50])

@@ -562,8 +562,8 @@ async def _schedule(seed: int) -> tuple[Outcome, SimServer, SimNetwork, list[Cal
             settle_grace=rng.choice((None, 0.5)),
             max_hold=max_hold,
         ),
-        clock=lambda: EPOCH + loop.now,
     )
+    erm._clock = lambda: EPOCH + loop.now  # the virtual clock, for tokens and intervals
     erm.api._post_body = network.post_body  # type: ignore[method-assign]
     aliases = rng.random() < 0.3  # name items by oemItemID instead of _id
     keys = [real_item(int(i[-4:], 16))["oemItemID"] if aliases else i for i in items]

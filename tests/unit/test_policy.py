@@ -409,7 +409,7 @@ def test_token_manager_without_exp_assumes_an_hour_and_refuses_an_empty_token() 
             _ledger((DAYS, 0.0), (DAYS, 10.0), (DAYS, 20.0)),
             DAYS,
             60.0,
-            "this item had 3 code events in the last 24 h (limit 3); try again in 1439 min",
+            "this item had 3 code events in the last 24 h (limit 3); try again in 23 h 59 min",
         ),
         (
             _ledger(*[(DAYS, float(i * 86400 * 2)) for i in range(5)]),
@@ -421,13 +421,13 @@ def test_token_manager_without_exp_assumes_an_hour_and_refuses_an_empty_token() 
             _ledger((FREE, 0.0)),
             FREE,
             1e7,
-            "this item has used all 1 free codes; nothing was issued",
+            "this item has used its 1 free code; nothing was issued",
         ),
         (
             _ledger((RESET, 0.0)),
             RESET,
             1e7,
-            "this item has used all 1 reset codes; nothing was issued",
+            "this item has used its 1 reset code; nothing was issued",
         ),
     ],
 )
@@ -435,6 +435,17 @@ def test_limit_messages_are_exact(ledger: ItemLedger, kind: str, now: float, mes
     with pytest.raises(CodeLimitError) as info:
         check_code_request(kind, ledger, LIMITS, now)
     assert info.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.2, "1 s"), (59.0, "59 s"), (60.0, "1 min"), (61.0, "2 min"), (3600.0, "1 h"),
+     (3601.0, "1 h 1 min"), (86400.0, "24 h")],
+)  # fmt: skip
+def test_waits_are_said_in_the_unit_that_reads(seconds: float, shown: str) -> None:
+    from omnivoltaic_erm._ratelimit import _duration
+
+    assert _duration(seconds) == shown
 
 
 def test_the_daily_window_excludes_its_first_instant() -> None:

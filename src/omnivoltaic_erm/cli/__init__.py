@@ -15,7 +15,7 @@ import sys
 import click
 
 from ._app import erm
-from ._failure import EXIT_USAGE, Failure
+from ._failure import EXIT_INTERRUPTED, EXIT_USAGE, Failure
 
 
 def _register() -> None:
@@ -44,13 +44,42 @@ def _usage_error(exc: click.UsageError, as_json: bool) -> int:
     return EXIT_USAGE
 
 
+def _missing_command(ctx: click.Context, as_json: bool) -> int:
+    """A group run without its command (bare ``erm``, ``erm code``): its help, as help."""
+    if as_json:
+        message = f"missing command (see '{ctx.command_path} --help')"
+        error = {"type": "UsageError", "message": message, "exit_code": EXIT_USAGE}
+        click.echo(json.dumps({"error": error}))
+    click.echo(ctx.get_help(), err=True)
+    return EXIT_USAGE
+
+
+def interrupted(as_json: bool) -> int:
+    """Ctrl-C outside a command's own handling (start-up, output): one line, exit 130."""
+    Failure("interrupted", EXIT_INTERRUPTED, kind="Interrupted", as_json=as_json).show()
+    return EXIT_INTERRUPTED
+
+
+# Raised by click 8.2 and later for a group run without its command; click 8.1 prints
+# the help itself.
+_NO_ARGS_IS_HELP: type[Exception] | None = getattr(click.exceptions, "NoArgsIsHelpError", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``erm`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
-    0: success; 1: an operation failed; 2: usage error.
+    0: success; 1: an operation failed; 2: usage error; 130: interrupted (Ctrl-C).
     """
-    _register()
     args = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in args
+    try:
+        _register()
+        return _main(args, as_json)
+    except KeyboardInterrupt:
+        return interrupted(as_json)
+
+
+def _main(args: list[str], as_json: bool) -> int:
     try:
         result = erm.main(args=args, prog_name="erm", standalone_mode=False)
     except Failure as exc:
@@ -59,8 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.UsageError as exc:
-        return _usage_error(exc, "--json" in args)
-    except click.Abort:
+        if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP) and exc.ctx:
+            return _missing_command(exc.ctx, as_json)
+        return _usage_error(exc, as_json)
+    except click.Abort as exc:
+        # click turns Ctrl-C outside a command's own handling into Abort.
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            return interrupted(as_json)
         click.echo("Aborted.", err=True)
         return 1
     except click.ClickException as exc:

@@ -135,3 +135,8 @@ def erm(
         max_hold=max_hold,
         call_timeout=call_timeout,
     )
+
+
+def item_id_argument(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """An ID argument without the blanks around it, as ``erm batch`` reads its rows."""
+    return value.strip()

@@ -7,6 +7,7 @@ slowing down ``erm --help``.
 from __future__ import annotations
 
 import json
+import re
 
 import click
 
@@ -16,6 +17,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
+
+_LINE_BREAKS = re.compile(r"[ \t]*[\r\n\v\f\x85\u2028\u2029]+[ \t]*")
 
 
 class Failure(Exception):
@@ -27,7 +30,9 @@ class Failure(Exception):
     def __init__(
         self, message: str, exit_code: int, *, kind: str = "Error", as_json: bool = False
     ) -> None:
-        self.message = redact(" ".join(message.split()))
+        # One line: line breaks (and the blanks around them) become one space; other
+        # runs of blanks stay, so that an id holding two spaces is shown as it is.
+        self.message = redact(_LINE_BREAKS.sub(" ", message).strip())
         super().__init__(self.message)
         self.exit_code = exit_code
         self.kind = kind

@@ -90,7 +90,8 @@ def show_code(code: IssuedCode, item: str) -> None:
     label = {"DAYSCODE": "Days code", "FREECODE": "Free code", "RESETCODE": "Reset code"}.get(
         kind, kind
     )
-    title = f"{label}, {code.code_days} days" if kind == "DAYSCODE" else label
+    days = f"{code.code_days} day{'' if code.code_days == 1 else 's'}"
+    title = f"{label}, {days}" if kind == "DAYSCODE" else label
     body = Text(code.code_dec, style="bold", justify="center", no_wrap=True, overflow="ignore")
     details = Text(
         f"item {item} · hex {code.code_hex} · request {code.request_id}"

@@ -43,6 +43,9 @@ from ._app import Settings
 from ._failure import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Failure
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .._auth import TokenCache
     from ..client import AsyncErmClient
 
 T = TypeVar("T")
@@ -56,17 +59,28 @@ class CachedTokenExpired(AuthenticationError):
     """The command ran on a cached token (no password given) and the token stopped working."""
 
 
-def describe(exc: BaseException, *, issuing: bool = False) -> tuple[int, str]:
+# An HTTP status that says the URL names no GraphQL endpoint: the request was not run.
+_NOT_AN_ENDPOINT = (404, 405)
+
+
+def describe(
+    exc: BaseException, *, issuing: bool = False, item: str | None = None
+) -> tuple[int, str]:
     """The exit code and one-line message for ``exc`` (pure).
 
     ``issuing`` is True for a code request, whose outcome may be unknown after a
     transport failure: the message then says to check the history before trying again.
+    ``item`` is the item id the command was given: an unknown item is named as given.
     """
+    from ..batch import not_found
+
     msg = exc.message if isinstance(exc, ErmError) else str(exc)
     if isinstance(exc, ConfigurationError | JournalMismatchError):
         return EXIT_USAGE, msg
     if isinstance(exc, InvalidInputError):
-        return EXIT_USAGE, msg if "nothing was sent" in msg else f"{msg}; nothing was issued"
+        if not issuing or "nothing was sent" in msg:
+            return EXIT_USAGE, msg
+        return EXIT_USAGE, f"{msg}; nothing was issued"
     if isinstance(exc, CachedTokenExpired):
         return EXIT_FAILED, msg
     if isinstance(exc, AuthenticationError):
@@ -74,7 +88,9 @@ def describe(exc: BaseException, *, issuing: bool = False) -> tuple[int, str]:
             f"sign-in refused ({msg}): check --email / {c.ENV_EMAIL} and {c.ENV_PASSWORD}"
         )
     if isinstance(exc, NotFoundError):
-        return EXIT_FAILED, f"{msg}; list the items you can use with `erm items --search ...`"
+        # The server's wording and the client's differ: one wording, the id as given.
+        what = not_found(item) if item is not None else msg
+        return EXIT_FAILED, f"{what}; list the items you can use with `erm items --search ...`"
     if isinstance(exc, PermissionDeniedError):
         return EXIT_FAILED, f"permission denied ({msg}): this account may not do that"
     if isinstance(exc, CodeLimitError):
@@ -82,6 +98,11 @@ def describe(exc: BaseException, *, issuing: bool = False) -> tuple[int, str]:
     if isinstance(exc, RateLimitError):
         wait = f"; try again in {exc.retry_after:.0f} s" if exc.retry_after else "; try again later"
         return EXIT_FAILED, f"the server refused: {msg}{wait}"
+    if isinstance(exc, HttpStatusError) and exc.status in _NOT_AN_ENDPOINT:
+        return EXIT_FAILED, (
+            f"{msg}: no ERM API at that address; check --url / {c.ENV_URL} (the GraphQL "
+            "endpoint, as http(s)://HOST:PORT/graphql); nothing was run"
+        )
     if isinstance(exc, TransportError) and not exc.sent:
         return EXIT_FAILED, (
             f"{msg}: check --url / {c.ENV_URL} and that the server is running; nothing was sent"
@@ -119,10 +140,12 @@ def reporting(
     *,
     issuing: bool = False,
     on_interrupt: Callable[[KeyboardInterrupt], str] | None = None,
+    item: str | None = None,
 ) -> Iterator[None]:
     """Turn any error raised inside into a ``Failure`` (one line, exit code).
 
-    Ctrl-C exits 130 with ``on_interrupt(exc)`` as its message (default "interrupted").
+    Ctrl-C exits 130 with ``on_interrupt(exc)`` as its message (default "interrupted");
+    ``issuing`` and ``item`` as for ``describe``.
     """
     try:
         yield
@@ -136,7 +159,7 @@ def reporting(
     except Exception as exc:
         if settings.debug:
             print_traceback(exc)
-        code, message = describe(exc, issuing=issuing)
+        code, message = describe(exc, issuing=issuing, item=item)
         raise Failure(message, code, kind=type(exc).__name__, as_json=settings.as_json) from None
 
 
@@ -180,8 +203,10 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
     password is given (no ERM_PASSWORD, no terminal to prompt on) but ``erm login``
     cached a token that is still good, the command runs on that token alone; if the
     server then refuses it, the command says to log in again. ``fresh_sign_in`` (for
-    ``erm login``) requires the password and drops the cached token, so that the
-    password is checked.
+    ``erm login``) requires the password and signs in without the cached token, so that
+    the password is checked; the new token goes to ``login_staging``, which ``erm login``
+    moves over the cached one only once it works, so that a failed login leaves a
+    still-valid token in place.
     """
     from .._auth import TokenCache
     from ..client import AsyncErmClient, validate_url
@@ -189,6 +214,14 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
 
     if settings.debug:
         enable_debug_logging()
+    if settings.url is not None and not settings.url.strip():
+        raise ConfigurationError(
+            f"--url is empty: pass the endpoint's URL, or leave --url out to use {c.ENV_URL}"
+        )
+    if settings.email is not None and not settings.email.strip():
+        raise ConfigurationError(
+            f"--email is empty: pass the account, or leave --email out to use {c.ENV_EMAIL}"
+        )
     url = settings.url or os.environ.get(c.ENV_URL)
     email = settings.email or os.environ.get(c.ENV_EMAIL)
     if not url:
@@ -216,8 +249,15 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
             "`erm login` first"
         )
     if fresh_sign_in:
-        TokenCache.for_account(validate_url(url, settings.insecure), email).clear()
+        staging = login_staging(TokenCache.for_account(validate_url(url, settings.insecure), email))
+        staging.unlink(missing_ok=True)
+        kwargs["token_cache"] = staging
     return AsyncErmClient(url, email, password, **kwargs)
+
+
+def login_staging(cache: TokenCache) -> Path:
+    """Where ``erm login`` keeps the token of its fresh sign-in until the token works."""
+    return cache.path.with_name(f".{cache.path.name}.login")
 
 
 @functools.cache
@@ -244,16 +284,18 @@ def run_client(
     issuing: bool = False,
     fresh_sign_in: bool = False,
     on_interrupt: Callable[[KeyboardInterrupt], str] | None = None,
+    item: str | None = None,
 ) -> T:
     """Open a client, run ``action`` with it on a fresh event loop, close it; map errors.
 
     ``fresh_sign_in`` signs in with the password even if a token is cached;
-    ``on_interrupt`` words the message of Ctrl-C (see ``reporting``).
+    ``on_interrupt`` words the message of Ctrl-C, ``item`` names the command's item in
+    errors (see ``reporting``).
     """
 
     async def main() -> T:
         async with open_client(settings, fresh_sign_in=fresh_sign_in) as erm:
             return await action(erm)
 
-    with reporting(settings, issuing=issuing, on_interrupt=on_interrupt):
+    with reporting(settings, issuing=issuing, on_interrupt=on_interrupt, item=item):
         return asyncio.run(main())

@@ -11,7 +11,7 @@ import click
 from ._app import Settings, erm
 
 if TYPE_CHECKING:
-    from ..batch import ParsedBatch, RowResult
+    from ..batch import ParsedBatch, Row, RowResult
     from ..journal import Journal
     from ._progress import Progress
 
@@ -51,6 +51,12 @@ _SHOWN_PROBLEMS = 20
     help="Text stored with every code in its history (default: 'erm batch FILE.csv').",
 )
 @click.option(
+    "--unique",
+    is_flag=True,
+    help="Issue rows that ask for the same code (item, type and days) once: the repeats "
+    "are skipped. Without it each such row is a code of its own, with a warning.",
+)
+@click.option(
     "--progress",
     "progress_mode",
     type=click.Choice(["auto", "bar", "plain", "none"]),
@@ -67,6 +73,7 @@ def batch(
     out_path: Path | None,
     force: bool,
     description: str | None,
+    unique: bool,
     progress_mode: str,
 ) -> int:
     """Issue one code per row of FILE.csv: rows of `item,type,days`.
@@ -76,7 +83,8 @@ def batch(
     rows of one item in file order. Every row's intent and code go into the journal,
     so the same command run again after any interruption (even kill -9) resumes: rows
     done are skipped, rows in doubt are settled from the item's code history, and no
-    row is issued twice. Bad rows are reported by line and skipped.
+    row is issued twice. Bad rows are reported by line and skipped. Two rows asking for
+    the same code are two codes, with a warning; --unique issues such rows once.
 
     Exit code 0 when every row has its code, 1 when any row failed or was invalid.
     """
@@ -85,12 +93,24 @@ def batch(
     from ._run import reporting
 
     out = out_path or csv_file.with_name(f"{csv_file.stem}.results.csv")
+    _check_out(settings, out, csv_file)
     started = time.monotonic()
     with reporting(settings):
         parsed = parse_batch(csv_file.read_bytes())
+        if not parsed.rows and not parsed.bad:
+            raise _usage(
+                settings, f"{csv_file} has no rows (lines of item,type,days): nothing to do"
+            )
         try:
             results = _run(
-                settings, csv_file, journal_path, force, description, progress_mode, parsed
+                settings,
+                csv_file,
+                journal_path,
+                force,
+                description,
+                unique,
+                progress_mode,
+                parsed,
             )
             interrupted = False
         except _Interrupted as stop:
@@ -137,6 +157,33 @@ def batch(
     return 1 if problems else 0
 
 
+def _usage(settings: Settings, message: str) -> Exception:
+    from ._failure import EXIT_USAGE, Failure
+
+    return Failure(message, EXIT_USAGE, kind="UsageError", as_json=settings.as_json)
+
+
+def _check_out(settings: Settings, out: Path, csv_file: Path) -> None:
+    """Refuse a results file that could not be written, before any code is issued."""
+    import os
+
+    folder = out.parent
+    if out.resolve() == csv_file.resolve():
+        raise _usage(settings, f"--out {out} is the input file; name another results file")
+    if not folder.is_dir():
+        raise _usage(
+            settings,
+            f"no directory {folder} for the results file {out}: create it, or pass "
+            "another --out; nothing was issued",
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _usage(
+            settings,
+            f"cannot write the results file {out} (directory {folder} is not "
+            "writable): pass another --out; nothing was issued",
+        )
+
+
 class _Interrupted(Exception):
     """Ctrl-C during a run whose rows were under way: the results so far, every row in."""
 
@@ -151,12 +198,13 @@ def _run(
     journal_path: Path,
     force: bool,
     description: str | None,
+    unique: bool,
     progress_mode: str,
     parsed: ParsedBatch,
 ) -> list[RowResult]:
     import asyncio
 
-    from ..batch import BatchRunner, plan, unfinished
+    from ..batch import BatchRunner, drop_duplicates, duplicates, plan, unfinished
     from ..journal import Identity, Journal
     from ._progress import make_progress, rows
     from ._run import open_client
@@ -171,11 +219,14 @@ def _run(
             with Journal.open(journal_path, identity, force=force) as journal:
                 for notice in journal.notices:
                     progress.note(notice)
-                for bad in parsed.bad:
-                    progress.note(f"line {bad.line}: {bad.error}; skipped")
+                _note_bad(progress, settings, parsed)
                 todo = plan(parsed, journal)
-                _note_strays(progress, journal, {row.key for row in parsed.rows})
                 done_before = len(todo.settled) - len(parsed.bad)
+                repeated = duplicates(parsed.rows)
+                _note_duplicates(progress, repeated, unique)
+                if unique:
+                    todo = drop_duplicates(todo, repeated, journal)
+                _note_strays(progress, journal, {row.key for row in parsed.rows})
                 if done_before:
                     progress.note(f"{rows(done_before)} already done in the journal; skipped")
                 runner = BatchRunner(
@@ -183,7 +234,7 @@ def _run(
                     journal,
                     description=description or f"erm batch {csv_file.name}",
                     on_start=progress.start,
-                    on_result=lambda r: _on_result(progress, r),
+                    on_result=lambda r: _on_result(progress, settings, r),
                 )
                 try:
                     issued = await runner.run(todo.pending)
@@ -218,12 +269,54 @@ def _interrupted(settings: Settings, left: int | None, *, summary_printed: bool)
     )
 
 
-def _on_result(progress: Progress, result: RowResult) -> None:
+def _on_result(progress: Progress, settings: Settings, result: RowResult) -> None:
     from ..batch import FAILED, INVALID, UNKNOWN
 
-    if result.status in (INVALID, FAILED, UNKNOWN):
+    # The human summary lists every problem row at the end; under --json, where the
+    # summary is JSON on stdout, each is also said on stderr as it happens.
+    if settings.as_json and result.status in (INVALID, FAILED, UNKNOWN):
         progress.note(f"line {result.line}: {result.status}: {result.error}")
     progress.advance()
+
+
+def _note_bad(progress: Progress, settings: Settings, parsed: ParsedBatch) -> None:
+    """Say which rows are skipped as invalid: each under --json, their number otherwise
+    (the human summary lists them)."""
+    from ._progress import rows
+
+    if settings.as_json:
+        for bad in parsed.bad:
+            progress.note(f"line {bad.line}: {bad.error}; skipped")
+    elif parsed.bad:
+        progress.note(f"{rows(len(parsed.bad))} invalid, skipped (listed at the end)")
+
+
+# How many groups of repeated rows a warning names before it counts the rest.
+_SHOWN_DUPLICATES = 5
+
+
+def _note_duplicates(progress: Progress, groups: list[list[Row]], unique: bool) -> None:
+    """Warn about rows that ask for the same code: each is a code of its own, unless
+    --unique."""
+    if not groups:
+        return
+    named = []
+    for group in groups[:_SHOWN_DUPLICATES]:
+        first = group[0]
+        what = f"{first.type} {first.days}" if first.type == "days" else first.type
+        lines = ", ".join(str(row.line) for row in group)
+        named.append(f"lines {lines} ({first.item} {what})")
+    more = len(groups) - _SHOWN_DUPLICATES
+    listed = "; ".join(named) + (f"; and {more} more" if more > 0 else "")
+    repeats = sum(len(group) - 1 for group in groups)
+    some = f"{repeats} row repeats" if repeats == 1 else f"{repeats} rows repeat"
+    if unique:
+        progress.note(f"{some} an earlier row ({listed}): each code is issued once (--unique)")
+    else:
+        progress.note(
+            f"warning: {some} an earlier row ({listed}): each row is issued as a code of "
+            "its own; pass --unique to issue each code once"
+        )
 
 
 def _note_strays(progress: Progress, journal: Journal, keys: set[str]) -> None:

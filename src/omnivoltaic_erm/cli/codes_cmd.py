@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
 
 from .._constants import MAX_CODE_DAYS, MIN_CODE_DAYS
 from ..errors import ErmError, OutcomeUnknownError
-from ._app import Settings, erm
+from ._app import Settings, erm, item_id_argument
 from ._failure import EXIT_FAILED, Failure
 
 if TYPE_CHECKING:
+    from .._issuing import IntervalWait
     from ..client import AsyncErmClient
     from ..models import CodeEvent, IssuedCode
 
@@ -84,11 +87,53 @@ def _issue(
     def interrupted(exc: KeyboardInterrupt) -> str:
         return interrupted_message(exc, kind, item_id, days, description, rid, bool(issued))
 
-    code = run_client(settings, send, issuing=True, on_interrupt=interrupted)
+    with _telling_waits(item_id):
+        code = run_client(settings, send, issuing=True, on_interrupt=interrupted, item=item_id)
     if settings.as_json:
         _output.emit_json(_output.code_json(code))
     else:
         _output.show_code(code, item_id)
+
+
+@contextlib.contextmanager
+def _telling_waits(item_id: str) -> Iterator[None]:
+    """On a terminal, say on stderr when the code waits out its item's interval, and
+    how long: otherwise a second code for an item sits silent for seconds."""
+    import logging
+    import sys
+
+    if not sys.stderr.isatty():
+        yield
+        return
+    from .._issuing import INTERVAL_WAIT
+
+    class Notice(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            wait = getattr(record, INTERVAL_WAIT, None)
+            if wait is not None:
+                sys.stderr.write(wait_message(wait, item_id) + "\n")
+                sys.stderr.flush()
+
+    logger = logging.getLogger("omnivoltaic_erm.issuing")
+    handler, level = Notice(logging.INFO), logger.level
+    logger.addHandler(handler)
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def wait_message(wait: IntervalWait, item_id: str) -> str:
+    """``waiting 4.2 s: ...``: what a code request for ``item_id`` (as the command
+    named it) waits for, and how long."""
+    ago = "" if wait.since_last is None else f" {wait.since_last:.1f} s ago"
+    return (
+        f"waiting {wait.seconds:.1f} s: {item_id} had a code{ago}, and the server allows "
+        f"one code per item every {wait.interval:g} s"
+    )
 
 
 def _same_command(
@@ -153,7 +198,7 @@ def interrupted_message(
 
 
 @code.command("days")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @click.option(
     "--days",
     required=True,
@@ -172,7 +217,7 @@ def days_code(
 
 
 @code.command("free")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @_description
 @_request
 @click.pass_obj
@@ -184,7 +229,7 @@ def free_code(
 
 
 @code.command("reset")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @_description
 @_request
 @click.pass_obj
@@ -196,7 +241,7 @@ def reset_code(
 
 
 @erm.command("history")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @click.pass_obj
 def history(settings: Settings, item_id: str) -> None:
     """Show the codes issued for item ID, oldest first."""
@@ -206,7 +251,7 @@ def history(settings: Settings, item_id: str) -> None:
     async def fetch(client: AsyncErmClient) -> list[CodeEvent]:
         return await client.code_history(item_id)
 
-    events = run_client(settings, fetch)
+    events = run_client(settings, fetch, item=item_id)
     if settings.as_json:
         _output.emit_json([_output.event_json(e) for e in events])
     else:

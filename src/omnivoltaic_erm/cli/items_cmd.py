@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._app import Settings, erm
+from ._app import Settings, erm, item_id_argument
 
 if TYPE_CHECKING:
     from ..client import AsyncErmClient
@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 )
 @click.pass_obj
 def items(settings: Settings, search: str | None, limit: int) -> None:
-    """List the items assigned to this distributor, newest first."""
+    """List the items assigned to this distributor, newest first.
+
+    When --limit cuts the list, the table says so; under --json, a line on stderr does.
+    """
     import contextlib
 
     from . import _output
@@ -52,12 +55,17 @@ def items(settings: Settings, search: str | None, limit: int) -> None:
     found, limited = run_client(settings, fetch)
     if settings.as_json:
         _output.emit_json([_output.item_json(i) for i in found])
+        if limited:
+            # stdout stays the list itself; the notice goes where notices go.
+            click.echo(
+                f"limit reached: the first {limit} items only (--limit 0 lists all)", err=True
+            )
     else:
         _output.show_items(found, limited=limited)
 
 
 @erm.command("item")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @click.pass_obj
 def item(settings: Settings, item_id: str) -> None:
     """Show one item; ID is its _id, oemItemID or sellerItemID."""
@@ -67,7 +75,7 @@ def item(settings: Settings, item_id: str) -> None:
     async def fetch(client: AsyncErmClient) -> Item:
         return await client.find_item(item_id)
 
-    found = run_client(settings, fetch)
+    found = run_client(settings, fetch, item=item_id)
     if settings.as_json:
         _output.emit_json(_output.item_json(found))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import TYPE_CHECKING
 
 import click
@@ -21,19 +22,29 @@ def login(settings: Settings) -> None:
 
     The token is kept (mode 0600) under $XDG_CACHE_HOME/omnivoltaic-erm, or
     ~/.cache/omnivoltaic-erm, until it expires; later commands reuse it, and need no
-    password while it is valid. The password itself is never stored.
+    password while it is valid. The password itself is never stored. A login that fails
+    leaves the token cached before it in place.
     """
     from datetime import UTC, datetime
 
     from .._auth import TokenCache
     from . import _output
-    from ._run import run_client
+    from ._run import login_staging, run_client
 
     async def sign_in(client: AsyncErmClient) -> tuple[str, str, TokenCache]:
-        async with contextlib.aclosing(client.iter_items(page_size=1)) as items:
-            async for _ in items:
-                break
-        return client.url, client.email, TokenCache.for_account(client.url, client.email)
+        cache = TokenCache.for_account(client.url, client.email)
+        staging = login_staging(cache)
+        try:
+            async with contextlib.aclosing(client.iter_items(page_size=1)) as items:
+                async for _ in items:
+                    break
+            # The new token works: only now does it replace the cached one.
+            if staging.exists():
+                os.replace(staging, cache.path)
+        finally:
+            staging.unlink(missing_ok=True)
+            staging.with_suffix(".lock").unlink(missing_ok=True)
+        return client.url, client.email, cache
 
     url, email, cache = run_client(settings, sign_in, fresh_sign_in=True)
     token = cache.load()

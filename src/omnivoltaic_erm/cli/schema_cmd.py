@@ -27,6 +27,23 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 PACKAGED_SCHEMA = ("omnivoltaic_erm.sandbox", "schema.graphql")
+# The wheel carries the operations the client is generated from, as the schema.
+PACKAGED_QUERIES = ("omnivoltaic_erm", "queries")
+
+
+def _packaged(package: str, name: str) -> Path | None:
+    """The copy of ``name`` shipped in ``package`` (a wheel), else the repository's (an
+    editable install); None if neither is there."""
+    from importlib import resources
+
+    try:
+        shipped = Path(str(resources.files(package) / name))
+    except ModuleNotFoundError:
+        shipped = None
+    if shipped is not None and shipped.exists():
+        return shipped
+    repository = Path(__file__).resolve().parents[3] / name
+    return repository if repository.exists() else None
 
 
 def _settings(ctx: click.Context, json_flag: bool = False) -> Settings:
@@ -116,19 +133,25 @@ def _project_setting(key: str, fallback: str) -> Path:
 
 
 def _default_base() -> tuple[str, str]:
-    """(label, SDL) of the committed schema: the project's, else the one in the wheel."""
+    """(label, SDL) of the committed schema: the project's here, else the packaged copy."""
     path = _project_setting("schema_path", "schema.graphql")
     if path.is_file():
         return str(path), path.read_text(encoding="utf-8")
-    from importlib import resources
+    packaged = _packaged(*PACKAGED_SCHEMA)
+    if packaged is not None and packaged.is_file():
+        return f"the packaged copy ({packaged})", packaged.read_text(encoding="utf-8")
+    raise ConfigurationError(f"no {path} here and no packaged copy: give --base FILE")
 
-    try:
-        packaged = resources.files(PACKAGED_SCHEMA[0]) / PACKAGED_SCHEMA[1]
-        if packaged.is_file():
-            return f"{PACKAGED_SCHEMA[0]}/{PACKAGED_SCHEMA[1]}", packaged.read_text("utf-8")
-    except ModuleNotFoundError:
-        pass
-    raise ConfigurationError(f"no {path} here: give --base FILE")
+
+def _default_queries() -> Path:
+    """Our operations: the project's here, else the packaged copy."""
+    path = _project_setting("queries_path", "queries")
+    if path.is_dir():
+        return path
+    packaged = _packaged(*PACKAGED_QUERIES)
+    if packaged is not None and packaged.is_dir():
+        return packaged
+    raise ConfigurationError(f"no {path} directory here and no packaged copy: give --queries DIR")
 
 
 _header_option = click.option(
@@ -210,7 +233,7 @@ def pull(
 @click.option(
     "--queries",
     type=click.Path(exists=True, file_okay=False),
-    help="Our operations (default: ./queries).",
+    help="Our operations (default: ./queries, else the packaged copy).",
 )
 @_header_option
 @_timeout_option
@@ -238,7 +261,7 @@ def diff(
     base_label, base_sdl = (
         (base, Path(base).read_text(encoding="utf-8")) if base else _default_base()
     )
-    queries_dir = Path(queries) if queries else _project_setting("queries_path", "queries")
+    queries_dir = Path(queries) if queries else _default_queries()
     operations = tools.load_operations(tools.operation_files(queries_dir), Path.cwd())
     if schema_file:
         new_label, new_sdl = schema_file, Path(schema_file).read_text(encoding="utf-8")

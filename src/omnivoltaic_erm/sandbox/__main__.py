@@ -147,6 +147,33 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/graphql"
 
 
+# Addresses that listen on every interface, and the loopback address that reaches each.
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def reachable(host: str) -> tuple[str, str | None]:
+    """The host to print in the URL, and a warning when ``host`` is not loopback only.
+
+    A wildcard address is printed as the loopback address that reaches it: the client
+    sends a password over plain http to loopback only, so that is the URL it accepts.
+    """
+    from .._inputs import is_loopback
+
+    if host in _WILDCARDS:
+        return _WILDCARDS[host], (
+            f"warning: listening on every address of this machine ({host or 'all'}): anyone "
+            "who can reach it can sign in with the demo accounts below; from another machine "
+            "the client needs --insecure for plain http"
+        )
+    if not is_loopback(host):
+        return host, (
+            f"warning: listening on {host}, which is not loopback: anyone who can reach it "
+            "can sign in with the demo accounts below, and the client refuses plain http to "
+            "it unless given --insecure"
+        )
+    return host, None
+
+
 async def serve(config: SandboxConfig) -> int:
     """Serve until SIGINT or SIGTERM; return the exit code."""
     app = create_app(config)
@@ -163,7 +190,10 @@ async def serve(config: SandboxConfig) -> int:
     port = runner.addresses[0][1] if runner.addresses else config.port
     counts = app[STATE].store.counts()
     db = str(config.db_path) if config.db_path else "temporary (deleted on exit)"
-    print(f"ERM sandbox listening on {_url(config.host, port)}")
+    shown, warning = reachable(config.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    print(f"ERM sandbox listening on {_url(shown, port)}")
     print(f"  distributor: {config.email} / {config.password}")
     print(f"  other:       {config.other_email} / {config.other_password}")
     print(f"  items:       {counts['items']}, code events: {counts['code_events']}, db: {db}")
