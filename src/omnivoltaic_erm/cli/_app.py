@@ -14,6 +14,7 @@ from .._constants import (
     ENV_EMAIL,
     ENV_PASSWORD,
     ENV_PROXY,
+    ENV_RECORD,
     ENV_URL,
     MAX_HOLD,
 )
@@ -33,6 +34,7 @@ class Settings:
     proxy: str | None = None
     max_hold: float | None = None
     call_timeout: float | None = None
+    record: str | None = None
 
     def password(self) -> str | None:
         """ERM_PASSWORD, or a prompt when a terminal is attached; never an argument."""
@@ -103,6 +105,14 @@ class Settings:
     help="Send every request through this proxy; overrides HTTPS_PROXY / HTTP_PROXY / "
     f"NO_PROXY, which are honoured otherwise. Env {ENV_PROXY}.",
 )
+@click.option(
+    "--record",
+    envvar=ENV_RECORD,
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Record every answer, redacted, into DIR for `erm contract verify` (see the "
+    f"Contracts page). Env {ENV_RECORD}.",
+)
 @click.version_option(package_name="omnivoltaic-erm", prog_name="erm")
 @click.pass_context
 def erm(
@@ -117,6 +127,7 @@ def erm(
     call_timeout: float | None,
     max_hold: float | None,
     proxy: str | None,
+    record: str | None,
 ) -> None:
     """Typed client for the Omnivoltaic ERM API: items, unlock codes and code history.
 
@@ -134,6 +145,7 @@ def erm(
         proxy=proxy or None,
         max_hold=max_hold,
         call_timeout=call_timeout,
+        record=record or None,
     )
 
 

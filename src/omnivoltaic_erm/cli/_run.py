@@ -239,6 +239,8 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
         kwargs["config"] = ClientConfig(call_timeout=settings.call_timeout)
     if settings.proxy:
         kwargs["proxy"] = settings.proxy
+    if settings.record:
+        kwargs["record"] = settings.record
     password = os.environ.get(c.ENV_PASSWORD)
     if not password and not fresh_sign_in and _cached_token_usable(url, email):
         return _cached_token_client()(url, email, "cached-token-only", **kwargs)
