@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._app import Settings, erm
+from ._app import Settings, erm, item_id_argument
 
 if TYPE_CHECKING:
     from .._limits import LimitReport
@@ -72,7 +72,7 @@ def report_json(report: LimitReport) -> dict[str, Any]:
 
 
 @erm.command("limits")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID", callback=item_id_argument)
 @click.pass_obj
 def limits(settings: Settings, item_id: str) -> None:
     """Show the limits applied to one item and where each comes from.
