@@ -375,8 +375,9 @@ def test_cli_ctrl_c_before_sending(cli: Cli, sb: Sandbox) -> None:
         err,
     )
     assert match is not None, err
-    # Two reads (the item's history and limits) before the wait; no code request.
-    assert requests(sb) == 2
+    # Three reads (the item's history, the distributor's settings and the item's fleet
+    # limits) before the wait; no code request.
+    assert requests(sb) == 3
     assert len(sb.history(key)) == 1
 
 
