@@ -79,7 +79,7 @@ def test_diff_against_the_changed_sandbox_names_the_broken_operations(
     assert "ARG_CHANGED_KIND     Query.getAllClientItems arg search has changed type" in out
     assert "VALUE_ADDED_TO_ENUM  BONUSCODE was added to enum type CodeTypes." in out
     assert "FIELD_ADDED          CodeEvent.batteryLevel was added." in out
-    assert "OPERATIONS THAT WOULD BREAK (2 of 14)" in out
+    assert "OPERATIONS THAT WOULD BREAK (2 of 15)" in out
     assert "  SignInUser (queries/sign_in.graphql)" in out
     assert "  GetAllClientItems (queries/items.graphql)" in out
     assert "warning: BONUSCODE was added to enum type CodeTypes." in err
