@@ -96,14 +96,16 @@ def session_of(authorization: str | None) -> str | None:
 
 
 def error_codes(answer: Any) -> list[str]:
-    """The ``extensions.code`` of each GraphQL error in an answer."""
+    """Each GraphQL error's code in an answer: the sandbox's rule where it names one
+    (``extensions.rule``, e.g. ``CODE_INTERVAL``), else ``extensions.code``."""
     if not isinstance(answer, dict) or not isinstance(answer.get("errors"), list):
         return []
-    return [
-        str((e.get("extensions") or {}).get("code", "ERROR"))
-        for e in answer["errors"]
-        if isinstance(e, dict)
-    ]
+    codes = []
+    for error in answer["errors"]:
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        extensions = extensions if isinstance(extensions, dict) else {}
+        codes.append(str(extensions.get("rule") or extensions.get("code") or "ERROR"))
+    return codes
 
 
 def summarize(entry: Entry) -> dict[str, Any]:
