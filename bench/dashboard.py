@@ -8,7 +8,9 @@ the client's concurrency bound and a request tag in each description, as the cli
 sends. The watcher is another child (``python -m bench.dashboard watch URL TOKEN``) that
 reads the event stream as the page does. Each repetition runs the three modes in a
 rotating order and resets the sandbox first, so every batch starts from no code events.
-The figure: the median batch time of each mode over the median with the dashboard off.
+The figures: per repetition, each mode's batch time (and the server's CPU time, the
+benchmark process's, which hosts both sandboxes) over the time with the dashboard off;
+the median of those ratios.
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ def run(repeats: int = 3) -> dict[str, Any]:
 
     concurrency = ClientConfig().max_concurrency
     walls: dict[str, list[float]] = {mode: [] for mode in MODES}
+    cpus: dict[str, list[float]] = {mode: [] for mode in MODES}
     failures = 0
     with (
         Sandbox(items=BATCH, code_interval=0, dashboard=False) as off,
@@ -128,6 +131,7 @@ def run(repeats: int = 3) -> dict[str, Any]:
             for mode in order:
                 sandbox = off if mode == "off" else on
                 sandbox.store.reset()
+                cpu = time.process_time()
                 if mode != "streaming":
                     result = _one_batch(sandbox, concurrency)
                 else:
@@ -136,15 +140,19 @@ def run(repeats: int = 3) -> dict[str, Any]:
                         w.start()
                         _await_watcher(on._app_state()[REQUEST_LOG].watchers)
                         result = _one_batch(sandbox, concurrency)
+                cpus[mode].append(time.process_time() - cpu)
                 walls[mode].append(result["wall_s"])
                 failures += result["failed"]
-    base = median(walls["off"])
+    # Ratios per repetition (the modes of one repetition ran back to back, under the
+    # same background load), then their median.
     rows = [
         {
             "mode": mode,
             "wall_s": median(walls[mode]),
             "codes_per_s": BATCH / median(walls[mode]),
-            "vs_off": median(walls[mode]) / base,
+            "vs_off": median([a / b for a, b in zip(walls[mode], walls["off"], strict=True)]),
+            "server_cpu_s": median(cpus[mode]),
+            "cpu_vs_off": median([a / b for a, b in zip(cpus[mode], cpus["off"], strict=True)]),
         }
         for mode in MODES
     ]
@@ -155,6 +163,7 @@ def run(repeats: int = 3) -> dict[str, Any]:
         "concurrency": concurrency,
         "failed": failures,
         "samples": walls,
+        "server_cpu_samples": cpus,
     }
 
 

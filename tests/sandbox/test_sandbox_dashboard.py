@@ -12,6 +12,7 @@ import requests
 
 from omnivoltaic_erm.errors import CODE_DAILY_LIMIT, CODE_RATE_LIMITED
 from omnivoltaic_erm.sandbox import Sandbox
+from omnivoltaic_erm.sandbox.requestlog import MAX_KEPT_BODY, kept
 from tests.support.admin_http import admin, tagged
 from tests.support.sandbox_http import DAYS, ITEMS, error_of, gql, post, refusal_of, sign_in
 
@@ -210,6 +211,16 @@ def test_a_fault_rule_fires_its_number_of_times_and_shows_on_the_request() -> No
         admin(sb, "DELETE", f"/faults/{rule['id']}")
         assert admin(sb, "GET", "/faults")["rules"] == []
         admin(sb, "POST", "/faults", {"kind": "nonsense"}, status=400)
+        admin(sb, "POST", "/faults", {"kind": "html", "times": 1}, status=201)
+        page = post(sb.url, body, token)
+        assert page.status == 200 and page.content_type == "text/html"
+        assert post(sb.url, body, token).status == 200
+
+
+def test_the_log_keeps_at_most_a_bounded_part_of_each_body() -> None:
+    small = b'{"data": {}}'
+    assert kept(small) == small
+    assert kept(b"x" * (MAX_KEPT_BODY * 3)) == b"x" * MAX_KEPT_BODY
 
 
 def test_a_seeded_fault_rule_fires_as_its_seed_says() -> None:

@@ -29,6 +29,9 @@ from .sessions import token_fingerprint
 from .trace import TRACE_SINK
 
 _WATCH_QUEUE = 1000
+# The bytes of a body the log keeps: a long listing's answer is cut here, so the memory
+# the log holds is bounded by its size times this.
+MAX_KEPT_BODY = 64 * 1024
 REDACTED = "[redacted]"
 SECRET_KEYS = frozenset({"password", "accessToken", "refreshToken"})
 CODE_KEYS = frozenset({"codeHex", "codeDec", "codeHexString", "codeDecString"})
@@ -132,6 +135,11 @@ def summarize(entry: Entry) -> dict[str, Any]:
     }
 
 
+def kept(body: bytes) -> bytes:
+    """What the log keeps of a body: all of it, or its first ``MAX_KEPT_BODY`` bytes."""
+    return body if len(body) <= MAX_KEPT_BODY else body[:MAX_KEPT_BODY]
+
+
 def redact(value: Any, reveal_codes: bool = False) -> Any:
     """``value`` with passwords, tokens and (unless ``reveal_codes``) codes replaced."""
     if isinstance(value, dict):
@@ -185,9 +193,11 @@ class RequestLog:
     def add(self, entry: Entry) -> None:
         """Keep ``entry`` (the oldest one falls out) and tell the watchers."""
         self.entries.append(entry)
-        for queue in self.watchers:
-            if not queue.full():
-                queue.put_nowait(entry.summary())
+        if self.watchers:
+            row = entry.summary()
+            for queue in self.watchers:
+                if not queue.full():
+                    queue.put_nowait(row)
 
     def get(self, entry_id: int) -> Entry | None:
         """The entry with this id, if still kept."""
@@ -238,7 +248,7 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
         id=log.new_id(),
         at=request.app[STATE].store.clock.now(),
         request_headers=dict(request.headers),
-        request_body=await request.read(),
+        request_body=kept(await request.read()),
     )
     sink: dict[str, Any] = {}
     token = TRACE_SINK.set(sink)
@@ -272,4 +282,4 @@ def _finish(
     entry.status = response.status
     entry.response_headers = dict(response.headers)
     body = getattr(response, "body", None)
-    entry.response_body = body if isinstance(body, bytes) else b""
+    entry.response_body = kept(body) if isinstance(body, bytes) else b""

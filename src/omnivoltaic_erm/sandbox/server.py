@@ -106,10 +106,14 @@ class Sandbox:
 
     @property
     def admin_token(self) -> str:
-        """The token the dashboard and the admin API require."""
+        """The token the dashboard and the admin API require (RuntimeError when the
+        sandbox runs with ``dashboard=False``)."""
         from .dashboard import ADMIN_TOKEN
 
-        return self._app_state()[ADMIN_TOKEN]
+        app = self._app_state()
+        if ADMIN_TOKEN not in app:
+            raise RuntimeError("the sandbox runs without its dashboard (dashboard=False)")
+        return app[ADMIN_TOKEN]
 
     @property
     def dashboard_url(self) -> str:

@@ -31,6 +31,7 @@ from ..sessions import EXPIRED, REVOKED
 from ..settings import DistributorSetting
 
 _HEARTBEAT = 15.0
+_COALESCE = 0.1  # seconds the stream waits to send requests together
 _MAX_SNAPSHOTS = 20
 
 
@@ -166,7 +167,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(b": heartbeat\n\n")
                 continue
-            await response.write(f"data: {json.dumps(row)}\n\n".encode())
+            # Whatever else arrives within a moment goes out in the same write: a busy
+            # batch costs the server a few writes a second, not one per request.
+            await asyncio.sleep(_COALESCE)
+            rows = [row]
+            while not queue.empty():
+                rows.append(queue.get_nowait())
+            await response.write("".join(f"data: {json.dumps(r)}\n\n" for r in rows).encode())
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
