@@ -275,3 +275,27 @@ def test_reset_snapshot_restore_and_the_errors_summary() -> None:
         admin(sb, "POST", "/reset")
         assert sb.history(item) == [] and _rows(sb) == []
         assert admin(sb, "GET", "/errors")["errors"] == []
+
+
+def test_a_distributor_setting_edited_live_applies_where_the_fleet_sets_nothing() -> None:
+    with Sandbox(code_interval=0) as sb:
+        token = sign_in(sb)
+        item = sb.items()[0]["_id"]
+        index = next(r for r in admin(sb, "GET", "/items")["items"] if r["item"] == item)[
+            "fleetIndex"
+        ]
+        admin(sb, "PATCH", f"/fleets/{index}", {"daily_limit": None})
+        assert admin(sb, "PATCH", f"/settings/{sb.email}", {"daily_limit": 1})["daily_limit"] == 1
+        _days(sb, token, item)
+        assert refusal_of(error_of(_days(sb, token, item)))[0] == CODE_DAILY_LIMIT
+        refused = _rows(sb, "?operation=generateDaysCode")[-1]
+        steps = {s["rule"]: s for s in admin(sb, "GET", f"/requests/{refused['id']}")["trace"]}
+        assert steps["daily"] == {
+            "rule": "daily",
+            "level": "distributor",
+            "limit": 1,
+            "value": 1,
+            "verdict": "refuse",
+        }
+        admin(sb, "PATCH", "/settings/nobody@example.com", {"daily_limit": 1}, status=404)
+        admin(sb, "PATCH", f"/settings/{sb.email}", {"disabled": ["daily"]}, status=400)
