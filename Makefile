@@ -8,9 +8,10 @@ ERM_URL ?=
 # Python trees that ruff checks and formats.
 PY_PATHS := src tests codegen bench examples scripts
 DOCS_STAMP := $(VENV)/.docs-installed
+BROWSER_STAMP := $(VENV)/.browser-installed
 
 .PHONY: install generate check-generated schema reconcile-schema lint test test-fast docs demo \
-	bench soak simulate matrix mutation clean
+	bench soak simulate matrix mutation clean test-browser
 
 install: $(STAMP)
 
@@ -52,6 +53,17 @@ test: install
 # subprocess-heavy CLI runs); about 2.5 minutes on 2 cores. `make test` runs them all.
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The dashboard in real headless Chromium (tests/browser, marker `browser`): needs the
+# system's Chromium at /usr/bin/chromium (Debian: apt-get install chromium; .ci/run installs
+# it); the `browser` extra (Playwright) is installed on first use. Under a minute.
+# ERM_SCREENSHOTS=docs/img also rewrites the docs' screenshots of each view.
+test-browser: install $(BROWSER_STAMP)
+	$(BIN)/python -m pytest -q -m browser tests/browser
+
+$(BROWSER_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,sandbox,schema,browser]'
+	@touch $@
 
 # The documentation site, into site/; any warning fails the build. The `docs` extra is
 # installed on first use, so `make install` stays lean. NO_MKDOCS_2_WARNING silences the

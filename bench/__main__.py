@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import bulk, percall, startup, streaming
+from . import bulk, dashboard, percall, startup, streaming
 from ._common import ROOT, loopback_only
 
-SECTIONS = ("percall", "startup", "streaming", "bulk", "cli")
+SECTIONS = ("percall", "startup", "streaming", "bulk", "cli", "dashboard")
 RESULTS = ROOT / "bench" / "results.json"
 # The tables of the last full run, with its machine and commit; the docs' Performance page
 # includes this file, so no figure there is copied by hand.
@@ -38,6 +38,7 @@ TITLES = {
     "streaming": "Streaming",
     "bulk": "Bulk issuance",
     "cli": "Command line",
+    "dashboard": "Sandbox dashboard",
 }
 INTERVAL = 0.2
 SANDBOX_ITEMS = 20_000
@@ -92,7 +93,7 @@ def run_sections(names: list[str], quick: bool) -> dict[str, Any]:
     }
     for name in (n for n in names if n in plain):
         results[name] = _guarded(name, plain[name])
-    sandboxed = [n for n in names if n in ("streaming", "bulk", "cli")]
+    sandboxed = [n for n in names if n in ("streaming", "bulk", "cli", "dashboard")]
     if sandboxed:
         results.update(_sandbox_sections(sandboxed, quick))
     return results
@@ -139,6 +140,10 @@ def _sandbox_sections(names: list[str], quick: bool) -> dict[str, Any]:
                     sandbox.url, sandbox.email, sandbox.password, repeats=3 if quick else 9
                 ),
             )
+    if "dashboard" in names:
+        results["dashboard"] = _guarded(
+            "dashboard", lambda: dashboard.run(repeats=1 if quick else 5)
+        )
     if "bulk" in names:
         with Sandbox(items=bulk.items_needed(bulk_repeats), code_interval=INTERVAL) as sandbox:
             results["bulk"] = _guarded(
@@ -286,12 +291,35 @@ def _report_cli(s: dict[str, Any]) -> list[str]:
     ]
 
 
+def _report_dashboard(s: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            r["mode"],
+            f"{r['wall_s']:.3f}",
+            f"{r['codes_per_s']:.0f}",
+            f"{r['vs_off']:.2f}x",
+            f"{r['server_cpu_s']:.3f}",
+            f"{r['cpu_vs_off']:.2f}x",
+        ]
+        for r in s["rows"]
+    ]
+    return [
+        f"A {s['codes']}-code batch (one days code per item, {s['concurrency']} at once) from "
+        "a child process; the dashboard off, on with nobody watching, and on with a watcher "
+        f"streaming every request; median of {s['repeats']} runs each, modes rotated; "
+        f"{s['failed']} requests failed. Ratios: the median over repetitions of each "
+        "mode's figure over the dashboard-off figure of the same repetition.\n",
+        *_table(["dashboard", "batch s", "codes/s", "vs off", "server CPU s", "CPU vs off"], rows),
+    ]
+
+
 REPORTERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "percall": _report_percall,
     "startup": _report_startup,
     "streaming": _report_streaming,
     "bulk": _report_bulk,
     "cli": _report_cli,
+    "dashboard": _report_dashboard,
 }
 
 
@@ -355,6 +383,15 @@ def targets(results: dict[str, Any]) -> list[str]:
         lines.append(
             "- `from omnivoltaic_erm import AsyncErmClient` <= 1.15x `import aiohttp, "
             f"pydantic` CPU: {ratio:.2f}x, {verdict(ratio <= 1.15)}"
+        )
+    db = results.get("dashboard", {})
+    if "rows" in db:
+        row = next(r for r in db["rows"] if r["mode"] == "streaming")
+        ratio = row["vs_off"]
+        lines.append(
+            f"- a {db['codes']}-code batch with the dashboard streaming within 10% of its time "
+            f"without the dashboard: {ratio:.2f}x, {verdict(ratio <= 1.10 and not db['failed'])}"
+            f" (server CPU {row['cpu_vs_off']:.2f}x)"
         )
     cl = results.get("cli", {})
     if "wall_ms" in cl:

@@ -92,6 +92,38 @@ def test_main_reports_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "bad fleet setting" in capsys.readouterr().err
 
 
+def test_erm_sandbox_prints_the_dashboard_and_takes_its_options() -> None:
+    import requests
+
+    token = "a-fixed-admin-token"
+    args = ("--items", "1", "--admin-token", token, "--request-log-size", "2")
+    with erm_sandbox_process(*args) as (proc, url):
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+        base = url.removesuffix("/graphql")
+        assert f"  dashboard:   {base}/dashboard?token={token}\n" in lines
+        assert requests.get(f"{base}/admin/requests", timeout=10).status_code == 401
+        for _ in range(3):
+            sign_in(_Url(url))
+        answer = requests.get(f"{base}/admin/requests?token={token}", timeout=10).json()
+        assert answer["size"] == 2 and len(answer["requests"]) == 2
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    with erm_sandbox_process("--items", "1", "--no-dashboard") as (proc, url):
+        assert proc.stdout is not None
+        assert not any("dashboard" in proc.stdout.readline() for _ in range(3))
+        base = url.removesuffix("/graphql")
+        assert requests.get(f"{base}/dashboard", timeout=10).status_code == 404
+    assert main(["--admin-token", "short"]) == 2
+
+
+def test_help_documents_the_dashboard_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--no-dashboard", "--request-log-size", "--admin-token"):
+        assert option in out
+
+
 def test_fleet_flags_make_the_fleets() -> None:
     args = build_parser().parse_args(
         ["--code-interval", "2", "--fleet", "Fast:interval=1", "--fleet", "Slow:off=credit+daily"]

@@ -2,7 +2,8 @@
 interrupted (SIGINT or SIGTERM).
 
 On start it prints exactly one line ``ERM sandbox listening on http://HOST:PORT/graphql``
-(with the real port when ``--port 0``), then the demo credentials.
+(with the real port when ``--port 0``), then the demo credentials and the dashboard's
+address with its admin token.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 from .._constants import SANDBOX_HOST, SANDBOX_PORT
 from .app import STATE, create_app
 from .config import FaultSpec, SandboxConfig
+from .dashboard import ADMIN_TOKEN
 from .errors import ERROR_SHAPES
 from .fleets import parse_fleet, parse_limit_values, standard_fleet
 from .replay import REPLAY
@@ -89,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="which generation of the real server's error shape to answer in: current "
              "(extensions.originalError), handbook (extensions.response) or legacy "
              "(extensions.exception.response) (%(default)s)")  # fmt: skip
+    add("--no-dashboard", dest="dashboard", action="store_false",
+        help="serve neither the dashboard (/dashboard) nor its admin API (/admin)")  # fmt: skip
+    add("--request-log-size", type=int, default=d.request_log_size, metavar="N",
+        help="requests the dashboard's log keeps, the oldest dropped (%(default)s)")  # fmt: skip
+    add("--admin-token", metavar="TOKEN",
+        help="the token the dashboard and /admin require, at least 8 characters "
+             "(default: a random one, printed at start-up)")  # fmt: skip
     add("--log-level", default="warning",
         choices=["debug", "info", "warning", "error"],
         help="log level on stderr; info logs each request (%(default)s)")  # fmt: skip
@@ -125,6 +134,9 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         seed=args.seed,
         error_shape=args.error_shape,
         replay=args.replay,
+        dashboard=args.dashboard,
+        request_log_size=args.request_log_size,
+        admin_token=args.admin_token,
     )
 
 
@@ -197,6 +209,10 @@ async def serve(config: SandboxConfig) -> int:
     print(f"  distributor: {config.email} / {config.password}")
     print(f"  other:       {config.other_email} / {config.other_password}")
     print(f"  items:       {counts['items']}, code events: {counts['code_events']}, db: {db}")
+    if config.dashboard:
+        token = app[ADMIN_TOKEN]
+        base = _url(config.host, port).removesuffix("/graphql")
+        print(f"  dashboard:   {base}/dashboard?token={token}")
     if config.faults.active:
         print(f"  faults:      {config.faults} (seed {config.seed})")
     if config.replay is not None:

@@ -253,6 +253,12 @@ def create_app(config: SandboxConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[fault_middleware], client_max_size=_MAX_BODY)
     app[STATE] = SandboxState(config=config, store=store, schema=schema)
     app[FAULTS] = FaultInjector(config.faults, config.seed)
+    app[FAULTS].error_shape = config.error_shape
+    if config.dashboard:
+        # Imported here: the dashboard reads this module's STATE.
+        from .dashboard import setup_dashboard
+
+        setup_dashboard(app, config)
     if config.replay is not None:
         app[REPLAY] = ReplaySet(config.replay)
         app.router.add_post("/graphql", handle_replay)

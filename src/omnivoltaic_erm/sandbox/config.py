@@ -53,6 +53,8 @@ FAULT_KINDS = ("error_502", "error_504", "drop", "delay", "late", "twice", "rese
 # Faults that take a duration: ``delay=P:SECONDS``, ``late=P:SECONDS``.
 _TIMED = {"delay": "delay_seconds", "late": "late_seconds"}
 _OPS = ("all", "codes")
+# The dashboard's request log keeps this many requests (a ring buffer).
+DASHBOARD_LOG_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,11 @@ class SandboxConfig:
     error_shape: str = ERROR_SHAPES[0]
     # A recording set to answer from instead of the rules (see ``sandbox.replay``).
     replay: Path | None = None
+    # The dashboard at /dashboard and its admin API at /admin (see ``sandbox.dashboard``),
+    # the requests its log keeps, and the token both require (None: a random one).
+    dashboard: bool = True
+    request_log_size: int = DASHBOARD_LOG_SIZE
+    admin_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.db_path is not None and not isinstance(self.db_path, Path):
@@ -254,6 +261,10 @@ class SandboxConfig:
                 + ", ".join(sorted(e[:60] for e in unknown))
             )
         object.__setattr__(self, "distributor_settings", dict(self.distributor_settings))
+        if self.request_log_size < 1:
+            raise ValueError("request_log_size must be at least 1")
+        if self.admin_token is not None and len(self.admin_token) < 8:
+            raise ValueError("admin_token must be at least 8 characters")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
         if self.error_shape not in ERROR_SHAPES:

@@ -24,6 +24,10 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_request import BaseRequest
 
 from .config import FAULT_KINDS, FaultSpec
+from .errors import CURRENT, error_extensions, unauthorized
+from .faultrules import HTML, UNAUTHENTICATED, FaultRule
+from .operations import operation_of
+from .trace import TRACE_SINK
 
 log = logging.getLogger("omnivoltaic_erm.sandbox")
 
@@ -76,6 +80,17 @@ class FaultInjector:
         self.spec = spec
         self.counts: Counter[str] = Counter()
         self.log: deque[tuple[str, str | None]] = deque(maxlen=_LOG_MAX)
+        # The dashboard's rules (``faultrules``), checked before the spec's draw.
+        self.rules: list[FaultRule] = []
+        self.error_shape = CURRENT
+
+    def pick_rule(self, operation: str) -> str | None:
+        """The kind of the first rule that fires for ``operation``, or None."""
+        for rule in self.rules:
+            if rule.fires(operation):
+                self.counts[rule.kind] += 1
+                return rule.kind
+        return None
 
     @property
     def spec(self) -> FaultSpec:
@@ -143,27 +158,63 @@ def _close(request: web.Request) -> web.StreamResponse:
     return _DroppedResponse()
 
 
+async def _rule_fault(request: web.Request, injector: FaultInjector) -> str | None:
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    return injector.pick_rule(operation_of(body)[0])
+
+
 @web.middleware
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply the drawn fault to an authorised POST."""
+    """Apply a dashboard rule's fault, else the drawn fault to an authorised POST."""
+    injector = request.app[FAULTS]
+    if injector.rules and request.method == "POST":
+        kind = await _rule_fault(request, injector)
+        if kind is not None:
+            _, request_id = await _code_request_id(request)
+            return await _apply(kind, request, handler, injector, request_id)
     if request.method != "POST" or "Authorization" not in request.headers:
         return await handler(request)
-    injector = request.app[FAULTS]
     spec = injector.spec
     if not spec.active:
         return await handler(request)
     is_code, request_id = await _code_request_id(request)
     if spec.ops == "codes" and not is_code:
         return await handler(request)
-    kind = injector.draw()
-    if kind is None:
+    drawn = injector.draw()
+    if drawn is None:
         return await handler(request)
+    return await _apply(drawn, request, handler, injector, request_id)
+
+
+async def _apply(
+    kind: str,
+    request: web.Request,
+    handler: Handler,
+    injector: FaultInjector,
+    request_id: str | None,
+) -> web.StreamResponse:
+    spec = injector.spec
     injector.log.append((kind, request_id))
+    sink = TRACE_SINK.get()
+    if sink is not None:  # the request log records this request
+        sink["fault"] = kind
     log.info("injecting fault: %s", kind)
     if kind == ERROR_502:
         return web.Response(status=502, text=BAD_GATEWAY_HTML, content_type="text/html")
     if kind == ERROR_521:
         return web.Response(status=521, text=ORIGIN_DOWN_HTML, content_type="text/html")
+    if kind == HTML:
+        return web.Response(status=200, text=BAD_GATEWAY_HTML, content_type="text/html")
+    if kind == UNAUTHENTICATED:
+        error = unauthorized()
+        extensions = error_extensions(error, injector.error_shape)
+        body = {"data": None, "errors": [{"message": error.message, "extensions": extensions}]}
+        return web.json_response(body)
     if kind == RESET:
         return _close(request)
     if kind == LATE:

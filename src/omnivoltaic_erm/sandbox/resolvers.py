@@ -9,7 +9,6 @@ loaded schema lacks, for the same reason.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from .errors import (
 )
 from .events import EventQuery, date_range
 from .pagination import PageRequest, Window, connection
+from .sessions import Session, token_fingerprint
 from .store import DAYSCODE, FREECODE, RESETCODE, Distributor, Store
 
 log = logging.getLogger("omnivoltaic_erm.sandbox")
@@ -53,7 +53,10 @@ class RequestContext:
         """The distributor the bearer token names; raises the handbook's Unauthorized."""
         if self._distributor is None:
             token = bearer_token(self.authorization)
-            claims = verify_token(self.store.secret, token, time.time()) if token else None
+            if token and self.store.sessions.refused(token):
+                raise unauthorized()
+            now = self.store.clock.now()
+            claims = verify_token(self.store.secret, token, now) if token else None
             found = self.store.distributor(claims.distributor_id) if claims else None
             if found is None:
                 raise unauthorized()
@@ -102,16 +105,29 @@ def _sign_in(info: GraphQLResolveInfo, credentials: dict[str, Any]) -> dict[str,
     return _tokens(ctx.store, distributor)
 
 
-def _tokens(store: Store, distributor: Distributor) -> dict[str, Any]:
-    """A fresh access token and a fresh single-use refresh token, with the profile."""
+def _tokens(store: Store, distributor: Distributor, parent: str | None = None) -> dict[str, Any]:
+    """A fresh access token and a fresh single-use refresh token, with the profile;
+    ``parent``: the refresh token's id these replace (the rotation chain)."""
     cfg = store.config
-    now = time.time()
+    now = store.clock.now()
     jti = new_token_id()
     refresh = issue_token(store.secret, distributor.id, cfg.refresh_ttl, now, refresh=True, jti=jti)
     store.save_refresh_token(jti, distributor.id)
+    access = issue_token(store.secret, distributor.id, cfg.token_ttl, now)
+    store.sessions.add(
+        Session(
+            session=token_fingerprint(access),
+            jti=jti,
+            parent=parent,
+            email=distributor.email,
+            issued_at=now,
+            access_expires_at=now + cfg.token_ttl,
+            refresh_expires_at=now + cfg.refresh_ttl,
+        )
+    )
     return {
         "_id": distributor.id,
-        "accessToken": issue_token(store.secret, distributor.id, cfg.token_ttl, now),
+        "accessToken": access,
         "refreshToken": refresh,
         "deleteStatus": False,
         "deleteAt": None,
@@ -145,7 +161,7 @@ for _name in ("role", "officeAddress", "authenticationInstance", "subrole"):
 
 def _refresh(info: GraphQLResolveInfo, refresh_token: str) -> dict[str, Any]:
     ctx = _context(info)
-    claims = verify_refresh_token(ctx.store.secret, refresh_token, time.time())
+    claims = verify_refresh_token(ctx.store.secret, refresh_token, ctx.store.clock.now())
     distributor = ctx.store.distributor(claims[0]) if claims else None
     if claims is None or distributor is None:
         raise unauthorized()
@@ -153,7 +169,7 @@ def _refresh(info: GraphQLResolveInfo, refresh_token: str) -> dict[str, Any]:
         log.info("refused a used or unknown refresh token for %s", distributor.email)
         raise unauthorized()
     log.info("refreshed the tokens of %s", distributor.email)
-    return _tokens(ctx.store, distributor)
+    return _tokens(ctx.store, distributor, parent=claims[1])
 
 
 @mutation.field("refreshAccessToken")

@@ -9,7 +9,6 @@ directly, without HTTP.
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -99,6 +98,29 @@ class Sandbox:
         return f"{self._server.base_url}/graphql"
 
     @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._server.base_url
+
+    @property
+    def admin_token(self) -> str:
+        """The token the dashboard and the admin API require (RuntimeError when the
+        sandbox runs with ``dashboard=False``)."""
+        from .dashboard import ADMIN_TOKEN
+
+        app = self._app_state()
+        if ADMIN_TOKEN not in app:
+            raise RuntimeError("the sandbox runs without its dashboard (dashboard=False)")
+        return app[ADMIN_TOKEN]
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's address, with the admin token (keep it to yourself)."""
+        return f"{self.base_url}/dashboard?token={self.admin_token}"
+
+    @property
     def db_path(self) -> Path:
         """The SQLite database file (``config.db_path``, or the temporary one)."""
         return self.store.path
@@ -178,7 +200,8 @@ class Sandbox:
     def access_token(self, email: str | None = None, ttl: float | None = None) -> str:
         """A valid access token for a distributor, minted without signing in."""
         ttl = self.config.token_ttl if ttl is None else ttl
-        return issue_token(self.store.secret, self._distributor_id(email), ttl, time.time())
+        now = self.store.clock.now()
+        return issue_token(self.store.secret, self._distributor_id(email), ttl, now)
 
     def _distributor_id(self, email: str | None) -> str:
         distributor_id = self.store.distributor_id(email or self.email)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from ..errors import (
 )
 from . import codes, demo
 from .auth import check_password, hash_password, new_secret
+from .clock import Clock
 from .config import SandboxConfig
 from .demo import iso, object_id
 from .errors import ApiError, bad_input
@@ -41,6 +41,7 @@ from .events import EventQuery
 from .fleets import (
     CREDIT,
     DAILY,
+    ENFORCED_RULES,
     FREE,
     INTERVAL,
     RESET,
@@ -49,7 +50,9 @@ from .fleets import (
     credit_exceeded,
     demo_fleet_index,
 )
+from .sessions import Sessions
 from .settings import DistributorSetting, EffectiveLimits, effective_limits, setting_object
+from .trace import TRACE_SINK, Usage, decision_trace, level_of, next_allowed_in
 
 DAYSCODE, FREECODE, RESETCODE = "DAYSCODE", "FREECODE", "RESETCODE"
 
@@ -133,17 +136,6 @@ def _duration(seconds: float) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Usage:
-    """An item's code events so far, as the rules count them."""
-
-    total: int
-    free: int
-    reset: int
-    in_window: int
-    last_ts: float | None
-
-
-@dataclass(frozen=True, slots=True)
 class Distributor:
     """A signed-in distributor's record."""
 
@@ -185,6 +177,8 @@ class Store:
         self.path = path
         self.config = config
         self._lock = threading.RLock()
+        self.clock = Clock()
+        self.sessions = Sessions()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -639,14 +633,17 @@ class Store:
             raise bad_input(f"codeDays must be a whole number from 1 to {cfg.max_days}")
         limits = self.limits_of(item)
         with self._transaction() as db:
-            now = time.time()
+            now = self.clock.now()
             seq = db.execute("SELECT seq FROM items WHERE id = ?", (item["_id"],)).fetchone()[0]
             total, free, reset, in_window, last_ts = db.execute(
                 "SELECT count(*), total(code_type = 'FREECODE'), total(code_type = 'RESETCODE'),"
                 " total(created_ts > ?), max(created_ts) FROM code_events WHERE item_seq = ?",
                 (now - cfg.daily_window, seq),
             ).fetchone()
-            usage = _Usage(int(total), int(free), int(reset), int(in_window), last_ts)
+            usage = Usage(int(total), int(free), int(reset), int(in_window), last_ts)
+            sink = TRACE_SINK.get()
+            if sink is not None:
+                sink["trace"] = self._trace(db, item, seq, code_type, days, now, usage)
             self._check_limits(db, limits, seq, code_type, days, now, usage)
             last = db.execute(
                 "SELECT chain_link, hash_index FROM code_events WHERE item_seq = ?"
@@ -679,7 +676,32 @@ class Store:
                 ),
             )
             db.execute("UPDATE items SET updated_at = ? WHERE seq = ?", (created, seq))
+            if sink is not None:
+                sink["event_id"] = object_id(now, item["_id"], number)
         return {"codeType": code_type, "codeHex": code.hex, "codeDec": code.dec}
+
+    def _trace(
+        self,
+        db: sqlite3.Connection,
+        item: dict[str, Any],
+        seq: int,
+        code_type: str,
+        days: int,
+        now: float,
+        usage: Usage,
+    ) -> list[dict[str, Any]]:
+        """The decision trace of this request (only while the request log records)."""
+        limits = self.limits_of(item)
+        fleet = self.fleet_of(item)
+        setting = self.setting(str(item["_distributorId"]))
+        levels = {rule: level_of(rule, fleet, setting) for rule in ENFORCED_RULES}
+        recent = db.execute(
+            "SELECT code_type, code_days FROM code_events WHERE item_seq = ?"
+            " ORDER BY code_number DESC LIMIT ?",
+            (seq, limits.credit_events),
+        ).fetchall()
+        pairs = [(str(r[0]), int(r[1])) for r in recent]
+        return decision_trace(limits, levels, usage, code_type, days, now, pairs)
 
     def _check_limits(
         self,
@@ -689,7 +711,7 @@ class Store:
         code_type: str,
         days: int,
         now: float,
-        usage: _Usage,
+        usage: Usage,
     ) -> None:
         if limits.enforces(TOTAL) and usage.total >= limits.total_limit:
             raise ApiError(
@@ -767,3 +789,136 @@ class Store:
                 table: self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 for table in ("distributors", "items", "code_events")
             }
+
+    # -- the dashboard's view and controls ----------------------------------------
+
+    def item_usage(self, distributor_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Per item of a distributor (oldest first, at most ``limit``): its effective
+        limits, counts against them and seconds until its next code is allowed."""
+        now = self.clock.now()
+        items = self.list_items(distributor_id, limit=limit)
+        rows: list[dict[str, Any]] = []
+        for item in items:
+            limits = self.limits_of(item)
+            with self._lock:
+                seq, total, free, reset, in_window, last_ts = self._db.execute(
+                    "SELECT i.seq, count(e.id), total(e.code_type = 'FREECODE'),"
+                    " total(e.code_type = 'RESETCODE'), total(e.created_ts > ?),"
+                    " max(e.created_ts) FROM items i LEFT JOIN code_events e"
+                    " ON e.item_seq = i.seq WHERE i.id = ? GROUP BY i.seq",
+                    (now - self.config.daily_window, item["_id"]),
+                ).fetchone()
+                daily_wait = (
+                    self._daily_wait(seq, now, int(in_window), limits.daily_limit)
+                    if limits.enforces(DAILY) and in_window >= limits.daily_limit
+                    else 0.0
+                )
+            usage = Usage(int(total), int(free), int(reset), int(in_window), last_ts)
+            rows.append(
+                {
+                    "item": item["_id"],
+                    "oemItemID": item["oemItemID"],
+                    "fleet": self.fleet_of(item).name,
+                    "fleetIndex": int(item["_fleet"]) % len(self.fleets),
+                    "counts": {
+                        "total": usage.total,
+                        "free": usage.free,
+                        "reset": usage.reset,
+                        "daily": usage.in_window,
+                    },
+                    "limits": {
+                        "interval": limits.code_interval,
+                        "daily": limits.daily_limit,
+                        "total": limits.total_limit,
+                        "free": limits.free_limit,
+                        "reset": limits.reset_limit,
+                        "creditDays": limits.credit_days,
+                    },
+                    "disabled": sorted(limits.disabled),
+                    "nextAllowedIn": next_allowed_in(limits, usage, now, daily_wait),
+                }
+            )
+        return rows
+
+    def set_fleet(self, index: int, fleet: Fleet) -> None:
+        """Replace one fleet's limits (live: the next code request reads them)."""
+        fleets = list(self.fleets)
+        fleets[index] = fleet
+        self.fleets = tuple(fleets)
+        self._fleet_objects.clear()
+
+    def set_setting(self, distributor_id: str, setting: DistributorSetting) -> None:
+        """Replace a distributor's setting (live)."""
+        self._settings[distributor_id] = setting
+
+    _MUTABLE_TABLES = ("code_events", "refresh_tokens")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state a code request or a sign-in changes, to ``restore`` later."""
+        with self._lock:
+            tables = {
+                t: [tuple(r) for r in self._db.execute(f"SELECT * FROM {t}").fetchall()]
+                for t in self._MUTABLE_TABLES
+            }
+            updated = self._db.execute("SELECT seq, updated_at FROM items").fetchall()
+        return {
+            "tables": tables,
+            "items": [tuple(r) for r in updated],
+            "fleets": self.fleets,
+            "settings": dict(self._settings),
+            "clock": self.clock.offset,
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put back the state of a ``snapshot``."""
+        with self._transaction() as db:
+            for table, rows in snapshot["tables"].items():
+                db.execute(f"DELETE FROM {table}")
+                if rows:
+                    marks = ", ".join("?" * len(rows[0]))
+                    db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            db.executemany(
+                "UPDATE items SET updated_at = ? WHERE seq = ?",
+                [(updated, seq) for seq, updated in snapshot["items"]],
+            )
+        self.fleets = snapshot["fleets"]
+        self._fleet_objects.clear()
+        self._settings = dict(snapshot["settings"])
+        self.clock.offset = snapshot["clock"]
+
+    def reset(self) -> None:
+        """Back to the state at start: no code events, no tokens, configured limits,
+        wall-clock time."""
+        with self._transaction() as db:
+            for table in self._MUTABLE_TABLES:
+                db.execute(f"DELETE FROM {table}")
+            db.execute("UPDATE items SET updated_at = created_at")
+        self.fleets = self.config.all_fleets()
+        self._fleet_objects.clear()
+        for email in (self.config.email, self.config.other_email):
+            distributor_id = self.distributor_id(email)
+            if distributor_id is not None:
+                self._settings[distributor_id] = self.config.setting_of(email)
+        self.clock.reset()
+        self.sessions.clear()
+
+    def events_tagged(self, request_id: str) -> list[dict[str, Any]]:
+        """Every stored code event whose description ends with ``[req:<request_id>]``,
+        oldest first, of any distributor."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT e.*, i.id AS item_id FROM code_events e JOIN items i ON i.seq = e.item_seq"
+                " WHERE e.description LIKE ? ORDER BY e.created_ts",
+                (f"%[req:{request_id}]%",),
+            ).fetchall()
+        return [_event(row) for row in rows]
+
+    def event_any(self, event_id: str) -> dict[str, Any] | None:
+        """A code event by ``_id``, of any distributor."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT e.*, i.id AS item_id FROM code_events e JOIN items i ON i.seq = e.item_seq"
+                " WHERE e.id = ?",
+                (event_id,),
+            ).fetchone()
+        return None if row is None else _event(row)
