@@ -1,0 +1,205 @@
+"""The batch journal at the edges of its environment: names SQLite keeps in memory, no
+descriptor left, standard input closed, another program holding the write lock, and a
+first run interrupted while it writes the journal's identity.
+
+Each case must end in a ``JournalError`` with a message (which the command line prints
+on one line) or in a journal that works, never in another exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from omnivoltaic_erm._constants import JOURNAL_BUSY_TIMEOUT
+from omnivoltaic_erm.journal import Journal, JournalError, _connect, _lock
+from tests.e2e.test_batch import identity
+
+RID = "0123456789abcdef"
+
+
+def test_memory_is_refused_and_no_file_of_that_name_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(JournalError) as info:
+        Journal.open(Path(":memory:"), identity())
+    assert "give --journal a file name" in info.value.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sqlite_refusing_wal_is_a_journal_error_with_a_message() -> None:
+    # SQLite keeps ":memory:" in memory and refuses WAL for it, as it does on file
+    # systems without shared memory: the message is what the command line prints.
+    with pytest.raises(JournalError) as info:
+        _connect(Path(":memory:"))
+    assert info.value.message == "journal :memory:: SQLite refused WAL mode (memory)"
+
+
+@contextlib.contextmanager
+def descriptors_left(free: int) -> Iterator[None]:
+    """Exactly ``free`` descriptors left to this process while the block runs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held: list[int] = []
+    # A low limit keeps the number of descriptors to fill small.
+    in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 256
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, in_use + 64), hard))
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        for _ in range(free):
+            os.close(held.pop())
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.parametrize("free", [0, 1, 2, 3])
+def test_running_out_of_descriptors_is_a_journal_error_naming_the_file(
+    tmp_path: Path, free: int
+) -> None:
+    # 0: the lock's open fails; 1: SQLite's open of the database; 2 and 3: its -wal or
+    # -shm file, which WAL mode opens.
+    path = tmp_path / "j.db"
+    with descriptors_left(free), pytest.raises(JournalError) as info:
+        Journal.open(path, identity())
+    assert info.value.message.startswith(f"cannot open journal {path}: "), info.value.message
+    # Nothing stays held: the journal opens once descriptors are back.
+    with Journal.open(path, identity()) as journal:
+        journal.record_intent("k1", 2, "A1", "days", 7, RID)
+
+
+@contextlib.contextmanager
+def stdin_closed() -> Iterator[None]:
+    """Descriptor 0 closed while the block runs, as in a process started with ``<&-``."""
+    try:
+        saved: int | None = os.dup(0)
+    except OSError:  # already closed
+        saved = None
+    if saved is not None:
+        os.close(0)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            with contextlib.suppress(OSError):
+                os.close(0)
+            os.dup2(saved, 0)
+            os.close(saved)
+
+
+def is_journal(fd: int, path: Path) -> bool:
+    """Whether descriptor ``fd`` is open on the file at ``path``."""
+    try:
+        found = os.fstat(fd)
+    except OSError:
+        return False
+    return os.path.samestat(found, os.stat(path))
+
+
+def test_with_standard_input_closed_the_journal_keeps_off_descriptor_0(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with stdin_closed():
+        journal = Journal.open(path, identity())
+        # Descriptor 0 is not the journal's (SQLite puts /dev/null there): reading
+        # standard input cannot reach the database.
+        assert not is_journal(0, path)
+        journal.record_intent("k1", 2, "A1", "days", 7, RID)
+        journal.close()
+        # Closed for good: the lock is released, so the journal opens again at once.
+        with Journal.open(path, identity()) as again:
+            assert again.get("k1") is not None
+            assert not is_journal(0, path)
+
+
+def test_a_lock_descriptor_of_0_is_released_on_close(tmp_path: Path) -> None:
+    # A descriptor number 0 is a lock like any other (the journal moves its own above 2,
+    # but close must not tell "closed" by the number).
+    path = tmp_path / "j.db"
+    with stdin_closed():
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        assert fd == 0
+        journal = Journal(path, _connect(path), fd)
+        journal.close()
+        assert not is_journal(0, path)
+    with Journal.open(path, identity()):
+        pass
+
+
+def test_a_write_waits_for_another_program_holding_the_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with Journal.open(path, identity()) as journal:
+        waits = journal._db.execute("PRAGMA busy_timeout").fetchone()[0]
+        assert waits == int(JOURNAL_BUSY_TIMEOUT * 1000)
+        # Another program (an sqlite3 shell, a backup) takes the write lock, and lets go
+        # of it a little later: the journal's write waits for it instead of failing.
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO meta (key, value) VALUES ('note', 'backup')")
+        release = threading.Thread(target=lambda: (time.sleep(0.3), other.execute("COMMIT")))
+        release.start()
+        try:
+            journal.record_intent("k1", 2, "A1", "days", 7, RID)
+        finally:
+            release.join()
+            other.close()
+        entry = journal.get("k1")
+        assert entry is not None and entry.request_id == RID
+        assert journal.meta()["note"] == "backup"
+
+
+def first_claim_steps(path: Path) -> int:
+    """How many SQLite progress steps a new journal's first identity write takes."""
+    journal = Journal(path, _connect(path), _lock(path))
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    try:
+        journal._db.set_progress_handler(count, 1)
+        journal._claim(identity(), False)
+    finally:
+        journal.close()
+    return steps
+
+
+def test_a_first_run_interrupted_while_writing_its_identity_resumes_cleanly(
+    tmp_path: Path,
+) -> None:
+    total = first_claim_steps(tmp_path / "probe.db")
+    assert total > 4
+    for stop_at in range(1, total, max(1, total // 25)):
+        path = tmp_path / f"j{stop_at}.db"
+        journal = Journal(path, _connect(path), _lock(path))
+        steps = 0
+
+        def interrupt(stop_at: int = stop_at) -> int:
+            nonlocal steps
+            steps += 1
+            return 1 if steps >= stop_at else 0
+
+        journal._db.set_progress_handler(interrupt, 1)
+        with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+            journal._claim(identity(), False)
+        journal.close()
+        # Either nothing of the identity was kept, or all of it: never a part that
+        # makes the same batch look like another one.
+        with Journal.open(path, identity()) as again:
+            assert again.notices == []
+            meta = again.meta()
+            assert meta["input_sha256"] == identity().input_sha256
+            assert meta["email"] == identity().email
