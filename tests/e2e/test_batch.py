@@ -441,6 +441,44 @@ def test_results_csv_has_input_columns_codes_status_and_error(tmp_path: Path) ->
     assert results_csv([]) == ",".join(RESULT_COLUMNS) + "\n"
 
 
+# Written by a process whose locale is not UTF-8 (C, without Python's UTF-8 mode): the
+# same copy of the package as this test's (under `make mutation`, the mutated one).
+_WRITE_UNDER_C_LOCALE = """
+import locale, sys
+from pathlib import Path
+from omnivoltaic_erm.batch import ISSUED, RowResult, write_results
+assert locale.getpreferredencoding(False).lower() not in ("utf-8", "utf8"), "a UTF-8 locale"
+row = RowResult(2, ("Z\\u00e4hler-\\u8bbe\\u5907", "days", "7"), ISSUED, "*1#", "00ff")
+write_results(Path(sys.argv[1]), [row])
+"""
+
+
+def test_results_are_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import omnivoltaic_erm
+
+    out = tmp_path / "out.csv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHON"))}
+    env.update(
+        LC_ALL="C",
+        PYTHONCOERCECLOCALE="0",
+        PYTHONUTF8="0",
+        PYTHONPATH=str(Path(omnivoltaic_erm.__file__).parent.parent),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _WRITE_UNDER_C_LOCALE, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
+    assert rows[1][:2] == ["2", "Zähler-设备"]
+
+
 def test_row_keys_used_by_the_runner_match_the_journal(tmp_path: Path) -> None:
     server = FakeServer(["I0"])
     data = b"I0,days,7\nI0,days,7\n"
