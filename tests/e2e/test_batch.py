@@ -331,6 +331,43 @@ def run_once(
     return sorted(results, key=lambda r: r.line), counts(results)  # type: ignore[return-value]
 
 
+class JournalReadingClient(FakeClient):
+    """A FakeClient that, as each request leaves, reads the journal as another process
+    would (its own read-only connection) and keeps the state it finds for the request id.
+    """
+
+    def __init__(self, server: FakeServer, journal: Path) -> None:
+        super().__init__(server)
+        self.journal = journal
+        self.seen: dict[str, str | None] = {}
+
+    async def _issue(self, item: Item | str, kind: str, days: int, rid: str | None) -> IssuedCode:
+        reader = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True)
+        try:
+            row = reader.execute("SELECT state FROM rows WHERE request_id = ?", (rid,)).fetchone()
+        finally:
+            reader.close()
+        self.seen[str(rid)] = None if row is None else str(row[0])
+        return await super()._issue(item, kind, days, rid)
+
+
+def test_each_intent_is_committed_before_its_request_leaves(tmp_path: Path) -> None:
+    # The fast twin of the kill -9 tests: what a crash at the moment of sending leaves on
+    # disk is what another connection reads then.
+    path = tmp_path / "j.db"
+    server = FakeServer(["I0", "I1", "I2"])
+    client = JournalReadingClient(server, path)
+    client.fail = {2: ErmTimeoutError("no answer"), 5: CodeLimitError("daily limit reached")}
+    results, _ = run_once(path, client)
+    assert len(client.seen) == len(results) == 12
+    assert set(client.seen.values()) == {SENT}
+    # The next run sends the two failed rows again: each attempt is on disk first too.
+    again = JournalReadingClient(server, path)
+    _, totals = run_once(path, again)
+    assert totals[ISSUED] == 2 and len(again.seen) == 2
+    assert set(again.seen.values()) == {SENT}
+
+
 def test_runner_issues_each_row_once_and_a_rerun_skips_them(tmp_path: Path) -> None:
     server = FakeServer(["I0", "I1", "I2"])
     client = FakeClient(server)
