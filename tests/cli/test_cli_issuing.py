@@ -1,0 +1,143 @@
+"""``erm code`` and ``erm batch`` run in this process against the sandbox: what they
+promise an operator about codes (never a second one, the exit status of a batch with a
+failed row, the command to run when an outcome is unknown), fast enough for the
+developer's loop and for ``make mutation``. The same commands as processes, with
+``kill -9`` and Ctrl-C, are in ``test_cli.py`` and ``test_cli_batch.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from omnivoltaic_erm import AsyncErmClient, CodeTypes, Limits, OutcomeUnknownError
+from omnivoltaic_erm.cli.codes_cmd import unknown_message
+from omnivoltaic_erm.errors import ErmTimeoutError
+from omnivoltaic_erm.sandbox import Sandbox
+from omnivoltaic_erm.sandbox.fleets import Fleet
+from tests.support.cli_helpers import INTERVAL, Cli
+
+RID = "0123456789abcdef"
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    # One free code per item, so that a batch's second free row finds its limit used up.
+    fleet = Fleet(
+        "one-free",
+        code_interval=float(INTERVAL),
+        daily_limit=1000,
+        total_limit=1096,
+        free_limit=1,
+        reset_limit=5,
+    )
+    with Sandbox(items=2, fleets=(fleet,)) as sb:
+        yield Cli(sb, tmp_path / "cache")
+
+
+def keys(cli: Cli) -> list[str]:
+    return [str(i["oemItemID"]) for i in cli.sandbox.items()]
+
+
+def test_code_with_a_request_id_settles_it_before_sending(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sb = cli.sandbox
+    key = keys(cli)[0]
+
+    async def issue_elsewhere() -> str:
+        # Another program issued a code under this request id; the command never saw it.
+        limits = Limits(code_interval=float(INTERVAL))
+        async with AsyncErmClient(sb.url, sb.email, sb.password, limits=limits) as erm:
+            code = await erm.issue(CodeTypes.DAYSCODE, key, 7, request_id=RID)
+            return code.code_hex
+
+    issued = asyncio.run(issue_elsewhere())
+    for _ in range(2):
+        r = cli.run_here(
+            monkeypatch, capsys, "--json", "code", "days", key, "--days", "7", "--request-id", RID
+        )
+        assert r.code == 0, r.err
+        shown = r.json()
+        assert shown["recovered"] is True and shown["request_id"] == RID
+        assert shown["code_hex"] == issued
+    assert len(sb.history(key)) == 1
+
+
+def test_code_without_a_request_id_issues_a_new_code_each_time(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = keys(cli)[0]
+    shown = [
+        cli.run_here(monkeypatch, capsys, "--json", "code", "days", key, "--days", "3").json()
+        for _ in range(2)
+    ]
+    assert shown[0]["request_id"] != shown[1]["request_id"]
+    assert [s["recovered"] for s in shown] == [False, False]
+    assert len(cli.sandbox.history(key)) == 2
+
+
+def test_batch_exits_1_and_lists_a_row_whose_limit_is_used_up(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = keys(cli)
+    src = tmp_path / "codes.csv"
+    src.write_text(f"item,type,days\n{a},free,\n{b},days,7\n{a},free,\n")
+    out = tmp_path / "out.csv"
+    args = ("batch", str(src), "--journal", str(tmp_path / "j.db"), "--out", str(out))
+    r = cli.run_here(monkeypatch, capsys, *args, "--progress", "none")
+    assert r.code == 1, (r.out, r.err)
+    assert "line 4" in r.out and "free" in r.out, r.out
+    assert "line 2" not in r.out and "line 3" not in r.out
+    with out.open(newline="", encoding="utf-8") as fh:
+        statuses = {row["line"]: row["status"] for row in csv.DictReader(fh)}
+    assert statuses == {"2": "issued", "3": "issued", "4": "failed"}
+    assert len(cli.sandbox.history(a)) == 1
+
+    as_json = cli.run_here(monkeypatch, capsys, "--json", *args, "--progress", "none")
+    assert as_json.code == 1
+    [problem] = as_json.json()["problems"]
+    assert problem["line"] == 4 and problem["status"] == "failed" and problem["item"] == a
+
+
+def test_batch_with_every_row_issued_exits_0(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = keys(cli)
+    src = tmp_path / "codes.csv"
+    src.write_text(f"{a},days,1\n{b},free,\n")
+    journal = tmp_path / "j.db"
+    r = cli.run_here(monkeypatch, capsys, "batch", str(src), "--journal", str(journal))
+    assert r.code == 0, (r.out, r.err)
+    assert "line " not in r.out
+
+
+def test_batch_with_a_journal_in_memory_fails_in_one_line_and_sends_nothing(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _ = keys(cli)
+    monkeypatch.chdir(tmp_path)
+    Path("codes.csv").write_text(f"{a},days,1\n")
+    r = cli.run_here(monkeypatch, capsys, "batch", "codes.csv", "--journal", ":memory:")
+    r.assert_one_line_error(1, "--journal :memory:", "give --journal a file name")
+    assert not (tmp_path / ":memory:").exists()
+    assert cli.sandbox.history(a) == []
+
+
+def test_an_unknown_outcome_sends_the_operator_to_the_history_not_to_try_again() -> None:
+    exc = OutcomeUnknownError("no answer", request_id=RID, item_id="ITEM-1")
+    exc.__cause__ = ErmTimeoutError("GenerateDaysCode: no complete answer within 1 s")
+    message = unknown_message(exc, "days", "ITEM-1", 7, "week 12")
+    assert message.startswith("a days code for ITEM-1 may have been issued")
+    assert f"the outcome of request {RID} is unknown" in message
+    assert "(GenerateDaysCode: no complete answer within 1 s)" in message
+    assert "Do not issue a new code" in message
+    assert "run `erm history ITEM-1` to look" in message
+    assert message.endswith(
+        f"settle it with: erm code days ITEM-1 --days 7 --description 'week 12' --request-id {RID}"
+    )
+    assert "try again" not in message
