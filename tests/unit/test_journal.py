@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from omnivoltaic_erm._constants import JOURNAL_BUSY_TIMEOUT
-from omnivoltaic_erm.journal import Journal, JournalError, _connect, _lock
+from omnivoltaic_erm.journal import Journal, JournalError, JournalMismatchError, _connect, _lock
 from tests.e2e.test_batch import identity
 
 RID = "0123456789abcdef"
@@ -203,3 +203,21 @@ def test_a_first_run_interrupted_while_writing_its_identity_resumes_cleanly(
             meta = again.meta()
             assert meta["input_sha256"] == identity().input_sha256
             assert meta["email"] == identity().email
+
+
+def test_a_journal_missing_its_input_hash_is_refused_with_a_message(tmp_path: Path) -> None:
+    # Edited by hand, or cut short by a program other than erm: the journal does not
+    # say which file it was written for, so it is another batch's, not a crash.
+    path = tmp_path / "j.db"
+    with Journal.open(path, identity()):
+        pass
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("DELETE FROM meta WHERE key = 'input_sha256'")
+    db.close()
+    with pytest.raises(JournalMismatchError) as info:
+        Journal.open(path, identity())
+    assert info.value.message.startswith(
+        f"journal {path} does not match this run: it was written for /tmp/in.csv "
+        f"(sha256 ), and /tmp/in.csv has different content (sha256 {'a' * 12}). "
+    )
