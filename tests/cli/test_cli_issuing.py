@@ -7,9 +7,12 @@ developer's loop and for ``make mutation``. The same commands as processes, with
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import csv
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +20,9 @@ import pytest
 from omnivoltaic_erm import AsyncErmClient, CodeTypes, Limits, OutcomeUnknownError
 from omnivoltaic_erm.cli.codes_cmd import unknown_message
 from omnivoltaic_erm.errors import ErmTimeoutError
-from omnivoltaic_erm.sandbox import Sandbox
+from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
 from omnivoltaic_erm.sandbox.fleets import Fleet
+from tests.e2e.test_exactly_once import _fleet
 from tests.support.cli_helpers import INTERVAL, Cli
 
 RID = "0123456789abcdef"
@@ -73,12 +77,36 @@ def test_code_without_a_request_id_issues_a_new_code_each_time(
 ) -> None:
     key = keys(cli)[0]
     shown = [
-        cli.run_here(monkeypatch, capsys, "--json", "code", "days", key, "--days", "3").json()
+        cli.run_here(
+            monkeypatch, capsys, "--json", "code", "days", key, "--days", "3", "-d", "week 12"
+        ).json()
         for _ in range(2)
     ]
     assert shown[0]["request_id"] != shown[1]["request_id"]
     assert [s["recovered"] for s in shown] == [False, False]
-    assert len(cli.sandbox.history(key)) == 2
+    events = cli.sandbox.history(key)
+    assert len(events) == 2
+    assert all(str(e["description"]).startswith("week 12") for e in events), events
+    assert [e["codeDays"] for e in events] == [3, 3]
+
+
+def test_code_whose_outcome_stays_unknown_names_the_history_and_the_settling_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The code request is held 1 s on the way, the client gives up on it after 0.3 s, and
+    # the fleet has no interval rule that could prove it did not land: unknown.
+    with Sandbox(items=1, fleets=(_fleet(False),)) as sb:
+        cli = Cli(sb, tmp_path / "cache")
+        key = keys(cli)[0]
+        sb.faults = FaultSpec(late=1.0, late_seconds=1.0, ops="codes")
+        env = {"ERM_TIMEOUT": "0.3", "ERM_CODE_INTERVAL": "0", "ERM_MAX_HOLD": "1.5"}
+        r = cli.run_here(monkeypatch, capsys, "code", "free", key, "-d", "spare", **env)
+        sb.faults = FaultSpec()
+    assert r.code == 1, (r.out, r.err)
+    line = r.err.strip().splitlines()[-1]
+    assert line.startswith(f"error: a free code for {key} may have been issued")
+    assert f"run `erm history {key}` to look" in line
+    assert "settle it with: erm code free" in line and "--description spare" in line
 
 
 def test_batch_exits_1_and_lists_a_row_whose_limit_is_used_up(
@@ -141,3 +169,56 @@ def test_an_unknown_outcome_sends_the_operator_to_the_history_not_to_try_again()
         f"settle it with: erm code days ITEM-1 --days 7 --description 'week 12' --request-id {RID}"
     )
     assert "try again" not in message
+
+
+def test_code_failing_on_the_way_sends_the_operator_to_the_history(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every authorized request is answered 502 and the call has half a second: the
+    # command cannot know whether a code left, so it must not say "try again later".
+    key = keys(cli)[0]
+    cli.sandbox.faults = FaultSpec(error_502=1.0)
+    r = cli.run_here(monkeypatch, capsys, "code", "free", key, ERM_CALL_TIMEOUT="0.5")
+    cli.sandbox.faults = FaultSpec()
+    line = r.assert_one_line_error(1, "its outcome is unknown", "run `erm history")
+    assert "try again later" not in line
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait until ``condition()`` holds; fail naming ``what`` if it never does."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.01)
+
+
+def test_ctrl_c_while_a_code_request_is_out_names_the_command_that_recovers_it(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sb = cli.sandbox
+    key = keys(cli)[0]
+    sb.faults = FaultSpec(late=1.0, late_seconds=1.0, ops="codes")
+
+    def press_ctrl_c() -> None:
+        wait_for(lambda: sb.fault_counts.get("late", 0) >= 1, "the code request held")
+        _thread.interrupt_main()
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    try:
+        r = cli.run_here(monkeypatch, capsys, "code", "free", key, "--request-id", RID)
+    finally:
+        presser.join()
+    sb.faults = FaultSpec()
+    r.assert_one_line_error(
+        130,
+        f"interrupted: a free code for {key} may have been issued (request {RID}); "
+        f"recover it with: erm code free {key} --request-id {RID}",
+    )
+    wait_for(lambda: len(sb.history(key)) == 1, "the held request landing")
+    again = cli.run_here(
+        monkeypatch, capsys, "--json", "code", "free", key, "--request-id", RID
+    ).json()
+    assert again["recovered"] is True and again["request_id"] == RID
+    assert len(sb.history(key)) == 1
