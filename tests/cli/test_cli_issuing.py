@@ -222,3 +222,41 @@ def test_ctrl_c_while_a_code_request_is_out_names_the_command_that_recovers_it(
     ).json()
     assert again["recovered"] is True and again["request_id"] == RID
     assert len(sb.history(key)) == 1
+
+
+def test_ctrl_c_during_a_batch_writes_every_row_and_a_rerun_settles_them(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sb = cli.sandbox
+    a, b = keys(cli)
+    src = tmp_path / "codes.csv"
+    src.write_text(f"{a},days,1\n{b},days,2\n")
+    out = tmp_path / "out.csv"
+    args = ("batch", str(src), "--journal", str(tmp_path / "j.db"), "--out", str(out))
+    sb.faults = FaultSpec(late=1.0, late_seconds=1.0, ops="codes")
+
+    def press_ctrl_c() -> None:
+        wait_for(lambda: sb.fault_counts.get("late", 0) >= 2, "both code requests held")
+        _thread.interrupt_main()
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    try:
+        r = cli.run_here(monkeypatch, capsys, "--json", *args, "--progress", "none")
+    finally:
+        presser.join()
+    sb.faults = FaultSpec()
+    assert r.code == 130, (r.out, r.err)
+    assert r.err.strip().splitlines()[-1] == (
+        "error: interrupted: 2 rows unfinished; run the same command again to resume (rows "
+        "in flight are settled from the item histories, never issued twice)"
+    )
+    summary = r.json()  # under --json, the summary is the one document on stdout
+    assert summary["interrupted"] is True and summary["counts"]["interrupted"] == 2
+    with out.open(newline="", encoding="utf-8") as fh:
+        assert [row["status"] for row in csv.DictReader(fh)] == ["interrupted"] * 2
+    wait_for(lambda: len(sb.history(a)) == len(sb.history(b)) == 1, "the held requests landing")
+    again = cli.run_here(monkeypatch, capsys, "--json", *args, "--progress", "none")
+    assert again.code == 0, again.err
+    assert again.json()["counts"]["recovered"] == 2
+    assert len(sb.history(a)) == len(sb.history(b)) == 1
