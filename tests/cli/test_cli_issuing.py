@@ -26,10 +26,14 @@ from tests.e2e.test_exactly_once import _fleet
 from tests.support.cli_helpers import INTERVAL, Cli
 
 RID = "0123456789abcdef"
+# Request ids are remembered per process: each test that names one names its own.
+CTRL_C_RID = "fedcba9876543210"
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Iterator[Cli]:
+@pytest.fixture(scope="module")
+def shared() -> Iterator[tuple[Sandbox, Iterator[str]]]:
+    """One sandbox for the module (started once: cheap under ``make mutation``), and its
+    items, each handed to one test only."""
     # One free code per item, so that a batch's second free row finds its limit used up.
     fleet = Fleet(
         "one-free",
@@ -39,8 +43,19 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
         free_limit=1,
         reset_limit=5,
     )
-    with Sandbox(items=2, fleets=(fleet,)) as sb:
-        yield Cli(sb, tmp_path / "cache")
+    with Sandbox(items=24, fleets=(fleet,)) as sb:
+        yield sb, iter([str(i["oemItemID"]) for i in sb.items()])
+
+
+@pytest.fixture
+def cli(shared: tuple[Sandbox, Iterator[str]], tmp_path: Path) -> Cli:
+    return Cli(shared[0], tmp_path / "cache")
+
+
+@pytest.fixture
+def fresh(shared: tuple[Sandbox, Iterator[str]]) -> Callable[[int], list[str]]:
+    """``fresh(n)``: n items that no other test of this module has used."""
+    return lambda n: [next(shared[1]) for _ in range(n)]
 
 
 def keys(cli: Cli) -> list[str]:
@@ -48,10 +63,13 @@ def keys(cli: Cli) -> list[str]:
 
 
 def test_code_with_a_request_id_settles_it_before_sending(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sb = cli.sandbox
-    key = keys(cli)[0]
+    [key] = fresh(1)
 
     async def issue_elsewhere() -> str:
         # Another program issued a code under this request id; the command never saw it.
@@ -73,9 +91,12 @@ def test_code_with_a_request_id_settles_it_before_sending(
 
 
 def test_code_without_a_request_id_issues_a_new_code_each_time(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    key = keys(cli)[0]
+    [key] = fresh(1)
     shown = [
         cli.run_here(
             monkeypatch, capsys, "--json", "code", "days", key, "--days", "3", "-d", "week 12"
@@ -110,9 +131,13 @@ def test_code_whose_outcome_stays_unknown_names_the_history_and_the_settling_com
 
 
 def test_batch_exits_1_and_lists_a_row_whose_limit_is_used_up(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    a, b = keys(cli)
+    a, b = fresh(2)
     src = tmp_path / "codes.csv"
     src.write_text(f"item,type,days\n{a},free,\n{b},days,7\n{a},free,\n")
     out = tmp_path / "out.csv"
@@ -126,16 +151,42 @@ def test_batch_exits_1_and_lists_a_row_whose_limit_is_used_up(
     assert statuses == {"2": "issued", "3": "issued", "4": "failed"}
     assert len(cli.sandbox.history(a)) == 1
 
+    assert str(tmp_path / "j.db") in r.out and str(out) in r.out
+    # Each code carries the batch's default description, naming the input file.
+    assert str(cli.sandbox.history(b)[0]["description"]).startswith("erm batch codes.csv")
+
     as_json = cli.run_here(monkeypatch, capsys, "--json", *args, "--progress", "none")
     assert as_json.code == 1
-    [problem] = as_json.json()["problems"]
+    summary = as_json.json()
+    [problem] = summary.pop("problems")
     assert problem["line"] == 4 and problem["status"] == "failed" and problem["item"] == a
+    assert "free" in problem["error"]
+    elapsed = summary.pop("elapsed_seconds")
+    assert isinstance(elapsed, float) and 0 <= elapsed <= time.monotonic()
+    assert summary == {
+        "input": str(src),
+        "journal": str(tmp_path / "j.db"),
+        "results": str(out),
+        "rows": 3,
+        "counts": {
+            "issued": 0,
+            "recovered": 0,
+            "skipped-done": 2,
+            "invalid": 0,
+            "failed": 1,
+            "unknown": 0,
+        },
+    }
 
 
 def test_batch_with_every_row_issued_exits_0(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    a, b = keys(cli)
+    a, b = fresh(2)
     src = tmp_path / "codes.csv"
     src.write_text(f"{a},days,1\n{b},free,\n")
     journal = tmp_path / "j.db"
@@ -145,14 +196,24 @@ def test_batch_with_every_row_issued_exits_0(
 
 
 def test_batch_with_a_journal_in_memory_fails_in_one_line_and_sends_nothing(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    a, _ = keys(cli)
+    [a] = fresh(1)
     monkeypatch.chdir(tmp_path)
     Path("codes.csv").write_text(f"{a},days,1\n")
     r = cli.run_here(monkeypatch, capsys, "batch", "codes.csv", "--journal", ":memory:")
     r.assert_one_line_error(1, "--journal :memory:", "give --journal a file name")
     assert not (tmp_path / ":memory:").exists()
+    as_json = cli.run_here(
+        monkeypatch, capsys, "--json", "batch", "codes.csv", "--journal", ":memory:"
+    )
+    assert as_json.code == 1
+    error = as_json.json()["error"]
+    assert error["type"] == "JournalError" and "--journal :memory:" in error["message"]
     assert cli.sandbox.history(a) == []
 
 
@@ -172,11 +233,14 @@ def test_an_unknown_outcome_sends_the_operator_to_the_history_not_to_try_again()
 
 
 def test_code_failing_on_the_way_sends_the_operator_to_the_history(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Every authorized request is answered 502 and the call has half a second: the
     # command cannot know whether a code left, so it must not say "try again later".
-    key = keys(cli)[0]
+    [key] = fresh(1)
     cli.sandbox.faults = FaultSpec(error_502=1.0)
     r = cli.run_here(monkeypatch, capsys, "code", "free", key, ERM_CALL_TIMEOUT="0.5")
     cli.sandbox.faults = FaultSpec()
@@ -194,49 +258,58 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
 
 
 def test_ctrl_c_while_a_code_request_is_out_names_the_command_that_recovers_it(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sb = cli.sandbox
-    key = keys(cli)[0]
+    [key] = fresh(1)
+    before = sb.fault_counts.get("late", 0)
     sb.faults = FaultSpec(late=1.0, late_seconds=1.0, ops="codes")
 
     def press_ctrl_c() -> None:
-        wait_for(lambda: sb.fault_counts.get("late", 0) >= 1, "the code request held")
+        wait_for(lambda: sb.fault_counts.get("late", 0) > before, "the code request held")
         _thread.interrupt_main()
 
     presser = threading.Thread(target=press_ctrl_c)
     presser.start()
     try:
-        r = cli.run_here(monkeypatch, capsys, "code", "free", key, "--request-id", RID)
+        r = cli.run_here(monkeypatch, capsys, "code", "free", key, "--request-id", CTRL_C_RID)
     finally:
         presser.join()
     sb.faults = FaultSpec()
     r.assert_one_line_error(
         130,
-        f"interrupted: a free code for {key} may have been issued (request {RID}); "
-        f"recover it with: erm code free {key} --request-id {RID}",
+        f"interrupted: a free code for {key} may have been issued (request {CTRL_C_RID}); "
+        f"recover it with: erm code free {key} --request-id {CTRL_C_RID}",
     )
     wait_for(lambda: len(sb.history(key)) == 1, "the held request landing")
     again = cli.run_here(
-        monkeypatch, capsys, "--json", "code", "free", key, "--request-id", RID
+        monkeypatch, capsys, "--json", "code", "free", key, "--request-id", CTRL_C_RID
     ).json()
-    assert again["recovered"] is True and again["request_id"] == RID
+    assert again["recovered"] is True and again["request_id"] == CTRL_C_RID
     assert len(sb.history(key)) == 1
 
 
 def test_ctrl_c_during_a_batch_writes_every_row_and_a_rerun_settles_them(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sb = cli.sandbox
-    a, b = keys(cli)
+    a, b = fresh(2)
     src = tmp_path / "codes.csv"
     src.write_text(f"{a},days,1\n{b},days,2\n")
     out = tmp_path / "out.csv"
     args = ("batch", str(src), "--journal", str(tmp_path / "j.db"), "--out", str(out))
+    before = sb.fault_counts.get("late", 0)
     sb.faults = FaultSpec(late=1.0, late_seconds=1.0, ops="codes")
 
     def press_ctrl_c() -> None:
-        wait_for(lambda: sb.fault_counts.get("late", 0) >= 2, "both code requests held")
+        wait_for(lambda: sb.fault_counts.get("late", 0) >= before + 2, "both requests held")
         _thread.interrupt_main()
 
     presser = threading.Thread(target=press_ctrl_c)
