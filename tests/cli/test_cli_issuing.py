@@ -333,3 +333,10 @@ def test_ctrl_c_during_a_batch_writes_every_row_and_a_rerun_settles_them(
     assert again.code == 0, again.err
     assert again.json()["counts"]["recovered"] == 2
     assert len(sb.history(a)) == len(sb.history(b)) == 1
+
+
+def test_an_unknown_outcome_without_a_cause_shows_its_own_message() -> None:
+    exc = OutcomeUnknownError("no answer within 30 s", request_id=RID, item_id="ITEM-1")
+    message = unknown_message(exc, "free", "ITEM-1", 0, None)
+    assert f"the outcome of request {RID} is unknown (no answer within 30 s)" in message
+    assert message.endswith(f"settle it with: erm code free ITEM-1 --request-id {RID}")
