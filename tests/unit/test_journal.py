@@ -45,8 +45,9 @@ def test_sqlite_refusing_wal_is_a_journal_error_with_a_message() -> None:
 
 
 @contextlib.contextmanager
-def descriptors_left(free: int) -> Iterator[None]:
-    """Exactly ``free`` descriptors left to this process while the block runs."""
+def descriptors_left(free: int) -> Iterator[list[int]]:
+    """Exactly ``free`` descriptors left to this process while the block runs; yields the
+    descriptors it holds (a test may close one of them to choose which one is free)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     held: list[int] = []
     # A low limit keeps the number of descriptors to fill small.
@@ -58,10 +59,11 @@ def descriptors_left(free: int) -> Iterator[None]:
                 held.append(os.open(os.devnull, os.O_RDONLY))
         for _ in range(free):
             os.close(held.pop())
-        yield
+        yield held
     finally:
         for fd in held:
-            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
@@ -81,22 +83,28 @@ def test_running_out_of_descriptors_is_a_journal_error_naming_the_file(
 
 
 @contextlib.contextmanager
-def stdin_closed() -> Iterator[None]:
-    """Descriptor 0 closed while the block runs, as in a process started with ``<&-``."""
-    try:
-        saved: int | None = os.dup(0)
-    except OSError:  # already closed
-        saved = None
-    if saved is not None:
-        os.close(0)
+def closed(*fds: int) -> Iterator[None]:
+    """Standard descriptors ``fds`` closed while the block runs, as in a process started
+    with ``<&-`` (standard input) or ``>&-`` (output) by a shell or a service manager."""
+    saved: dict[int, int] = {}
+    for fd in fds:
+        with contextlib.suppress(OSError):  # already closed
+            saved[fd] = os.dup(fd)
+    for fd in saved:
+        os.close(fd)
     try:
         yield
     finally:
-        if saved is not None:
+        for fd, copy in saved.items():
             with contextlib.suppress(OSError):
-                os.close(0)
-            os.dup2(saved, 0)
-            os.close(saved)
+                os.close(fd)
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def stdin_closed() -> contextlib.AbstractContextManager[None]:
+    """Descriptor 0 closed while the block runs."""
+    return closed(0)
 
 
 def is_journal(fd: int, path: Path) -> bool:
@@ -121,6 +129,37 @@ def test_with_standard_input_closed_the_journal_keeps_off_descriptor_0(tmp_path:
         with Journal.open(path, identity()) as again:
             assert again.get("k1") is not None
             assert not is_journal(0, path)
+
+
+@pytest.mark.parametrize("fds", [(2,), (0, 1), (0, 1, 2)], ids=["stderr", "stdin+out", "all"])
+def test_with_standard_descriptors_closed_the_journal_keeps_off_them(
+    tmp_path: Path, fds: tuple[int, ...]
+) -> None:
+    # Nothing may print into the journal (stdout, stderr) or read it (stdin). pytest's
+    # own capture is on other descriptors while these are closed.
+    path = tmp_path / "j.db"
+    with closed(*fds):
+        with Journal.open(path, identity()) as journal:
+            assert not any(is_journal(fd, path) for fd in (0, 1, 2))
+            journal.record_intent("k1", 2, "A1", "days", 7, RID)
+        with Journal.open(path, identity()) as again:
+            assert again.get("k1") is not None
+
+
+def test_no_descriptor_left_to_move_the_lock_above_2_is_a_journal_error(
+    tmp_path: Path,
+) -> None:
+    # Standard input closed and every other descriptor taken: the journal's file opens
+    # on 0, and there is none to move it to.
+    path = tmp_path / "j.db"
+    with stdin_closed(), descriptors_left(0) as held:
+        assert held[0] == 0
+        os.close(0)
+        with pytest.raises(JournalError) as info:
+            Journal.open(path, identity())
+    assert info.value.message.startswith(f"cannot open journal {path}: "), info.value.message
+    with Journal.open(path, identity()):
+        pass
 
 
 def test_a_lock_descriptor_of_0_is_released_on_close(tmp_path: Path) -> None:
