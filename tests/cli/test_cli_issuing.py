@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from omnivoltaic_erm import AsyncErmClient, CodeTypes, Limits, OutcomeUnknownError
+from omnivoltaic_erm.cli._app import Settings
+from omnivoltaic_erm.cli._failure import Failure
+from omnivoltaic_erm.cli.batch_cmd import _interrupted
 from omnivoltaic_erm.cli.codes_cmd import unknown_message
 from omnivoltaic_erm.errors import ErmTimeoutError
 from omnivoltaic_erm.sandbox import FaultSpec, Sandbox
@@ -146,10 +149,13 @@ def test_batch_exits_1_and_lists_a_row_whose_limit_is_used_up(
     src.write_text(f"item,type,days\n{a},free,\n{b},days,7\n{a},free,\n")
     out = tmp_path / "out.csv"
     args = ("batch", str(src), "--journal", str(tmp_path / "j.db"), "--out", str(out))
-    r = cli.run_here(monkeypatch, capsys, *args, "--progress", "none")
+    r = cli.run_here(monkeypatch, capsys, *args, "--progress", "none", COLUMNS="250")
     assert r.code == 1, (r.out, r.err)
     assert "line 4" in r.out and "free" in r.out, r.out
     assert "line 2" not in r.out and "line 3" not in r.out
+    assert "to issue" not in r.err  # --progress none: no progress lines
+    shown = [line.strip() for line in r.out.splitlines()]
+    assert f"results: {out}" in shown and f"journal: {tmp_path / 'j.db'}" in shown, r.out
     with out.open(newline="", encoding="utf-8") as fh:
         statuses = {row["line"]: row["status"] for row in csv.DictReader(fh)}
     assert statuses == {"2": "issued", "3": "issued", "4": "failed"}
@@ -349,3 +355,64 @@ def test_an_unknown_outcome_without_a_cause_shows_its_own_message() -> None:
     message = unknown_message(exc, "free", "ITEM-1", 0, None)
     assert f"the outcome of request {RID} is unknown (no answer within 30 s)" in message
     assert message.endswith(f"settle it with: erm code free ITEM-1 --request-id {RID}")
+
+
+def test_a_batch_lists_twenty_problem_rows_then_counts_the_rest(
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Rows refused before anything is sent: no code is issued.
+    out = tmp_path / "out.csv"
+    for bad, more in ((20, None), (23, 3)):
+        src = tmp_path / f"bad{bad}.csv"
+        src.write_text("".join(f"ITEM{n},weekly,1\n" for n in range(bad)))
+        journal = tmp_path / f"bad{bad}.db"
+        args = ("batch", str(src), "--journal", str(journal), "--out", str(out))
+        r = cli.run_here(monkeypatch, capsys, *args, "--progress", "none", COLUMNS="250")
+        assert r.code == 1, r.err
+        listed = [line for line in r.out.splitlines() if "invalid: unknown type" in line]
+        assert len(listed) == 20
+        tail = [line.strip() for line in r.out.splitlines() if "more in" in line]
+        assert tail == ([] if more is None else [f"...: {more} more in {out}"]), r.out
+
+
+def test_batch_force_resumes_another_files_journal_with_the_given_description(
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a, b = fresh(2)
+    src = tmp_path / "codes.csv"
+    journal = tmp_path / "j.db"
+    src.write_text(f"{a},days,1\n")
+    args = ("batch", str(src), "--journal", str(journal), "--progress", "none")
+    assert cli.run_here(monkeypatch, capsys, *args).code == 0
+    src.write_text(f"{a},days,1\n{b},days,2\n")  # another file now
+    refused = cli.run_here(monkeypatch, capsys, *args)
+    refused.assert_one_line_error(2, "does not match this run", "--force")
+    again = cli.run_here(monkeypatch, capsys, "--json", *args, "--force", "-d", "depot 7")
+    assert again.code == 0, again.err
+    assert again.json()["counts"]["skipped-done"] == 1 and again.json()["counts"]["issued"] == 1
+    assert [len(cli.sandbox.history(k)) for k in (a, b)] == [1, 1]
+    assert str(cli.sandbox.history(b)[0]["description"]).startswith("depot 7")
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_the_batch_interruption_error_says_how_many_rows_are_left(as_json: bool) -> None:
+    settings = Settings(url=None, email=None, as_json=as_json, debug=False, insecure=False)
+    resume = "run the same command again to resume (rows in flight are settled"
+    one = _interrupted(settings, 1, summary_printed=True)
+    assert isinstance(one, Failure)
+    assert one.message.startswith(f"interrupted: 1 row unfinished; {resume}")
+    assert (one.exit_code, one.kind, one.as_json) == (130, "Interrupted", False)
+    many = _interrupted(settings, 3, summary_printed=True)
+    assert isinstance(many, Failure) and many.message.startswith("interrupted: 3 rows unfinished")
+    # Before any row was under way: no count, and under --json the error is the document.
+    early = _interrupted(settings, None, summary_printed=False)
+    assert isinstance(early, Failure)
+    assert early.message.startswith(f"interrupted: {resume}")
+    assert (early.exit_code, early.kind, early.as_json) == (130, "Interrupted", as_json)
