@@ -10,6 +10,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import csv
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -374,6 +375,10 @@ def test_a_batch_lists_twenty_problem_rows_then_counts_the_rest(
         assert r.code == 1, r.err
         listed = [line for line in r.out.splitlines() if "invalid: unknown type" in line]
         assert len(listed) == 20
+        # Each bad row is also noted on stderr as it is found.
+        assert "line 1: unknown type 'weekly': expected days, free or reset; skipped" in r.err
+        assert r.out.lstrip().startswith(f"Batch bad{bad}.csv"), r.out
+        assert any(line.strip().startswith("time: ") for line in r.out.splitlines())
         tail = [line.strip() for line in r.out.splitlines() if "more in" in line]
         assert tail == ([] if more is None else [f"...: {more} more in {out}"]), r.out
 
@@ -399,6 +404,16 @@ def test_batch_force_resumes_another_files_journal_with_the_given_description(
     assert again.json()["counts"]["skipped-done"] == 1 and again.json()["counts"]["issued"] == 1
     assert [len(cli.sandbox.history(k)) for k in (a, b)] == [1, 1]
     assert str(cli.sandbox.history(b)[0]["description"]).startswith("depot 7")
+    notes = again.err.splitlines()
+    assert any(n.startswith(f"--force: resuming journal {journal} although ") for n in notes)
+    assert "1 row already done in the journal; skipped" in notes, again.err
+    # The journal now names the input by its full path.
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        db.close()
+    assert meta["input_path"] == str(src.resolve())
 
 
 @pytest.mark.parametrize("as_json", [False, True])
