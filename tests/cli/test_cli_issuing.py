@@ -111,11 +111,19 @@ def test_code_without_a_request_id_issues_a_new_code_each_time(
         for _ in range(2)
     ]
     assert shown[0]["request_id"] != shown[1]["request_id"]
+    human = cli.run_here(monkeypatch, capsys, "code", "days", key, "--days", "3")
+    assert human.code == 0, human.err
+    [third] = [
+        e
+        for e in cli.sandbox.history(key)
+        if e["codeDecString"] not in {s["code_dec"] for s in shown}
+    ]
+    assert str(third["codeDecString"]) in human.out and key in human.out, human.out
     assert [s["recovered"] for s in shown] == [False, False]
     events = cli.sandbox.history(key)
-    assert len(events) == 2
-    assert all(str(e["description"]).startswith("week 12") for e in events), events
-    assert [e["codeDays"] for e in events] == [3, 3]
+    assert len(events) == 3
+    assert all(str(e["description"]).startswith("week 12") for e in events[:2]), events
+    assert [e["codeDays"] for e in events] == [3, 3, 3]
 
 
 def test_code_whose_outcome_stays_unknown_names_the_history_and_the_settling_command(
@@ -129,13 +137,15 @@ def test_code_whose_outcome_stays_unknown_names_the_history_and_the_settling_com
         key = keys(cli)[0]
         sb.faults = FaultSpec(late=1.0, late_seconds=HOLD, ops="codes")
         env = {"ERM_TIMEOUT": "0.3", "ERM_CODE_INTERVAL": "0", "ERM_MAX_HOLD": str(HOLD + 0.5)}
-        r = cli.run_here(monkeypatch, capsys, "code", "free", key, "-d", "spare", **env)
+        r = cli.run_here(
+            monkeypatch, capsys, "code", "days", key, "--days", "5", "-d", "spare", **env
+        )
         sb.faults = FaultSpec()
     assert r.code == 1, (r.out, r.err)
     line = r.err.strip().splitlines()[-1]
-    assert line.startswith(f"error: a free code for {key} may have been issued")
+    assert line.startswith(f"error: a days code for {key} may have been issued")
     assert f"run `erm history {key}` to look" in line
-    assert "settle it with: erm code free" in line and "--description spare" in line
+    assert f"settle it with: erm code days {key} --days 5 --description spare" in line
 
 
 def test_batch_exits_1_and_lists_a_row_whose_limit_is_used_up(

@@ -32,7 +32,10 @@ def test_memory_is_refused_and_no_file_of_that_name_is_made(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(JournalError) as info:
         Journal.open(Path(":memory:"), identity())
-    assert "give --journal a file name" in info.value.message
+    assert info.value.message == (
+        "--journal :memory: keeps nothing after the run, so an interrupted batch could not "
+        "be resumed; give --journal a file name"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
