@@ -514,6 +514,11 @@ def test_results_are_utf_8_whatever_the_locale(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
     assert rows[1][:2] == ["2", "Zähler-设备"]
+    # The same file as this process writes (which also tells `make mutation` that this
+    # test runs write_results: it records calls made in process only).
+    here = tmp_path / "here.csv"
+    write_results(here, [RowResult(2, ("Zähler-设备", "days", "7"), ISSUED, "*1#", "00ff")])
+    assert out.read_bytes() == here.read_bytes()
 
 
 def test_row_keys_used_by_the_runner_match_the_journal(tmp_path: Path) -> None:
