@@ -6,10 +6,13 @@ beside it. mutmut first runs those tests once, recording which test calls which
 function; each mutant then runs only the tests that called the function it changes,
 fastest first, until one fails.
 
-Survivors listed in ``scripts/mutation_equivalents.toml`` with a reason are equivalent
-(no test can tell them from the original) and leave the score; every other survivor
-is a test to write. The score is killed / (mutants - equivalent); below ``--target`` the
-command exits 1. Everything printed also goes to ``mutation-report.txt``.
+Survivors listed in ``scripts/mutation_equivalents.toml`` are equivalent (no test can
+tell them from the original) and leave the score; every other survivor is a test to
+write. Each entry states the input space over which the claim holds (``holds_for``) and
+why (``reason``); an entry without both, one that names no mutant (its function changed,
+so mutmut numbers its mutants anew) or one outside the scope fails the run. The score is
+killed / (mutants - equivalent); below ``--target`` the command exits 1. Everything
+printed also goes to ``mutation-report.txt``.
 
 A surviving mutant costs every test that calls its function, so the listed equivalents
 are not run: the run has two steps. The first runs the mutants of the scope's first
@@ -65,6 +68,57 @@ def scope() -> list[str]:
     return list(config["tool"]["erm-mutation"]["mutants"])
 
 
+def narrow(scope_globs: list[str], only: list[str]) -> tuple[list[str], list[str]]:
+    """The globs to run for ``--only``, and the ``--only`` globs outside the scope.
+
+    A glob within one of the scope's (``...journal.xǁJournalǁclose__*``) is run as it
+    is; a wider one (``omnivoltaic_erm.cli.*``) stands for the scope's globs it covers.
+    """
+    globs: list[str] = []
+    outside: list[str] = []
+    for glob in only:
+        if any(fnmatch.fnmatchcase(glob, s) for s in scope_globs):
+            covered = [glob]
+        else:
+            covered = [s for s in scope_globs if fnmatch.fnmatchcase(s, glob)]
+        if not covered:
+            outside.append(glob)
+        globs += [g for g in covered if g not in globs]
+    return globs, outside
+
+
+def load_equivalents(text: str) -> dict[str, str]:
+    """The listed equivalents, name to reason; SystemExit if an entry lacks its input
+    space (``holds_for``) or its reason."""
+    entries = tomllib.loads(text)["equivalent"]
+    bad = [
+        name
+        for name, entry in entries.items()
+        if not (
+            isinstance(entry, dict)
+            and str(entry.get("holds_for", "")).strip()
+            and str(entry.get("reason", "")).strip()
+        )
+    ]
+    if bad:
+        sys.exit(
+            f"{EQUIVALENTS.name}: each entry needs holds_for (the inputs over which it is "
+            f"equivalent) and reason; not so for: {', '.join(bad)}"
+        )
+    return {name: str(entry["reason"]) for name, entry in entries.items()}
+
+
+def misnamed(equivalent: list[str], mutants: set[str], globs: list[str]) -> list[str]:
+    """Entries that name no mutant of the scope: each with why, for the report."""
+    found = []
+    for name in sorted(equivalent):
+        if name not in mutants:
+            found.append(f"{name}: names no mutant (its function changed? `mutmut show` it)")
+        elif not any(fnmatch.fnmatchcase(name, g) for g in globs):
+            found.append(f"{name}: outside the scope in [tool.erm-mutation]")
+    return found
+
+
 def verdicts(globs: list[str]) -> dict[str, str]:
     """Every mutant in scope, and mutmut's verdict."""
     found: dict[str, str] = {}
@@ -98,12 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 
     globs = scope()
     if args.only:
-        # A narrower glob lies within the scope when the scope's globs match it as a name.
-        outside = [g for g in args.only if not any(fnmatch.fnmatchcase(g, s) for s in globs)]
+        globs, outside = narrow(globs, args.only)
         if outside:
             sys.exit(f"--only {outside} is outside the scope in [tool.erm-mutation]")
-        globs = args.only
-    equivalent: dict[str, str] = tomllib.loads(EQUIVALENTS.read_text())["equivalent"]
+    equivalent = load_equivalents(EQUIVALENTS.read_text())
     started = time.monotonic()
     if not args.report_only:
         # A run starts from scratch, so that the score is that of the code as it is.
@@ -120,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             return code
     elapsed = time.monotonic() - started
 
+    # Every entry must still name a mutant of the whole scope (mutmut writes them all,
+    # whatever --only runs), or it is stale and hides nothing but a mistake.
+    wrong = misnamed(list(equivalent), set(verdicts(["*"])), scope())
     # A listed equivalent that was not run is reported as such, not as unchecked.
     results = {
         n: NOT_RUN if s == "not checked" and n in equivalent else s
@@ -130,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     in_scope = [n for n in equivalent if any(fnmatch.fnmatchcase(n, g) for g in globs)]
     # A listed equivalent that was run must still survive, or its entry is stale.
     listed = sorted(n for n in in_scope if results.get(n) in UNDETECTED | {NOT_RUN})
-    stale = sorted(n for n in in_scope if n not in listed)
+    stale = sorted(n for n in in_scope if n in results and n not in listed)
     unchecked = sorted(n for n, s in results.items() if s not in DETECTED | UNDETECTED | {NOT_RUN})
     detected = sum(counts[s] for s in DETECTED)
     considered = len(results) - len(listed) - len(unchecked)
@@ -150,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     if stale:
         lines.append("listed as equivalent but no longer surviving (remove from the list):")
         lines += [f"  {n}: {results.get(n, 'no such mutant')}" for n in stale]
+    if wrong:
+        lines.append(f"entries of {EQUIVALENTS.name} to fix or remove:")
+        lines += [f"  {w}" for w in wrong]
     lines.append(f"surviving mutants: {len(survivors)}")
     for name in survivors:
         lines.append("")
@@ -158,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text, end="")
     REPORT.write_text(text)
     print(f"(written to {REPORT.relative_to(ROOT)})")
-    return 0 if score >= args.target and not unchecked else 1
+    return 0 if score >= args.target and not unchecked and not wrong and not stale else 1
 
 
 if __name__ == "__main__":

@@ -54,6 +54,10 @@ RESET_CODE_LIMIT = 5
 # item's fleet turns it on.
 CREDIT_STACK_EVENTS = 5
 
+# The batch journal: how long a write waits for another program (a backup, an sqlite3
+# shell) that holds the journal's SQLite write lock, before the write fails.
+JOURNAL_BUSY_TIMEOUT = 10.0
+
 # Client concurrency and pagination.
 MAX_CONCURRENCY = 16
 PAGE_SIZE = 100

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from ._constants import JOURNAL_BUSY_TIMEOUT
 from .errors import ErmError
 
 FORMAT = "erm-batch-journal/1"
@@ -112,7 +113,8 @@ class Journal:
     def __init__(self, path: Path, db: sqlite3.Connection, lock_fd: int) -> None:
         self.path = path
         self._db = db
-        self._lock_fd = lock_fd
+        # None once closed: any descriptor number, 0 included, is a held lock.
+        self._lock_fd: int | None = lock_fd
         self.notices: list[str] = []
 
     def __repr__(self) -> str:
@@ -124,8 +126,10 @@ class Journal:
 
         Raises ``JournalMismatchError`` if it was written for another input file
         (different SHA-256), endpoint or account, unless ``force``; ``JournalBusyError``
-        if another process holds it; ``JournalError`` if it is not a journal.
+        if another process holds it; ``JournalError`` if it is not a journal, if ``path``
+        names no file (``:memory:``) or if it cannot be opened (too many open files).
         """
+        _refuse_unnamed(path)
         lock_fd = _lock(path)
         try:
             db = _connect(path)
@@ -153,11 +157,11 @@ class Journal:
 
     def close(self) -> None:
         """Close the database, then release the lock (in that order: see ``_lock``)."""
-        if self._lock_fd < 0:
+        if self._lock_fd is None:
             return
         self._db.close()
         os.close(self._lock_fd)
-        self._lock_fd = -1
+        self._lock_fd = None
 
     # -- identity -------------------------------------------------------------------
 
@@ -293,6 +297,37 @@ def _entry(row: tuple[object, ...]) -> Entry:
     )
 
 
+def _refuse_unnamed(path: Path) -> None:
+    """Refuse a path that SQLite would not keep on disk (``:memory:``).
+
+    Such a journal would vanish with the process, and with it every code issued and the
+    request id of every row in doubt.
+    """
+    if str(path) == ":memory:":
+        raise JournalError(
+            "--journal :memory: keeps nothing after the run, so an interrupted batch could "
+            "not be resumed; give --journal a file name"
+        )
+
+
+def _above_stdio(fd: int) -> int:
+    """``fd``, moved above the standard descriptors (0, 1, 2) if it is one of them.
+
+    A process started with standard input (or output) closed gets the lowest free
+    descriptor for the journal; a later read of standard input, or a stray write to
+    standard output, would then reach the database file.
+    """
+    if fd > 2:
+        return fd
+    import fcntl
+
+    try:
+        moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    finally:
+        os.close(fd)
+    return moved
+
+
 def _lock(path: Path) -> int:
     """Create the file (0600: it will hold codes) and lock it for this process.
 
@@ -310,6 +345,10 @@ def _lock(path: Path) -> int:
     except ImportError:  # not POSIX: no cross-process guard
         return fd
     try:
+        fd = _above_stdio(fd)
+    except OSError as exc:
+        raise JournalError(f"cannot open journal {path}: {exc.strerror}") from None
+    try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
@@ -321,7 +360,7 @@ def _lock(path: Path) -> int:
 
 def _connect(path: Path) -> sqlite3.Connection:
     try:
-        db = sqlite3.connect(path, isolation_level=None, timeout=10)
+        db = sqlite3.connect(path, isolation_level=None, timeout=JOURNAL_BUSY_TIMEOUT)
     except sqlite3.Error as exc:
         raise JournalError(f"cannot open journal {path}: {exc}") from None
     try:
@@ -330,6 +369,12 @@ def _connect(path: Path) -> sqlite3.Connection:
             raise JournalError(f"journal {path}: SQLite refused WAL mode ({mode})")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
+    except sqlite3.OperationalError as exc:
+        # The file is there but SQLite cannot use it: its -wal or -shm file cannot be
+        # opened (no descriptor left, a read-only directory), or another program holds
+        # it locked for longer than the busy timeout.
+        db.close()
+        raise JournalError(f"cannot open journal {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
         db.close()
         raise JournalError(

@@ -331,6 +331,43 @@ def run_once(
     return sorted(results, key=lambda r: r.line), counts(results)  # type: ignore[return-value]
 
 
+class JournalReadingClient(FakeClient):
+    """A FakeClient that, as each request leaves, reads the journal as another process
+    would (its own read-only connection) and keeps the state it finds for the request id.
+    """
+
+    def __init__(self, server: FakeServer, journal: Path) -> None:
+        super().__init__(server)
+        self.journal = journal
+        self.seen: dict[str, str | None] = {}
+
+    async def _issue(self, item: Item | str, kind: str, days: int, rid: str | None) -> IssuedCode:
+        reader = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True)
+        try:
+            row = reader.execute("SELECT state FROM rows WHERE request_id = ?", (rid,)).fetchone()
+        finally:
+            reader.close()
+        self.seen[str(rid)] = None if row is None else str(row[0])
+        return await super()._issue(item, kind, days, rid)
+
+
+def test_each_intent_is_committed_before_its_request_leaves(tmp_path: Path) -> None:
+    # The fast twin of the kill -9 tests: what a crash at the moment of sending leaves on
+    # disk is what another connection reads then.
+    path = tmp_path / "j.db"
+    server = FakeServer(["I0", "I1", "I2"])
+    client = JournalReadingClient(server, path)
+    client.fail = {2: ErmTimeoutError("no answer"), 5: CodeLimitError("daily limit reached")}
+    results, _ = run_once(path, client)
+    assert len(client.seen) == len(results) == 12
+    assert set(client.seen.values()) == {SENT}
+    # The next run sends the two failed rows again: each attempt is on disk first too.
+    again = JournalReadingClient(server, path)
+    _, totals = run_once(path, again)
+    assert totals[ISSUED] == 2 and len(again.seen) == 2
+    assert set(again.seen.values()) == {SENT}
+
+
 def test_runner_issues_each_row_once_and_a_rerun_skips_them(tmp_path: Path) -> None:
     server = FakeServer(["I0", "I1", "I2"])
     client = FakeClient(server)
@@ -440,6 +477,49 @@ def test_results_csv_has_input_columns_codes_status_and_error(tmp_path: Path) ->
     assert rows[0]["code_dec"] == "*001#" and rows[0]["code_hex"] == "0000000000000001"
     assert "unknown type" in rows[1]["error"] and "got 1" in rows[2]["error"]
     assert results_csv([]) == ",".join(RESULT_COLUMNS) + "\n"
+
+
+# Written by a process whose locale is not UTF-8 (C, without Python's UTF-8 mode): the
+# same copy of the package as this test's (under `make mutation`, the mutated one).
+_WRITE_UNDER_C_LOCALE = """
+import locale, sys
+from pathlib import Path
+from omnivoltaic_erm.batch import ISSUED, RowResult, write_results
+assert locale.getpreferredencoding(False).lower() not in ("utf-8", "utf8"), "a UTF-8 locale"
+row = RowResult(2, ("Z\\u00e4hler-\\u8bbe\\u5907", "days", "7"), ISSUED, "*1#", "00ff")
+write_results(Path(sys.argv[1]), [row])
+"""
+
+
+def test_results_are_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import omnivoltaic_erm
+
+    out = tmp_path / "out.csv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHON"))}
+    env.update(
+        LC_ALL="C",
+        PYTHONCOERCECLOCALE="0",
+        PYTHONUTF8="0",
+        PYTHONPATH=str(Path(omnivoltaic_erm.__file__).parent.parent),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _WRITE_UNDER_C_LOCALE, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
+    assert rows[1][:2] == ["2", "Zähler-设备"]
+    # The same file as this process writes (which also tells `make mutation` that this
+    # test runs write_results: it records calls made in process only).
+    here = tmp_path / "here.csv"
+    write_results(here, [RowResult(2, ("Zähler-设备", "days", "7"), ISSUED, "*1#", "00ff")])
+    assert out.read_bytes() == here.read_bytes()
 
 
 def test_row_keys_used_by_the_runner_match_the_journal(tmp_path: Path) -> None:

@@ -231,6 +231,23 @@ def test_token_rejected_is_refreshed_once(sandbox: Sandbox) -> None:
     assert asyncio.run(run()) == (1, 1)
 
 
+def test_each_renewal_spends_the_refresh_token_the_last_one_returned(sandbox: Sandbox) -> None:
+    # The fast twin of tests/e2e/test_token_refresh.py: the sandbox rotates the refresh
+    # token on every use, so a second renewal works only with the token the first one
+    # returned; with the spent one it is refused and the client signs in again.
+    key = item_ids(sandbox)[3]
+
+    async def run() -> tuple[int, int]:
+        async with client_for(sandbox) as erm:
+            await erm.find_item(key)
+            for _ in range(3):
+                erm._tokens._token = type(erm._tokens._token)("not.a.token", time.time() + 3600)  # type: ignore[arg-type, misc]
+                await erm.find_item(key)
+            return erm.sign_ins, erm.refreshes
+
+    assert asyncio.run(run()) == (1, 3)
+
+
 def test_iter_items_streams_every_item_once() -> None:
     with Sandbox(items=2000) as sb:
         expected = {i["_id"] for i in sb.items()}

@@ -240,6 +240,7 @@ def test_the_command_line_names_the_command_that_settles_an_unknown_outcome(
         assert failed.code == 1 and "Traceback" not in failed.err
         line = failed.err.strip().splitlines()[-1]  # after the client's warning lines
         assert line.startswith("error: a days code for") and "Do not issue a new code" in line
+        assert f"run `erm history {key}` to look" in line and "try again" not in line
         assert "(GenerateDaysCode: no complete answer within 1 s)" in line
         command = line.split("settle it with: ", 1)[1]
         words = command.split()

@@ -5,6 +5,7 @@ a small forward proxy on loopback that counts what passes."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from aiohttp import web
 from omnivoltaic_erm_gql import QueryOrder
 
-from omnivoltaic_erm import AsyncErmClient
+from omnivoltaic_erm import AsyncErmClient, ErmError
 from omnivoltaic_erm.testing import BackgroundServer
 from tests.support.stub_erm import PASSWORD, StubErm
 
@@ -27,11 +28,21 @@ DEAD_PROXY = "http://127.0.0.1:9"
 class ForwardProxy:
     """A plain-HTTP forward proxy: relays each request to its absolute URL and counts it."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self.relayed: list[str] = []
+        # With credentials, a request without them is refused with 407, as an
+        # authenticating proxy does.
+        self.credentials = credentials
+        self.refused = 0
 
     def app(self) -> web.Application:
         async def relay(request: web.Request) -> web.StreamResponse:
+            if self.credentials is not None:
+                user, password = self.credentials
+                wanted = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+                if request.headers.get("Proxy-Authorization") != wanted:
+                    self.refused += 1
+                    return web.Response(status=407, text="Proxy Authentication Required")
             target = str(request.url)
             self.relayed.append(target)
             headers = {
@@ -103,6 +114,33 @@ def test_http_proxy_from_the_environment_is_used(
     assert _items(f"{srv.base_url}/graphql") == 2
     assert fwd.relayed == [f"{srv.base_url}/graphql"] * 2  # sign-in, then the query
     assert erm_stub.calls["GetAllClientItems"] == 1
+
+
+# A user name and password as people write them in a proxy URL, percent-encoded.
+PROXY_USER, PROXY_PASSWORD = "ops@depot", "p:w/0rd"
+PROXY_USERINFO = "ops%40depot:p%3Aw%2F0rd"
+
+
+def test_credentials_in_the_proxy_url_reach_the_proxy(
+    stub: tuple[StubErm, BackgroundServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    erm_stub, srv = stub
+    fwd = ForwardProxy(credentials=(PROXY_USER, PROXY_PASSWORD))
+    with BackgroundServer(fwd.app()) as fwd_srv:
+        with_credentials = fwd_srv.base_url.replace("http://", f"http://{PROXY_USERINFO}@")
+        # From the environment, as behind a corporate proxy, and given explicitly.
+        monkeypatch.setenv("HTTP_PROXY", with_credentials)
+        assert _items(f"{srv.base_url}/graphql") == 2
+        monkeypatch.setenv("HTTP_PROXY", DEAD_PROXY)
+        assert _items(f"{srv.base_url}/graphql", proxy=with_credentials) == 2
+        assert fwd.refused == 0
+        assert len(fwd.relayed) == 4
+        # Without them, the proxy refuses: the check above is not vacuous.
+        monkeypatch.setenv("HTTP_PROXY", fwd_srv.base_url)
+        with pytest.raises(ErmError, match="407"):
+            _items(f"{srv.base_url}/graphql")
+        assert fwd.refused >= 1
+    assert erm_stub.calls["GetAllClientItems"] == 2
 
 
 def test_no_proxy_bypasses_the_proxy(

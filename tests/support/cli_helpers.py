@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from omnivoltaic_erm.sandbox import Sandbox
 
 # The sandboxes of the CLI tests allow a code every 0.2 s per item; the CLI is told so.
@@ -62,6 +64,30 @@ class Cli:
             check=False,
         )
         return Result(done.returncode, done.stdout, done.stderr)
+
+    def run_here(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        *args: str,
+        **env: str | None,
+    ) -> Result:
+        """Run ``erm args...`` in this process (``main``), with the environment of ``run``.
+
+        A fraction of a subprocess's cost, and under ``make mutation`` it runs the mutated
+        code, which a subprocess would not import.
+        """
+        from omnivoltaic_erm.cli import main
+
+        wanted = self.env(**env)
+        for key in [k for k in os.environ if k not in wanted]:
+            monkeypatch.delenv(key)
+        for key, value in wanted.items():
+            monkeypatch.setenv(key, value)
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
 
     def popen(self, *args: str, **env: str | None) -> subprocess.Popen[str]:
         """Start ``erm args...`` in the background."""

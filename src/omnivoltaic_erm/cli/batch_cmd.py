@@ -88,6 +88,20 @@ def batch(
 
     Exit code 0 when every row has its code, 1 when any row failed or was invalid.
     """
+    return _batch(settings, csv_file, journal_path, out_path, force, description, progress_mode)
+
+
+def _batch(
+    settings: Settings,
+    csv_file: Path,
+    journal_path: Path,
+    out_path: Path | None,
+    force: bool,
+    description: str | None,
+    progress_mode: str,
+) -> int:
+    """The command ``batch``, apart from its options: run, write results, summarize;
+    the exit code."""
     from ..batch import FAILED, INTERRUPTED, INVALID, UNKNOWN, counts, parse_batch, write_results
     from . import _output
     from ._run import reporting
