@@ -88,7 +88,9 @@ def batch(
 
     Exit code 0 when every row has its code, 1 when any row failed or was invalid.
     """
-    return _batch(settings, csv_file, journal_path, out_path, force, description, progress_mode)
+    return _batch(
+        settings, csv_file, journal_path, out_path, force, description, unique, progress_mode
+    )
 
 
 def _batch(
@@ -98,6 +100,7 @@ def _batch(
     out_path: Path | None,
     force: bool,
     description: str | None,
+    unique: bool,
     progress_mode: str,
 ) -> int:
     """The command ``batch``, apart from its options: run, write results, summarize;
