@@ -79,18 +79,22 @@ def _first_set(*values: Any) -> Any:
     return next(value for value in values if value is not None)
 
 
+# The limits both levels may set, by their names on ``Fleet`` and ``DistributorSetting``.
+LIMIT_FIELDS = (
+    "code_interval",
+    "daily_limit",
+    "total_limit",
+    "free_limit",
+    "reset_limit",
+    "credit_days",
+    "credit_events",
+)
+
+
 def effective_limits(fleet: Fleet, setting: DistributorSetting) -> EffectiveLimits:
     """An item's limits: the fleet's value, else the distributor's, else the printed
     default; the fleet's ``disable…`` flags turn rules off."""
-    names = (
-        "code_interval",
-        "daily_limit",
-        "total_limit",
-        "free_limit",
-        "reset_limit",
-        "credit_days",
-        "credit_events",
-    )
+    names = LIMIT_FIELDS
     values = {
         name: _first_set(
             getattr(fleet, name), getattr(setting, name), getattr(PRINTED_DEFAULTS, name)

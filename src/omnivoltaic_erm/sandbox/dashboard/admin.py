@@ -28,7 +28,7 @@ from ..requestlog import (
     redact_headers,
 )
 from ..sessions import EXPIRED, REVOKED
-from ..settings import DistributorSetting
+from ..settings import LIMIT_FIELDS, DistributorSetting
 
 _HEARTBEAT = 15.0
 _COALESCE = 0.1  # seconds the stream waits to send requests together
@@ -228,15 +228,7 @@ def _fleet_json(fleet: Any) -> dict[str, Any]:
     return data
 
 
-_EDITABLE = (
-    "code_interval",
-    "daily_limit",
-    "total_limit",
-    "free_limit",
-    "reset_limit",
-    "credit_days",
-    "credit_events",
-)
+_EDITABLE = LIMIT_FIELDS
 
 
 def _limit_changes(body: dict[str, Any], allow_disabled: bool) -> dict[str, Any]:
