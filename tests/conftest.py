@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Imported here, before any test runs: hypothesis's pytest plugin otherwise imports it
+# at the end of a session, and a Ctrl-C raised in process by a CLI test (through
+# _thread.interrupt_main) can leave the interpreter's AST recursion counter off, so that
+# compiling it then fails with "AST constructor recursion depth mismatch" (seen with
+# CPython 3.11.7, running tests/cli/test_cli_issuing.py alone).
+import hypothesis  # noqa: F401
 import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
