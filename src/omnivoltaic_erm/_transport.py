@@ -45,7 +45,7 @@ from ._constants import (
     DEFAULT_TIMEOUT,
     USER_AGENT,
 )
-from ._logging import get_logger
+from ._logging import get_logger, register_secret
 from ._operations import token_role
 from ._pipeline import MUTATION, QUERY, Pipeline, deadline_var
 from ._recording import Recorder
@@ -237,6 +237,18 @@ def parse_result(result_type: type[T], status: int, headers: Mapping[str, str], 
     raise error_from_response(status, headers, body)
 
 
+def split_proxy_credentials(
+    proxy: URL, auth: aiohttp.BasicAuth | None
+) -> tuple[str, aiohttp.BasicAuth | None]:
+    """The proxy URL without credentials, and the credentials as ``proxy_auth`` (pure):
+    credentials in the URL (``http://user:pw@proxy:3128``) win. Every aiohttp version
+    then sends them as ``Proxy-Authorization``; left in the URL, some do not."""
+    if proxy.user is None:
+        return str(proxy), auth
+    credentials = aiohttp.BasicAuth(proxy.user, proxy.password or "")
+    return str(proxy.with_user(None)), credentials
+
+
 # In a forked child: the parent's sessions, kept unclosed and unused (``forget_session``).
 _ABANDONED: list[object] = []
 
@@ -395,6 +407,16 @@ class GraphQLTransport:
             self._route = None
         if self._route is None:
             self._route, self._proxy_auth = self._resolve_proxy()
+            if self._proxy_auth is not None and URL(self.url).scheme == "http":
+                # A plain-http request goes to the proxy whole, so the proxy's credentials
+                # travel as a header of it: with ``proxy_auth``, aiohttp 3.11 and 3.12 sent
+                # them on a sign-in but not on the requests after it (seen with 3.11.2 to
+                # 3.12.15; 3.14 sends both).
+                value = self._proxy_auth.encode()
+                register_secret(self._proxy_auth.password)
+                register_secret(value)
+                self.headers["Proxy-Authorization"] = value
+                self._proxy_auth = None
         return self._session
 
     def _resolve_proxy(self) -> tuple[str, aiohttp.BasicAuth | None]:
@@ -406,12 +428,12 @@ class GraphQLTransport:
         header. The rules are aiohttp's own (``get_env_proxy_for_url``).
         """
         if self.proxy:
-            return self.proxy, None
+            return split_proxy_credentials(URL(self.proxy), None)
         try:
             proxy, auth = get_env_proxy_for_url(URL(self.url))
         except LookupError:
             return "", None
-        return str(proxy), auth
+        return split_proxy_credentials(proxy, auth)
 
     async def close(self) -> None:
         """Close the session and its pooled connections; the transport then refuses to
