@@ -50,7 +50,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 # The developer's loop: everything but the tests marked slow (soaks, crash loops, fuzzing,
-# subprocess-heavy CLI runs); about 2.5 minutes on 2 cores. `make test` runs them all.
+# subprocess-heavy CLI runs); about 5 minutes on 2 cores. `make test` runs them all.
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
