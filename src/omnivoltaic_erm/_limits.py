@@ -12,7 +12,9 @@ schema gives the distributor's settings none.
 (the flags are read as the sandbox reads them, see ``omnivoltaic_erm.sandbox.fleets``);
 else the fleet's value where it gives one; else the distributor's; else the configured
 ``Limits`` value. It also records ``server_interval``: the interval the server is known to
-enforce, which only a level with the rule on and a value gives.
+enforce, which only a fleet with the rule on and a value gives (the distributor's interval
+paces the client but is not evidence for a resend: no public source shows the server
+enforcing it where the fleet sets none).
 
 Two more fleet settings, ``daysToCheckDuration`` and ``minimumDayCodesGenerated``, are
 read and shown (``LimitReport.not_enforced``) but not enforced: what the server does with
@@ -92,10 +94,13 @@ def limits_from_distributor(settings: DistributorLimitFields | None, base: Limit
     """``base`` with every limit the distributor's settings give replaced by theirs."""
     if settings is None:
         return base
-    interval, server_interval = base.code_interval, base.server_interval
+    # Pacing only: the distributor's interval never becomes ``server_interval``, the
+    # evidence on which a code request whose outcome is unknown may be sent again. That
+    # the server enforces a distributor's default where the fleet sets nothing is not
+    # shown by any public source, and a wrong resend gives a code away.
+    interval = base.code_interval
     if settings.code_gen_interval is not None and settings.code_gen_interval >= 0:
         interval = settings.code_gen_interval / 1000.0
-        server_interval = interval if interval > 0 else None
     credit_days, credit_events = base.credit_days, base.credit_events
     if _given(settings.max_credit_stack_days) and settings.max_credit_stack_code_events:
         credit_days = settings.max_credit_stack_days
@@ -107,7 +112,6 @@ def limits_from_distributor(settings: DistributorLimitFields | None, base: Limit
     return replace(
         base,
         code_interval=interval,
-        server_interval=server_interval,
         daily_limit=count(settings.day_code_count_limit, base.daily_limit),
         total_limit=count(settings.total_code_count_limit, base.total_limit),
         free_limit=count(settings.free_code_count, base.free_limit),

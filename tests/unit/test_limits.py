@@ -224,7 +224,10 @@ DISTRIBUTOR = SettingFields(
 
 def test_the_distributors_settings_fill_what_the_fleet_leaves() -> None:
     limits = limits_from_levels(DISTRIBUTOR, FleetFields(day_code_count_limit=7), Limits())
-    assert (limits.code_interval, limits.server_interval) == (30.0, 30.0)
+    # The distributor's interval paces; it is not evidence for a resend.
+    assert (limits.code_interval, limits.server_interval) == (30.0, None)
+    own = limits_from_levels(DISTRIBUTOR, FleetFields(code_gen_interval=45_000), Limits())
+    assert (own.code_interval, own.server_interval) == (45.0, 45.0)
     assert limits.daily_limit == 7  # the fleet's, over the distributor's 4
     assert (limits.total_limit, limits.free_limit, limits.reset_limit) == (500, 2, 3)
     assert (limits.credit_days, limits.credit_events) == (90, 4)
