@@ -36,7 +36,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 # Stable ``extensions.code`` values, shared by the client and the sandbox.
 CODE_UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -338,9 +338,6 @@ def server_status(error: Mapping[str, Any]) -> int | None:
 _NULL_LOOKUP = re.compile(r"Cannot return null for non-nullable field Query\.(\w+)")
 # ``extensions.code`` values by the kind of refusal: the stable ones of GraphQL servers
 # and Apollo, the HTTP status names NestJS derives codes from, and the sandbox's own.
-_AUTH_CODES = frozenset({CODE_UNAUTHENTICATED})
-_FORBIDDEN_CODES = frozenset({CODE_FORBIDDEN})
-_NOT_FOUND_CODES = frozenset({CODE_NOT_FOUND})
 _INPUT_CODES = frozenset({CODE_BAD_USER_INPUT, CODE_BAD_REQUEST})
 _RATE_CODES = frozenset({CODE_RATE_LIMITED, CODE_TOO_MANY_REQUESTS})
 _AUTH_MESSAGES = frozenset({"Invalid Credentials", "Unauthorized"})
@@ -354,11 +351,13 @@ def _kind(code: str | None, rule: str | None, status: int | None, error: Mapping
         return "limit"
     if rule == CODE_RATE_LIMITED:
         return "rate"
-    if code in _AUTH_CODES or status == 401 or (code is None and message in _AUTH_MESSAGES):
+    if code == CODE_UNAUTHENTICATED or status == 401:
         return "auth"
-    if code in _FORBIDDEN_CODES or status == 403:
+    if code is None and message in _AUTH_MESSAGES:
+        return "auth"
+    if code == CODE_FORBIDDEN or status == 403:
         return "forbidden"
-    if code in _NOT_FOUND_CODES or status == 404:
+    if code == CODE_NOT_FOUND or status == 404:
         return "not_found"
     path = error.get("path")
     if (
@@ -380,7 +379,6 @@ _GRAPHQL_KINDS: dict[str, type[GraphQLError]] = {
     "forbidden": PermissionDeniedError,
     "not_found": NotFoundError,
 }
-E = TypeVar("E", bound=ErmError)
 
 
 def error_from_graphql(
@@ -408,21 +406,16 @@ def error_from_graphql(
         err = RateLimitError(message, retry_after=wait)
     elif kind == "input":
         err = InvalidInputError(message)
+    elif kind == "limit":
+        limit = rule if rule in LIMIT_CODES else base.code
+        err = CodeLimitError(message, limit=limit, errors=errors, data=data, status=status)
     else:
-        if kind == "limit":
-            limit = rule if rule in LIMIT_CODES else base.code
-            return _with_reasons(
-                CodeLimitError(message, limit=limit, errors=errors, data=data, status=status),
-                reasons,
-            )
         cls = _GRAPHQL_KINDS.get(kind, GraphQLError)
-        return _with_reasons(cls(message, errors=errors, data=data, status=status), reasons)
-    err.__cause__ = base
-    err.extensions = base.extensions
-    return _with_reasons(err, reasons)
-
-
-def _with_reasons(err: E, reasons: tuple[str, ...]) -> E:
+        err = cls(message, errors=errors, data=data, status=status)
+    if not isinstance(err, GraphQLError):
+        # Not a GraphQLError itself: the server's answer stays reachable as its cause.
+        err.__cause__ = base
+        err.extensions = base.extensions
     err.reasons = reasons
     return err
 
