@@ -243,11 +243,13 @@ def recorder_from(config: ClientConfig) -> Recorder | None:
     directory = config.record or os.environ.get(c.ENV_RECORD) or None
     if directory is None:
         return None
-    raw: object = config.record_sample
-    if raw is None:
-        raw = os.environ.get(c.ENV_RECORD_SAMPLE) or 1.0
+    raw: str | float = (
+        config.record_sample
+        if config.record_sample is not None
+        else os.environ.get(c.ENV_RECORD_SAMPLE) or 1.0
+    )
     try:
-        sample = float(raw)  # type: ignore[arg-type]
+        sample = float(raw)
     except ValueError:
         sample = -1.0
     if not 0.0 <= sample <= 1.0:
