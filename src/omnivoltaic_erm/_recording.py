@@ -83,11 +83,16 @@ def schema_sha256() -> str | None:
     return None
 
 
+def read_key(directory: Path) -> bytes:
+    """The recording set's key; ``FileNotFoundError`` when the set has none yet."""
+    return bytes.fromhex((directory / KEY_FILE).read_text().strip())
+
+
 def set_key(directory: Path) -> bytes:
     """The recording set's key, created (0600) on first use."""
     path = directory / KEY_FILE
     with contextlib.suppress(FileNotFoundError):
-        return bytes.fromhex(path.read_text().strip())
+        return read_key(directory)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -99,9 +104,8 @@ class Redactor:
     """Replaces secrets in JSON values by placeholders stable under ``key`` (pure but for
     reading the registry of secrets)."""
 
-    def __init__(self, key: bytes, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, key: bytes) -> None:
         self._key = key
-        self._extra = extra
 
     def placeholder(self, kind: str, value: str) -> str:
         """The placeholder of ``value``: the same for the same value under one key."""
@@ -110,7 +114,7 @@ class Redactor:
 
     def _text(self, text: str) -> str:
         text = JWT.sub(lambda m: self.placeholder("token", m.group()), text)
-        for secret in (*_logging.registered_secrets(), *self._extra):
+        for secret in _logging.registered_secrets():
             if secret in text:
                 text = text.replace(secret, self.placeholder("secret", secret))
         return text

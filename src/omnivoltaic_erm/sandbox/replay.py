@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .._recording import KEY_FILE, Redactor
+from .._recording import KEY_FILE, Redactor, read_key
 from .._request_ids import untag_description
 from ..contracts import load, recordings
 
@@ -41,10 +41,10 @@ class ReplaySet:
     """The recordings of one directory, by request."""
 
     def __init__(self, directory: Path) -> None:
-        key_file = directory / KEY_FILE
-        if not key_file.is_file():
-            raise ValueError(f"{directory} is not a recording set: it has no {KEY_FILE}")
-        self.redactor = Redactor(bytes.fromhex(key_file.read_text().strip()))
+        try:
+            self.redactor = Redactor(read_key(directory))
+        except FileNotFoundError:
+            raise ValueError(f"{directory} is not a recording set: it has no {KEY_FILE}") from None
         self.answers: dict[str, list[tuple[int, Any]]] = defaultdict(list)
         self._served: dict[str, int] = defaultdict(int)
         for path in recordings(directory):
