@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 # Imported here, before any test runs: hypothesis's pytest plugin otherwise imports it
-# at the end of a session, and a Ctrl-C raised in process by a CLI test (through
-# _thread.interrupt_main) can leave the interpreter's AST recursion counter off, so that
+# at the end of a session, and a Ctrl-C raised in process by a CLI test (a SIGINT to
+# this process) can leave the interpreter's AST recursion counter off, so that
 # compiling it then fails with "AST constructor recursion depth mismatch" (seen with
 # CPython 3.11.7, running tests/cli/test_cli_issuing.py alone).
 import hypothesis  # noqa: F401

@@ -7,9 +7,10 @@ developer's loop and for ``make mutation``. The same commands as processes, with
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import csv
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -283,6 +284,13 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
         time.sleep(0.01)
 
 
+def press_ctrl_c_now() -> None:
+    """A real SIGINT to this process, as a terminal's Ctrl-C: unlike
+    ``_thread.interrupt_main``, it wakes the event loop that waits in ``select`` at once,
+    instead of when its next answer arrives (after which the command may have finished)."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 def test_ctrl_c_while_a_code_request_is_out_names_the_command_that_recovers_it(
     cli: Cli,
     fresh: Callable[[int], list[str]],
@@ -296,7 +304,7 @@ def test_ctrl_c_while_a_code_request_is_out_names_the_command_that_recovers_it(
 
     def press_ctrl_c() -> None:
         wait_for(lambda: sb.fault_counts.get("late", 0) > before, "the code request held")
-        _thread.interrupt_main()
+        press_ctrl_c_now()
 
     presser = threading.Thread(target=press_ctrl_c)
     presser.start()
@@ -336,7 +344,7 @@ def test_ctrl_c_during_a_batch_writes_every_row_and_a_rerun_settles_them(
 
     def press_ctrl_c() -> None:
         wait_for(lambda: sb.fault_counts.get("late", 0) >= before + 2, "both requests held")
-        _thread.interrupt_main()
+        press_ctrl_c_now()
 
     presser = threading.Thread(target=press_ctrl_c)
     presser.start()
