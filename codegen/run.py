@@ -23,8 +23,13 @@ def load_config() -> dict[str, object]:
         return tomllib.load(fh)
 
 
-def generate(target_dir: Path) -> Path:
-    """Run the generator with its output under ``target_dir``; return the package path."""
+def generate(
+    target_dir: Path, *, schema_path: Path | None = None, queries_path: Path | None = None
+) -> Path:
+    """Run the generator with its output under ``target_dir``; return the package path.
+
+    ``schema_path`` and ``queries_path`` replace the configured ones (a test generates a
+    client for an operation that is not in ``queries/``)."""
     import os
 
     from ariadne_codegen.main import client
@@ -36,6 +41,10 @@ def generate(target_dir: Path) -> Path:
     settings = dict(tool["ariadne-codegen"])
     settings["target_package_path"] = str(target_dir)
     settings["files_to_include"] = ["codegen/py.typed"]
+    if schema_path is not None:
+        settings["schema_path"] = str(schema_path)
+    if queries_path is not None:
+        settings["queries_path"] = str(queries_path)
     tool["ariadne-codegen"] = settings
     cwd = os.getcwd()
     os.chdir(ROOT)

@@ -73,6 +73,7 @@ from .errors import (
     RequestIdConflictError,
     TransportError,
 )
+from .kinds import kind_of
 from .models import IssuedCode
 
 log = get_logger("omnivoltaic_erm.issuing")
@@ -117,26 +118,19 @@ class CodeRequest:
 def what_code(kind: CodeTypes | str, days: int, item_id: str) -> str:
     """``7-day days code for ITEM``, ``free code for ITEM``: a code request in words."""
     name = kind_name(kind)
-    return (
-        f"{days}-day {name} for {item_id}"
-        if kind == CodeTypes.DAYSCODE
-        else f"{name} for {item_id}"
-    )
+    return f"{days}-day {name} for {item_id}" if _takes_days(kind) else f"{name} for {item_id}"
 
 
-_KIND_NAMES = {
-    CodeTypes.DAYSCODE: "days code",
-    CodeTypes.FREECODE: "free code",
-    CodeTypes.RESETCODE: "reset code",
-}
+def _takes_days(kind: CodeTypes | str) -> bool:
+    row = kind_of(kind)
+    return row is not None and row.takes_days
 
 
 def kind_name(kind: CodeTypes | str) -> str:
     """``days code``, ``free code``, ``reset code``: a code type as a message names it."""
-    # A code type this client does not know (the enum is open) is named as it came.
-    if isinstance(kind, CodeTypes):
-        return _KIND_NAMES.get(kind, kind.value)
-    return str(kind)
+    # A code type this client does not issue (the enum is open) is named as it came.
+    row = kind_of(kind)
+    return row.label if row is not None else str(getattr(kind, "value", kind))
 
 
 def issued_note(code: IssuedCode) -> str:
@@ -568,7 +562,7 @@ async def settle(
     event = matches[0]
     if request is not None and (
         event.code_type != request.kind
-        or (request.kind == CodeTypes.DAYSCODE and event.code_days != request.days)
+        or (_takes_days(request.kind) and event.code_days != request.days)
     ):
         raise conflict(request, what_code(event.code_type, event.code_days, item_id))
     text = (

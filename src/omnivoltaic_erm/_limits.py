@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from .config import Limits
+from .kinds import allowances
 
 # What a disabled count limit becomes: a number no item reaches.
 UNLIMITED = sys.maxsize
@@ -114,10 +115,12 @@ def limits_from_distributor(settings: DistributorLimitFields | None, base: Limit
         code_interval=interval,
         daily_limit=count(settings.day_code_count_limit, base.daily_limit),
         total_limit=count(settings.total_code_count_limit, base.total_limit),
-        free_limit=count(settings.free_code_count, base.free_limit),
-        reset_limit=count(settings.reset_code_count, base.reset_limit),
         credit_days=credit_days,
         credit_events=credit_events,
+        **{
+            a.limit: count(getattr(settings, a.count_field), getattr(base, a.limit))
+            for _, a in allowances()
+        },
     )
 
 
@@ -163,23 +166,32 @@ def limits_from_fleet(fleet: FleetLimitFields | None, base: Limits) -> Limits:
         total_limit=_count(
             fleet.total_code_count_limit, fleet.disable_total_code_count_limit, base.total_limit
         ),
-        free_limit=_count(fleet.free_code_count, fleet.disable_free_code, base.free_limit),
-        reset_limit=_count(
-            fleet.reset_code_count, fleet.disable_reset_code_count, base.reset_limit
-        ),
         credit_days=credit_days,
         credit_events=credit_events,
         server_interval=server_interval,
+        **{
+            a.limit: _count(
+                getattr(fleet, a.count_field),
+                getattr(fleet, a.switch_field),
+                getattr(base, a.limit),
+            )
+            for _, a in allowances()
+        },
     )
 
 
-_NAMED = (
+_RULES = (
     ("interval", "code_gen_interval", "disable_code_gen_interval"),
     ("daily", "day_code_count_limit", "disable_day_code_count_limit"),
     ("total", "total_code_count_limit", "disable_total_code_count_limit"),
-    ("free", "free_code_count", "disable_free_code"),
-    ("reset", "reset_code_count", "disable_reset_code_count"),
 )
+
+
+def _named() -> list[tuple[str, str, str]]:
+    """Each rule with one value and one switch: (name, value field, switch field)."""
+    return [*_RULES, *((k.word, a.count_field, a.switch_field) for k, a in allowances())]
+
+
 # The credit-stacking pair: one rule, two values, either flag turning it off.
 _CREDIT = (
     ("max_credit_stack_days", "disable_max_credit_stack_days"),
@@ -227,7 +239,7 @@ def limit_sources(
 ) -> dict[str, str]:
     """Where each rule's value comes from under ``limits_from_levels`` (pure)."""
     sources: dict[str, str] = {}
-    for name, value, flag in _NAMED:
+    for name, value, flag in _named():
         if fleet is not None and getattr(fleet, flag):
             sources[name] = OFF
         elif fleet is not None and _given(getattr(fleet, value)):
@@ -268,6 +280,6 @@ def missing_limits(fleet: FleetLimitFields | None) -> list[str]:
         return ["all"]
     return [
         name
-        for name, value, flag in _NAMED
+        for name, value, flag in _named()
         if getattr(fleet, value) is None and not getattr(fleet, flag)
     ]

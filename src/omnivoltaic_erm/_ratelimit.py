@@ -8,27 +8,20 @@ and otherwise returns how long to wait for the item's minimum interval.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from omnivoltaic_erm_gql import CodeTypes
 
 from .config import Limits
 from .errors import (
     CODE_CREDIT_LIMIT,
     CODE_DAILY_LIMIT,
-    CODE_FREE_LIMIT,
-    CODE_RESET_LIMIT,
     CODE_TOTAL_LIMIT,
     CodeLimitError,
     InvalidInputError,
 )
-
-# The generated enum is the one name of the code types; these are its three issuable ones.
-DAYS = CodeTypes.DAYSCODE
-FREE = CodeTypes.FREECODE
-RESET = CodeTypes.RESETCODE
+from .kinds import kind_of
 
 
 @dataclass
@@ -37,8 +30,8 @@ class ItemLedger:
 
     times: list[float] = field(default_factory=list)
     total: int = 0
-    free: int = 0
-    reset: int = 0
+    # Events per code type (``CodeTypes`` value), for the kinds with an allowance.
+    counts: Counter[str] = field(default_factory=Counter)
     # (code type, days) of each event, oldest first, for the credit-stacking rule.
     kinds: list[tuple[str, int]] = field(default_factory=list)
 
@@ -68,23 +61,28 @@ class ItemLedger:
         return ledger
 
     def record(self, kind: str, at: float, days: int = 0) -> None:
-        """Count one code event of ``kind`` (adding ``days``) at ``at``."""
+        """Count one code event of ``kind`` (a ``CodeTypes`` value; adding ``days``) at
+        ``at``."""
+        kind = str(getattr(kind, "value", kind))
         self.times.append(at)
         self.kinds.append((kind, days))
         self.total += 1
-        if kind == FREE:
-            self.free += 1
-        elif kind == RESET:
-            self.reset += 1
+        self.counts[kind] += 1
+
+    def count(self, kind: object) -> int:
+        """How many events of ``kind`` (a ``CodeTypes`` member or value) are known."""
+        return self.counts[str(getattr(kind, "value", kind))]
 
     def stacked_days(self, events: int) -> int:
-        """Days of the days codes among the last ``events`` code events, counted back to
-        the latest reset code (which sets the device's days to zero)."""
+        """Days of the codes that take days among the last ``events`` code events,
+        counted back to the latest code that clears credit (a reset code sets the
+        device's days to zero)."""
         stacked = 0
         for kind, days in reversed(self.kinds[-events:] if events > 0 else []):
-            if kind == RESET:
+            row = kind_of(kind)
+            if row is not None and row.clears_credit:
                 break
-            if kind == DAYS:
+            if row is not None and row.takes_days:
                 stacked += days
         return stacked
 
@@ -139,17 +137,15 @@ def check_code_request(
             f"this item has used {_all(limits.total_limit, 'code event')}; nothing was issued",
             limit=CODE_TOTAL_LIMIT,
         )
-    if kind == FREE and ledger.free >= limits.free_limit:
-        raise CodeLimitError(
-            f"this item has used {_all(limits.free_limit, 'free code')}; nothing was issued",
-            limit=CODE_FREE_LIMIT,
-        )
-    if kind == RESET and ledger.reset >= limits.reset_limit:
-        raise CodeLimitError(
-            f"this item has used {_all(limits.reset_limit, 'reset code')}; nothing was issued",
-            limit=CODE_RESET_LIMIT,
-        )
-    if kind == DAYS and limits.credit_days is not None:
+    row = kind_of(kind)
+    if row is not None and row.allowance is not None:
+        allowed: int = getattr(limits, row.allowance.limit)
+        if ledger.count(row.member) >= allowed:
+            raise CodeLimitError(
+                f"this item has used {_all(allowed, row.label)}; nothing was issued",
+                limit=row.allowance.error_code,
+            )
+    if row is not None and row.takes_days and limits.credit_days is not None:
         stacked = ledger.stacked_days(limits.credit_events - 1)
         if stacked + days > limits.credit_days:
             raise CodeLimitError(

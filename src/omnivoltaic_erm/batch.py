@@ -38,20 +38,27 @@ from .errors import ErmError, InvalidInputError, NotFoundError, OutcomeUnknownEr
 
 if TYPE_CHECKING:
     from .journal import Entry, Journal
+    from .kinds import CodeKind
     from .models import CodeTypes, IssuedCode, Item
 
-# The words of the file's type column; ``code_type`` maps them to the one code-type enum.
-DAYS, FREE, RESET = "days", "free", "reset"
-ROW_TYPES = (DAYS, FREE, RESET)
+
+def row_kind(row_type: str) -> CodeKind:
+    """The code kind a row's type word names (its row in ``kinds``, imported on use, as
+    it brings the generated client); KeyError for a word no kind has."""
+    from .kinds import kind_named
+
+    kind = kind_named(row_type)
+    if kind is None:
+        raise KeyError(row_type)
+    return kind
 
 
-def code_type(row_type: str) -> CodeTypes:
-    """The code type a row's type word names (the generated enum is imported on use)."""
-    from .models import CodeTypes
+def _type_words() -> str:
+    """``days, free or reset``: the type words a row may use."""
+    from .kinds import words
 
-    return {DAYS: CodeTypes.DAYSCODE, FREE: CodeTypes.FREECODE, RESET: CodeTypes.RESETCODE}[
-        row_type
-    ]
+    names = words()
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 HEADER = ("item", "type", "days")
@@ -140,15 +147,15 @@ def _is_header(cells: list[str]) -> bool:
     return tuple(cell.strip().lower() for cell in cells) == HEADER
 
 
-def _parse_days(kind: str, raw: str, min_days: int, max_days: int) -> int:
+def _parse_days(kind: CodeKind, raw: str, min_days: int, max_days: int) -> int:
     """The days of a row, or ValueError with the reason."""
     text = raw.strip()
-    if kind != DAYS:
+    if not kind.takes_days:
         if text in ("", "0"):
             return 0
-        raise ValueError(f"a {kind} code takes no days: leave the days column empty or 0")
+        raise ValueError(f"a {kind.label} takes no days: leave the days column empty or 0")
     if not text:
-        raise ValueError(f"a days code needs days from {min_days} to {max_days}")
+        raise ValueError(f"a {kind.label} needs days from {min_days} to {max_days}")
     if not _DIGITS.fullmatch(text):
         raise ValueError(f"days must be a whole number from {min_days} to {max_days}")
     days = int(text) if len(text) <= 9 else max_days + 1
@@ -220,9 +227,13 @@ def parse_batch(
         kind = kind_raw.lower()
         try:
             _check_item(item)
-            if kind not in ROW_TYPES:
-                raise ValueError(f"unknown type {kind_raw[:20]!r}: expected days, free or reset")
-            days = _parse_days(kind, days_raw, min_days, max_days)
+            try:
+                row_type = row_kind(kind)
+            except KeyError:
+                raise ValueError(
+                    f"unknown type {kind_raw[:20]!r}: expected {_type_words()}"
+                ) from None
+            days = _parse_days(row_type, days_raw, min_days, max_days)
         except ValueError as exc:
             bad.append(BadRow(number, tuple(cells), str(exc)))
             continue
@@ -424,9 +435,11 @@ class BatchRunner:
         return RowResult(row.line, row.cells, status, code.code_dec, code.code_hex)
 
     def _send(self, row: Row, request_id: str) -> Awaitable[IssuedCode]:
-        kind = code_type(row.type)
-        days = row.days if row.type == DAYS else None
-        return self.client.issue(kind, row.item, days, self.description, request_id=request_id)
+        kind = row_kind(row.type)
+        days = row.days if kind.takes_days else None
+        return self.client.issue(
+            kind.member, row.item, days, self.description, request_id=request_id
+        )
 
 
 def unfinished(

@@ -16,7 +16,7 @@ import os
 import time
 import warnings
 from collections import Counter
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +63,7 @@ from .errors import (
     OutcomeUnknownError,
     TransportError,
 )
+from .kinds import issuable, kind_of
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
 
 log = get_logger("omnivoltaic_erm.client")
@@ -77,8 +78,6 @@ __all__ = [
     "validate_item_id",
     "validate_url",
 ]
-
-ISSUABLE = (CodeTypes.DAYSCODE, CodeTypes.FREECODE, CodeTypes.RESETCODE)
 
 
 ItemRef = Item | str
@@ -175,7 +174,14 @@ class AsyncErmClient:
                 call_timeout=cfg.timeout if cfg.call_timeout is None else cfg.call_timeout,
             ),
         )
-        self._port = _Port(self)
+        self._port = _Port(
+            self._api,
+            self._tokens,
+            history=self._history_learned,
+            limits=self._limits_of,
+            clock=lambda: self._clock(),
+            refused=self._count_refusal,
+        )
         self._book = ItemBook(cfg.max_items)
         # (item, request id) pairs already reported as executed more than once.
         self._reported: set[tuple[str, str]] = set()
@@ -374,6 +380,16 @@ class AsyncErmClient:
 
     def _key(self, item: ItemRef) -> str:
         return item.id if isinstance(item, Item) else validate_item_id(item)
+
+    async def _history_learned(self, item_id: str) -> list[CodeEvent]:
+        """The item's history, read and learned (the issuing machine's reads, under the
+        item's lock)."""
+        _, events = await self._download(item_id)
+        self._learn(item_id, events)
+        return events
+
+    def _count_refusal(self) -> None:
+        self.server_refusals += 1
 
     def _learn(self, item_id: str, events: list[CodeEvent]) -> ItemState:
         """Record an item's history as the authority on its code events (the caller
@@ -597,24 +613,17 @@ class AsyncErmClient:
         request_id: str | None,
     ) -> CodeRequest:
         """Validate everything that can be checked before sending."""
-        try:
-            kind = CodeTypes(kind)
-        except ValueError:
-            raise InvalidInputError(f"not a code type: {kind!r:.30}", field="kind") from None
-        if kind not in ISSUABLE:
-            raise InvalidInputError(
-                f"this client issues days, free and reset codes, not {kind!r:.30}", field="kind"
-            )
-        if kind is CodeTypes.DAYSCODE:
+        row = issuable(kind)
+        if row.takes_days:
             checked = validate_days(days, self.config.limits)
         elif days:
-            raise InvalidInputError(f"a {kind.value} takes no days", field="days")
+            raise InvalidInputError(f"a {row.label} takes no days", field="days")
         else:
             checked = 0
         rid = request_id or new_request_id()
         if not REQUEST_ID.fullmatch(rid):
             raise InvalidInputError("request_id must be 16 lowercase hex digits")
-        return CodeRequest(kind, item_id, checked, description, rid)
+        return CodeRequest(row.member, item_id, checked, description, rid)
 
     async def generate_days_code(
         self,
@@ -652,52 +661,62 @@ class AsyncErmClient:
 
 
 class _Port:
-    """The issuing state machine's I/O, on this client's ``api`` and token manager."""
+    """The issuing state machine's I/O: the generated client, the token manager and the
+    client's item reads, each handed over by the client that builds it (the port reaches
+    into nothing). Requests go out as the table row of their kind says (``kinds``)."""
 
-    def __init__(self, erm: AsyncErmClient) -> None:
-        self._erm = erm
+    def __init__(
+        self,
+        api: GeneratedClient,
+        tokens: TokenManager,
+        *,
+        history: Callable[[str], Awaitable[list[CodeEvent]]],
+        limits: Callable[[ItemState], Awaitable[Limits]],
+        clock: Callable[[], float],
+        refused: Callable[[], None],
+    ) -> None:
+        self._api = api
+        self._tokens = tokens
+        self._history = history
+        self._limits = limits
+        self._clock = clock
+        self._refused = refused
 
     async def token(self) -> str:
-        return await self._erm._tokens.token()
+        return await self._tokens.token()
 
     def invalidate(self, token: str) -> None:
-        self._erm._tokens.invalidate(token)
+        self._tokens.invalidate(token)
 
     async def send(self, request: CodeRequest, token: str) -> CodeFields:
         # The token goes explicitly: the pipeline then neither signs in nor re-sends, and
         # the machine knows that a sign-in failure happened before anything was sent.
-        api, h = self._erm._api, {AUTHORIZATION: f"Bearer {token}"}
-        kind, item_id, tagged = request.kind, request.item_id, request.tagged
-        match kind:
-            case CodeTypes.DAYSCODE:
-                d = await api.generate_days_code(
-                    item_id=item_id, code_days=request.days, description=tagged, headers=h
-                )
-                return d.generate_days_code
-            case CodeTypes.FREECODE:
-                f = await api.generate_free_code(item_id=item_id, description=tagged, headers=h)
-                return f.generate_free_code
-            case CodeTypes.RESETCODE:
-                r = await api.generate_reset_code(item_id=item_id, description=tagged, headers=h)
-                return r.generate_reset_code
-            case _:  # jump and sync codes (``issue`` refuses them before this)
-                raise InvalidInputError(f"this client does not issue {kind.value}s")
+        kind = kind_of(request.kind)
+        if kind is None:  # ``issue`` refuses a kind without a row before this
+            raise InvalidInputError(
+                f"this client does not issue {getattr(request.kind, 'value', request.kind)}s"
+            )
+        arguments: dict[str, Any] = {"item_id": request.item_id, "description": request.tagged}
+        if kind.takes_days:
+            arguments["code_days"] = request.days
+        operation = getattr(self._api, kind.operation)
+        answer = await operation(**arguments, headers={AUTHORIZATION: f"Bearer {token}"})
+        code: CodeFields = getattr(answer, kind.operation)
+        return code
 
     async def history(self, item_id: str) -> list[CodeEvent]:
         # Called by the issuing machine while it holds the item's lock.
-        _, events = await self._erm._download(item_id)
-        self._erm._learn(item_id, events)
-        return events
+        return await self._history(item_id)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
     def now(self) -> float:
-        return self._erm._clock()
+        return self._clock()
 
     async def limits(self, state: _issuing.ItemState) -> Limits:
         assert isinstance(state, ItemState)
-        return await self._erm._limits_of(state)
+        return await self._limits(state)
 
     def refused(self) -> None:
-        self._erm.server_refusals += 1
+        self._refused()

@@ -20,12 +20,15 @@ import pytest
 
 from omnivoltaic_erm import AsyncErmClient, CodeLimitError, Limits
 from omnivoltaic_erm._limits import UNLIMITED, limits_from_fleet
-from omnivoltaic_erm._ratelimit import DAYS, FREE, RESET, ItemLedger, check_code_request
+from omnivoltaic_erm._ratelimit import ItemLedger, check_code_request
+from omnivoltaic_erm.models import CodeTypes
 from omnivoltaic_erm.sandbox import Sandbox
 from omnivoltaic_erm.sandbox.fleets import Fleet
 from tests.support.real_api import answers
 from tests.support.replay import Canned, ReplayServer
 from tests.support.sandbox_http import served
+
+DAYS, FREE, RESET = CodeTypes.DAYSCODE, CodeTypes.FREECODE, CodeTypes.RESETCODE
 
 
 @dataclass

@@ -18,9 +18,12 @@ from omnivoltaic_erm._limits import (
     missing_limits,
     not_enforced,
 )
-from omnivoltaic_erm._ratelimit import DAYS, FREE, RESET, ItemLedger, check_code_request
+from omnivoltaic_erm._ratelimit import ItemLedger, check_code_request
 from omnivoltaic_erm.errors import CODE_CREDIT_LIMIT
+from omnivoltaic_erm.models import CodeTypes
 from tests.e2e.test_learned_limits import FleetFields
+
+DAYS, FREE, RESET = CodeTypes.DAYSCODE, CodeTypes.FREECODE, CodeTypes.RESETCODE
 
 ALL_FIVE = ["interval", "daily", "total", "free", "reset"]
 

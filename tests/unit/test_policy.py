@@ -13,9 +13,6 @@ import pytest
 
 from omnivoltaic_erm._auth import Grant, Token, TokenManager, jwt_expiry, refresh_due
 from omnivoltaic_erm._ratelimit import (
-    DAYS,
-    FREE,
-    RESET,
     ItemLedger,
     check_code_request,
     validate_days,
@@ -55,6 +52,8 @@ from omnivoltaic_erm.errors import (
     error_from_graphql,
 )
 from omnivoltaic_erm.models import CodeTypes
+
+DAYS, FREE, RESET = CodeTypes.DAYSCODE, CodeTypes.FREECODE, CodeTypes.RESETCODE
 
 POLICY = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=4.0, jitter=0.25)
 
@@ -217,7 +216,7 @@ def test_free_code_allowance_does_not_block_days_codes() -> None:
 def test_ledger_from_history() -> None:
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     ledger = ItemLedger.from_history([("FREECODE", t0), ("DAYSCODE", t0), ("RESETCODE", None)])
-    assert (ledger.total, ledger.free, ledger.reset) == (3, 1, 1)
+    assert (ledger.total, ledger.count("FREECODE"), ledger.count("RESETCODE")) == (3, 1, 1)
     assert ledger.last == t0.timestamp()
 
 
@@ -466,12 +465,17 @@ def test_ledger_counts_each_kind_and_reads_enum_kinds() -> None:
     ledger = ItemLedger.from_history(
         [(CodeTypes.RESETCODE, t0), (CodeTypes.FREECODE, None), (CodeTypes.DAYSCODE, t0)]
     )
-    assert (ledger.total, ledger.free, ledger.reset) == (3, 1, 1)
+    assert (ledger.total, ledger.count("FREECODE"), ledger.count("RESETCODE")) == (3, 1, 1)
     assert ledger.times == [0.0, t0.timestamp(), t0.timestamp()]
     ledger.record(FREE, 5.0)
     ledger.record(RESET, 5.5)
     ledger.record(DAYS, 6.0)
-    assert (ledger.total, ledger.free, ledger.reset, ledger.last) == (6, 2, 2, 6.0)
+    assert (ledger.total, ledger.count("FREECODE"), ledger.count("RESETCODE"), ledger.last) == (
+        6,
+        2,
+        2,
+        6.0,
+    )
     assert ItemLedger().last is None
 
 

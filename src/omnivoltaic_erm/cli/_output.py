@@ -86,12 +86,12 @@ def user_description(description: str | None) -> str:
 
 def show_code(code: IssuedCode, item: str) -> None:
     """The issued code, large and exact: codeDec as the keypad takes it."""
-    kind = _kind(code.code_type)
-    label = {"DAYSCODE": "Days code", "FREECODE": "Free code", "RESETCODE": "Reset code"}.get(
-        kind, kind
-    )
+    from ..kinds import kind_of
+
+    row = kind_of(code.code_type)
+    label = row.title if row is not None else _kind(code.code_type)
     days = f"{code.code_days} day{'' if code.code_days == 1 else 's'}"
-    title = f"{label}, {days}" if kind == "DAYSCODE" else label
+    title = f"{label}, {days}" if row is not None and row.takes_days else label
     body = Text(code.code_dec, style="bold", justify="center", no_wrap=True, overflow="ignore")
     details = Text(
         f"item {item} · hex {code.code_hex} · request {code.request_id}"

@@ -1,4 +1,5 @@
-"""``erm code days|free|reset`` and ``erm history``: issue codes, read an item's codes."""
+"""``erm code WORD`` (one command per code kind: days, free, reset) and ``erm history``:
+issue codes, read an item's codes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ._failure import EXIT_FAILED, Failure
 if TYPE_CHECKING:
     from .._issuing import IntervalWait
     from ..client import AsyncErmClient
+    from ..kinds import CodeKind
     from ..models import CodeEvent, IssuedCode
 
 
@@ -40,7 +42,23 @@ _request = click.option(
 )
 
 
-@erm.group("code")
+class _KindGroup(click.Group):
+    """``erm code``: one subcommand per row of the code-kind table (``kinds``), read when
+    the command line runs, so a kind registered before then is there too."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from ..kinds import words
+
+        return [*words(), *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from ..kinds import kind_named
+
+        kind = kind_named(cmd_name)
+        return _kind_command(kind) if kind is not None else super().get_command(ctx, cmd_name)
+
+
+@erm.group("code", cls=_KindGroup)
 def code() -> None:
     """Issue a code for an item (ID: its _id, oemItemID or sellerItemID).
 
@@ -58,7 +76,7 @@ def _issue(
     description: str | None,
     request_id: str | None,
 ) -> None:
-    from ..batch import DAYS, code_type
+    from ..batch import row_kind
     from ..client import new_request_id
     from . import _output
     from ._run import run_client
@@ -70,10 +88,11 @@ def _issue(
     async def send(client: AsyncErmClient) -> IssuedCode:
         # With the caller's own id, the client settles it from the item's history first.
         try:
+            row = row_kind(kind)
             code = await client.issue(
-                code_type(kind),
+                row.member,
                 item_id,
-                days if kind == DAYS else None,
+                days if row.takes_days else None,
                 description,
                 request_id=rid,
             )
@@ -136,12 +155,21 @@ def wait_message(wait: IntervalWait, item_id: str) -> str:
     )
 
 
+def _label(word: str) -> str:
+    """``days code``: the label of the kind a command word names."""
+    from ..batch import row_kind
+
+    return row_kind(word).label
+
+
 def _same_command(
     kind: str, item_id: str, days: int, description: str | None, request_id: str
 ) -> str:
     """The command that settles ``request_id``: this one, with ``--request-id``."""
+    from ..batch import row_kind
+
     words = ["erm", "code", kind, item_id]
-    if kind == "days":
+    if row_kind(kind).takes_days:
         words += ["--days", str(days)]
     if description:
         words += ["--description", description]
@@ -159,7 +187,7 @@ def unknown_message(
     cause = exc.__cause__
     why = cause.message if isinstance(cause, ErmError) else exc.message
     return (
-        f"a {kind} code for {item_id} may have been issued: the outcome of request "
+        f"a {_label(kind)} for {item_id} may have been issued: the outcome of request "
         f"{exc.request_id} is unknown ({why}). Do not issue a new code; run "
         f"`erm history {shlex.quote(item_id)}` to look, or settle it with: {command}"
     )
@@ -179,7 +207,7 @@ def interrupted_message(
     ``--request-id``, which shows the code already issued instead of issuing another)."""
     from .._issuing import interruption_of
 
-    what = f"{kind} code"
+    what = _label(kind)
     command = _same_command(kind, item_id, days, description, request_id)
     if issued:
         return (
@@ -197,47 +225,30 @@ def interrupted_message(
     )
 
 
-@code.command("days")
-@click.argument("item_id", metavar="ID", callback=item_id_argument)
-@click.option(
-    "--days",
-    required=True,
-    type=click.IntRange(MIN_CODE_DAYS, MAX_CODE_DAYS),
-    metavar="N",
-    help=f"Days of use to add, {MIN_CODE_DAYS} to {MAX_CODE_DAYS}.",
-)
-@_description
-@_request
-@click.pass_obj
-def days_code(
-    settings: Settings, item_id: str, days: int, description: str | None, request_id: str | None
-) -> None:
-    """Issue a days code: adds N days of use to item ID."""
-    _issue(settings, item_id, "days", days, description, request_id)
+def _kind_command(kind: CodeKind) -> click.Command:
+    """``erm code WORD ID [--days N]``, from a code kind's table row."""
 
+    @click.pass_obj
+    def issue_code(
+        settings: Settings,
+        item_id: str,
+        description: str | None,
+        request_id: str | None,
+        days: int = 0,
+    ) -> None:
+        _issue(settings, item_id, kind.word, days, description, request_id)
 
-@code.command("free")
-@click.argument("item_id", metavar="ID", callback=item_id_argument)
-@_description
-@_request
-@click.pass_obj
-def free_code(
-    settings: Settings, item_id: str, description: str | None, request_id: str | None
-) -> None:
-    """Issue a free code: unlocks item ID for good."""
-    _issue(settings, item_id, "free", 0, description, request_id)
-
-
-@code.command("reset")
-@click.argument("item_id", metavar="ID", callback=item_id_argument)
-@_description
-@_request
-@click.pass_obj
-def reset_code(
-    settings: Settings, item_id: str, description: str | None, request_id: str | None
-) -> None:
-    """Issue a reset code: sets item ID's remaining days to zero."""
-    _issue(settings, item_id, "reset", 0, description, request_id)
+    callback = _description(_request(issue_code))
+    if kind.takes_days:
+        callback = click.option(
+            "--days",
+            required=True,
+            type=click.IntRange(MIN_CODE_DAYS, MAX_CODE_DAYS),
+            metavar="N",
+            help=f"Days of use to add, {MIN_CODE_DAYS} to {MAX_CODE_DAYS}.",
+        )(callback)
+    callback = click.argument("item_id", metavar="ID", callback=item_id_argument)(callback)
+    return click.command(kind.word, help=f"Issue a {kind.label}: {kind.help}.")(callback)
 
 
 @erm.command("history")

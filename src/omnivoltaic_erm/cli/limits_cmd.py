@@ -30,13 +30,17 @@ def _count(value: int, one: str, many: str) -> str:
 
 def rule_values(limits: Limits, sources: dict[str, str]) -> dict[str, str]:
     """Each rule's value as a person reads it; "none" where it is off (pure)."""
+    from ..kinds import allowances
+
     off = {name for name, source in sources.items() if source == "off"}
     values = {
         "interval": f"{limits.code_interval:g} s between two codes",
         "daily": _count(limits.daily_limit, "code", "codes") + " in 24 hours",
         "total": _count(limits.total_limit, "code", "codes") + " in all",
-        "free": _count(limits.free_limit, "free code", "free codes"),
-        "reset": _count(limits.reset_limit, "reset code", "reset codes"),
+        **{
+            kind.word: _count(getattr(limits, a.limit), kind.label, f"{kind.label}s")
+            for kind, a in allowances()
+        },
         "credit": (
             f"{_count(limits.credit_days, 'day', 'days')} over the last "
             f"{_count(limits.credit_events, 'code', 'codes')}"
@@ -49,13 +53,14 @@ def rule_values(limits: Limits, sources: dict[str, str]) -> dict[str, str]:
 
 def report_json(report: LimitReport) -> dict[str, Any]:
     """The report for ``--json``: numbers as numbers, None where a rule is off."""
+    from ..kinds import allowances
+
     limits, sources = report.limits, dict(report.sources)
     numbers: dict[str, Any] = {
         "interval": limits.code_interval,
         "daily": limits.daily_limit,
         "total": limits.total_limit,
-        "free": limits.free_limit,
-        "reset": limits.reset_limit,
+        **{kind.word: getattr(limits, a.limit) for kind, a in allowances()},
         "credit": (
             {"days": limits.credit_days, "events": limits.credit_events}
             if limits.credit_days is not None
