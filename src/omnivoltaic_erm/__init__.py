@@ -40,6 +40,7 @@ from .errors import (
     RequestIdConflictError,
     ResponseTooLargeError,
     ServerError,
+    SignInRequiredError,
     TransportError,
     UnexpectedShapeError,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryPolicy",
     "ServerError",
+    "SignInRequiredError",
     "TransportError",
     "UnexpectedShapeError",
     "__version__",

@@ -61,6 +61,7 @@ from .errors import (
     InvalidInputError,
     NotFoundError,
     OutcomeUnknownError,
+    SignInRequiredError,
     TransportError,
 )
 from .kinds import issuable, kind_of
@@ -95,6 +96,10 @@ class AsyncErmClient:
     ``url``, ``email`` and ``password`` default to ERM_URL, ERM_EMAIL and ERM_PASSWORD.
     Use it as ``async with AsyncErmClient() as erm: ...``. Any default can be overridden
     with ``config=ClientConfig(...)`` or the keyword arguments.
+
+    With ``token_cache`` on, the password may be left out: the client then runs on the
+    cached token alone (renewing it with its refresh token) and raises
+    ``SignInRequiredError`` where it would have to sign in.
     """
 
     def __init__(
@@ -132,7 +137,7 @@ class AsyncErmClient:
         password = password or os.environ.get(c.ENV_PASSWORD)
         if not url:
             raise ConfigurationError(f"no ERM URL: pass url= or set {c.ENV_URL}")
-        if not email or not password:
+        if not email or (not password and not cfg.token_cache):
             raise ConfigurationError(
                 f"no credentials: pass email= and password=, or set {c.ENV_EMAIL} and "
                 f"{c.ENV_PASSWORD}"
@@ -141,8 +146,10 @@ class AsyncErmClient:
         """The GraphQL endpoint (from ``url`` or ERM_URL)."""
         self.email = email
         """The distributor account (from ``email`` or ERM_EMAIL)."""
-        self.__password = password
-        register_secret(password)
+        # None: a client on a cached token alone, which never signs in (token_cache on).
+        self.__password = password or None
+        if password:
+            register_secret(password)
         # The wall clock of token expiry and item intervals; tests replace it.
         self._clock: Callable[[], float] = time.time
         cache = None
@@ -252,6 +259,11 @@ class AsyncErmClient:
     async def _sign_in(self) -> Grant:
         # The pipeline owns the sign-in's one retry loop (SignInUser is retried like a
         # query) and raises its own typed error when it gives up.
+        if self.__password is None:
+            raise SignInRequiredError(
+                "the cached token was refused or has expired, and this client has no "
+                f"password to sign in again: pass password= or set {c.ENV_PASSWORD}"
+            )
         result = await self._api.sign_in_user(email=self.email, password=self.__password)
         return Grant(result.sign_in_user.access_token or "", result.sign_in_user.refresh_token)
 

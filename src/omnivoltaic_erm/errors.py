@@ -251,6 +251,12 @@ class AuthenticationError(GraphQLError):
     """The credentials or the token were refused: check ERM_EMAIL / ERM_PASSWORD."""
 
 
+class SignInRequiredError(AuthenticationError):
+    """A client made without a password (on a cached token alone) needed to sign in:
+    its token was refused or has expired. Nothing was sent with the refused request's
+    effect; give the password, or sign in again where the token is cached."""
+
+
 class PermissionDeniedError(GraphQLError):
     """The signed-in distributor may not do this."""
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from omnivoltaic_erm import errors
-from omnivoltaic_erm.cli._run import CachedTokenExpired, describe
+from omnivoltaic_erm.cli._run import describe
 from omnivoltaic_erm.client import request_id_of
+from omnivoltaic_erm.errors import SignInRequiredError
 from omnivoltaic_erm.journal import JournalBusyError, JournalMismatchError
 from omnivoltaic_erm.sandbox import Sandbox
 from tests.support.cli_helpers import Cli, closed_port
@@ -331,7 +332,7 @@ def test_password_and_token_never_reach_the_output(cli: Cli, sandbox: Sandbox) -
         (errors.InvalidInputError("bad id"), True, 2, "nothing was issued"),
         (JournalMismatchError("journal x does not match"), False, 2, "does not match"),
         (errors.AuthenticationError("Invalid Credentials"), False, 1, "sign-in refused"),
-        (CachedTokenExpired("run `erm login` again"), False, 1, "erm login"),
+        (SignInRequiredError("no password"), False, 1, "run `erm login` again"),
         (errors.NotFoundError("no item 'X'"), False, 1, "erm items --search"),
         (errors.PermissionDeniedError("FORBIDDEN"), False, 1, "permission denied"),
         (errors.CodeLimitError("all 5 free codes used"), True, 1, "all 5 free codes used"),

@@ -117,3 +117,31 @@ def test_the_default_folder_is_the_platforms_cache_folder(monkeypatch: pytest.Mo
         pytest.skip("the XDG rule is Linux's")
     monkeypatch.setenv("XDG_CACHE_HOME", "/tmp/xdg-cache-test")
     assert default_cache_dir() == Path("/tmp/xdg-cache-test/omnivoltaic-erm")
+
+
+def test_a_client_without_a_password_runs_on_the_cached_token_and_never_signs_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omnivoltaic_erm import ConfigurationError, SignInRequiredError
+
+    monkeypatch.delenv("ERM_PASSWORD", raising=False)
+    cache = tmp_path / "token.json"
+    with Sandbox(items=1) as sb:
+        item = str(sb.items()[0]["oemItemID"])
+
+        async def with_password() -> None:
+            async with AsyncErmClient(sb.url, sb.email, sb.password, token_cache=cache) as erm:
+                await erm.find_item(item)
+
+        async def token_only() -> tuple[str, int]:
+            async with AsyncErmClient(sb.url, sb.email, token_cache=cache) as erm:
+                found = await erm.find_item(item)
+                return str(found.oem_item_id), erm.sign_ins
+
+        asyncio.run(with_password())
+        assert asyncio.run(token_only()) == (item, 0)
+        cache.unlink()
+        with pytest.raises(SignInRequiredError, match="no password to sign in again"):
+            asyncio.run(token_only())
+    with pytest.raises(ConfigurationError, match="no credentials"):
+        AsyncErmClient("http://127.0.0.1:9/graphql", "d@example.com")

@@ -10,7 +10,6 @@ second layer behind messages that never hold them in the first place.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    SignInRequiredError,
     TransportError,
 )
 from ..journal import JournalMismatchError
@@ -53,10 +53,6 @@ T = TypeVar("T")
 # A cached token is used without a password only if it stays valid this much longer
 # than the client's own refresh margin, so that a command does not outlive it.
 _CACHED_TOKEN_HEADROOM = 120.0
-
-
-class CachedTokenExpired(AuthenticationError):
-    """The command ran on a cached token (no password given) and the token stopped working."""
 
 
 # An HTTP status that says the URL names no GraphQL endpoint: the request was not run.
@@ -81,8 +77,12 @@ def describe(
         if not issuing or "nothing was sent" in msg:
             return EXIT_USAGE, msg
         return EXIT_USAGE, f"{msg}; nothing was issued"
-    if isinstance(exc, CachedTokenExpired):
-        return EXIT_FAILED, msg
+    if isinstance(exc, SignInRequiredError):
+        # The command ran on the token cached by `erm login`, with no password.
+        return EXIT_FAILED, (
+            "the token cached by `erm login` was refused or has expired: run `erm login` "
+            f"again, or set {c.ENV_PASSWORD}"
+        )
     if isinstance(exc, AuthenticationError):
         return EXIT_FAILED, (
             f"sign-in refused ({msg}): check --email / {c.ENV_EMAIL} and {c.ENV_PASSWORD}"
@@ -243,7 +243,7 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
         kwargs["record"] = settings.record
     password = os.environ.get(c.ENV_PASSWORD)
     if not password and not fresh_sign_in and _cached_token_usable(url, email):
-        return _cached_token_client()(url, email, "cached-token-only", **kwargs)
+        return AsyncErmClient(url, email, None, **kwargs)
     password = password or settings.password()
     if not password:
         raise ConfigurationError(
@@ -260,23 +260,6 @@ def open_client(settings: Settings, *, fresh_sign_in: bool = False) -> AsyncErmC
 def login_staging(cache: TokenCache) -> Path:
     """Where ``erm login`` keeps the token of its fresh sign-in until the token works."""
     return cache.path.with_name(f".{cache.path.name}.login")
-
-
-@functools.cache
-def _cached_token_client() -> type[AsyncErmClient]:
-    from .._auth import Grant
-    from ..client import AsyncErmClient
-
-    class CachedTokenClient(AsyncErmClient):
-        """A client with a cached token and no password: it must never sign in."""
-
-        async def _sign_in(self) -> Grant:
-            raise CachedTokenExpired(
-                "the token cached by `erm login` was refused or has expired: run `erm login` "
-                f"again, or set {c.ENV_PASSWORD}"
-            )
-
-    return CachedTokenClient
 
 
 def run_client(
