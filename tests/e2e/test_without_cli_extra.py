@@ -49,8 +49,7 @@ def run_without(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter where ``blocked`` cannot be imported."""
     program = f"BLOCKED = {blocked!r}\n{BLOCKER}\n{textwrap.dedent(code)}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("ERM_URL", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ERM_")}
     return subprocess.run(
         [sys.executable, "-c", program],
         capture_output=True,

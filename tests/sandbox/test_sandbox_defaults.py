@@ -150,12 +150,8 @@ def test_the_sandbox_applies_the_documented_defaults(printed: Any) -> None:
     assert config.token_ttl == 24 * 3600
 
 
-SETTING_AND_FLEET = """
-query ($item: ID!, $distributor: String!) {
-  getSpecificDistributorSetting(distributorId: $distributor) {
-    codeGenInterval dayCodeCountLimit totalCodeCountLimit freeCodeCount resetCodeCount
-    maxCreditStackDays maxCreditStackCodeEvents
-  }
+FLEET = """
+query ($item: ID!) {
   getSpecificItem(itemId: $item) {
     itemFleet { totalCodeCountLimit freeCodeCount resetCodeCount maxCreditStackDays
                 maxCreditStackCodeEvents disableMaxCreditStackDays }
@@ -166,19 +162,11 @@ query ($item: ID!, $distributor: String!) {
 def test_the_sandbox_serves_the_documented_defaults(
     erm_sandbox_factory: Callable[..., Sandbox],
 ) -> None:
+    # The distributor setting's, served: test_sandbox_frontend_reads.py
+    # (test_the_distributor_setting_is_the_callers_own). The default fleet's:
     sb = erm_sandbox_factory(items=1)
-    token = sign_in(sb)
-    variables = {"item": sb.items()[0]["_id"], "distributor": sb.store.distributor_id(sb.email)}
-    data = gql(sb, SETTING_AND_FLEET, variables, token)["data"]
-    assert data["getSpecificDistributorSetting"] == {
-        "codeGenInterval": 60_000,  # "Default is 1 minute", in milliseconds
-        "dayCodeCountLimit": 10,
-        "totalCodeCountLimit": 1096,
-        "freeCodeCount": 5,
-        "resetCodeCount": 5,
-        "maxCreditStackDays": 60,
-        "maxCreditStackCodeEvents": 5,
-    }
+    variables = {"item": sb.items()[0]["_id"]}
+    data = gql(sb, FLEET, variables, sign_in(sb))["data"]
     assert data["getSpecificItem"]["itemFleet"] == {
         "totalCodeCountLimit": 1096,
         "freeCodeCount": 5,
