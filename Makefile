@@ -11,7 +11,7 @@ DOCS_STAMP := $(VENV)/.docs-installed
 BROWSER_STAMP := $(VENV)/.browser-installed
 
 .PHONY: install generate check-generated schema reconcile-schema lint test test-fast docs demo \
-	bench soak simulate matrix mutation clean test-browser
+	bench soak simulate matrix mutation clean test-browser check-no-cli
 
 install: $(STAMP)
 
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@if test -x $(BIN)/python; then $(BIN)/python scripts/check_python.py $(BIN)/python --venv; \
 	else $(PYTHON) scripts/check_python.py "$(PYTHON)" && $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,sandbox,schema]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[cli,dev,sandbox,schema]'
 	@touch $(STAMP)
 
 generate: install
@@ -62,7 +62,7 @@ test-browser: install $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -q -m browser tests/browser
 
 $(BROWSER_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,sandbox,schema,browser]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[cli,dev,sandbox,schema,browser]'
 	@touch $@
 
 # The documentation site, into site/; any warning fails the build. The `docs` extra is
@@ -73,7 +73,7 @@ docs: install $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 $(DOCS_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,sandbox,schema,docs]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[cli,dev,sandbox,schema,docs]'
 	@touch $@
 
 # Client cost, streaming, bulk issuance and start-up, measured side by side; a few
@@ -102,6 +102,12 @@ simulate: install
 TARGETS ?=
 matrix: install
 	$(BIN)/python scripts/matrix.py $(TARGETS)
+
+# The package installed with no extra (as `pip install omnivoltaic-erm`), in .matrix/no-cli:
+# the library imports without click and rich, and `erm` prints how to install the `cli`
+# extra and exits 1. Some 10 to 30 seconds (uv); part of CI.
+check-no-cli: install
+	$(BIN)/python scripts/check_no_cli.py
 
 # Mutation testing of the money path and the command line's issuing paths (modules and
 # test files: [tool.mutmut] in pyproject.toml), some 2,200 mutants. Parts run on their own

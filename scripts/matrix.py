@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".matrix"
-EXTRAS = ".[dev,sandbox,schema]"
+EXTRAS = ".[cli,dev,sandbox,schema]"
 
 
 @dataclass(frozen=True)

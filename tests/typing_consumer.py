@@ -61,7 +61,7 @@ def sync_members(erm: ErmClient) -> int:
     erm.prefetch(["DVAV2501000001", erm.find_item("DVAV2501000002")])
     limits: Limits = erm.item_limits("DVAV2501000001")
     found: IssuedCode | None = erm.recover("DVAV2501000001", "0" * 16)
-    page: GetAllClientItems = erm.transport.get_all_client_items(
+    page: GetAllClientItems = erm.api.get_all_client_items(
         queryorder=QueryOrder.ASC, first=2, assetaccount=False
     )
     print(limits.code_interval, found, page, erm.config.timeout, erm.url, erm.email)

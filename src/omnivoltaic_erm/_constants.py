@@ -1,9 +1,12 @@
-"""Every default of the client and the sandbox, in one place.
+"""Every default of the client, in one place.
 
 Durations are in seconds. The code-generation limits are the handbook's: at least 6 s
 between two code events of one item, at most 10 code events per item in any 24 hours and
 1096 in all, 1 to 1096 days per days code, and (from public schema descriptions) 5 free
-and 5 reset codes per item.
+and 5 reset codes per item. The sandbox keeps defaults of its own
+(``omnivoltaic_erm.sandbox.defaults``, read in part from the schema's descriptions), and
+the tests compare the two wherever both name the same source, so that a wrong default on
+either side shows.
 """
 
 from __future__ import annotations
@@ -31,27 +34,31 @@ MAX_RETRY_AFTER = 60.0
 # (ClientConfig.max_hold).
 MAX_HOLD = 60.0
 
-# Tokens.
-TOKEN_TTL = 86400.0
-# The sandbox's refresh tokens outlive its access tokens (the real lifetime is not public).
-REFRESH_TOKEN_TTL = 7 * 86400.0
+# Tokens: renewed this long before they expire.
 TOKEN_REFRESH_MARGIN = 300.0
 
-# Code-generation limits, per item.
+# Code-generation limits, per item. The handbook ("Global variables in Code Generation"):
+# at least 6 s between two code events.
 CODE_INTERVAL = 6.0
 # Added to every client-side interval wait. The client measures an item's interval from
 # the moment it received the previous code, which is already after the server recorded
 # it; the margin only covers the millisecond rounding of timestamps read from history.
 INTERVAL_MARGIN = 0.005
+# The handbook: not more than 10 codes a day; the schema's dayCodeCountLimit: "within 24
+# hours".
 DAILY_CODE_LIMIT = 10
 DAILY_WINDOW = 86400.0
+# The handbook ("cannot go beyond 1096") and the schema's totalCodeCountLimit ("1096
+# events").
 TOTAL_CODE_LIMIT = 1096
 MIN_CODE_DAYS = 1
+# The handbook: "cannot go beyond 1096 days".
 MAX_CODE_DAYS = 1096
+# The schema's freeCodeCount and resetCodeCount descriptions.
 FREE_CODE_LIMIT = 5
 RESET_CODE_LIMIT = 5
-# Credit stacking (public schema descriptions: 60 days over 5 code events); off unless an
-# item's fleet turns it on.
+# Credit stacking (the schema's maxCreditStackCodeEvents description: 5 code events); off
+# unless an item's fleet turns it on.
 CREDIT_STACK_EVENTS = 5
 
 # The batch journal: how long a write waits for another program (a backup, an sqlite3
@@ -61,20 +68,6 @@ JOURNAL_BUSY_TIMEOUT = 10.0
 # Client concurrency and pagination.
 MAX_CONCURRENCY = 16
 PAGE_SIZE = 100
-
-# Sandbox.
-SANDBOX_HOST = "127.0.0.1"
-SANDBOX_PORT = 8765
-SANDBOX_ITEMS = 50
-SANDBOX_EMAIL = "distributor@sandbox.test"
-SANDBOX_PASSWORD = "sandbox-password"
-SANDBOX_OTHER_EMAIL = "other@sandbox.test"
-SANDBOX_OTHER_PASSWORD = "other-password"
-# The printed schema's documented defaults (DistributorSetting / ItemFleet descriptions),
-# where they differ from the handbook's rules above: the sandbox applies them when
-# neither an item's fleet nor its distributor sets a value.
-PRINTED_CODE_INTERVAL = 60.0
-CREDIT_STACK_DAYS = 60
 
 # Environment variables read when an argument is not given.
 ENV_URL = "ERM_URL"

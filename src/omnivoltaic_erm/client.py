@@ -80,6 +80,11 @@ __all__ = [
     "validate_url",
 ]
 
+# ``transport`` was a second name of ``api``; it warns for one release, then goes.
+TRANSPORT_DEPRECATED = (
+    "{cls}.transport is deprecated and will be removed in the next release; "
+    "use {cls}.api, the same object"
+)
 
 ItemRef = Item | str
 
@@ -243,7 +248,9 @@ class AsyncErmClient:
 
     @property
     def transport(self) -> GeneratedClient:
-        """The generated client underneath (the same object as ``api``)."""
+        """Deprecated: use ``api``, the same object. Warns with ``DeprecationWarning``;
+        to be removed in the next release."""
+        warnings.warn(TRANSPORT_DEPRECATED.format(cls="AsyncErmClient"), DeprecationWarning, 2)
         return self._api
 
     @property

@@ -24,7 +24,7 @@ from omnivoltaic_erm_gql import CodeTypes
 
 from .errors import CODE_FREE_LIMIT, CODE_RESET_LIMIT, ConfigurationError, InvalidInputError
 
-__all__ = ["KINDS", "Allowance", "CodeKind", "allowances", "kind_named", "kind_of", "register"]
+__all__ = ["KINDS", "Allowance", "CodeKind", "kind_named", "kind_of", "register"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
@@ -29,7 +30,7 @@ from omnivoltaic_erm_gql import SyncClient
 from . import _constants as c
 from ._issuing import issued_note
 from ._limits import LimitReport
-from .client import AsyncErmClient, ItemRef
+from .client import TRANSPORT_DEPRECATED, AsyncErmClient, ItemRef
 from .config import ClientConfig, Limits, RetryPolicy
 from .errors import ClientClosedError
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
@@ -239,7 +240,9 @@ class ErmClient:
 
     @property
     def transport(self) -> SyncClient:
-        """The generated client underneath, synchronous (the same object as ``api``)."""
+        """Deprecated: use ``api``, the same object. Warns with ``DeprecationWarning``;
+        to be removed in the next release."""
+        warnings.warn(TRANSPORT_DEPRECATED.format(cls="ErmClient"), DeprecationWarning, 2)
         return self._api
 
     @property

@@ -36,7 +36,7 @@ def test_200_concurrent_calls_without_errors_leaks_or_growth() -> None:
                 totals.append(await _round(erm, keys))
                 gc.collect()
                 sizes.append(len(gc.get_objects()))
-            session = erm.transport.session
+            session = erm.api.session
             assert session is not None
             connector = session.connector
             assert connector is not None

@@ -313,7 +313,7 @@ def test_a_sign_in_under_another_name_carries_no_token_and_is_retried(
         async with client(srv) as c:
             await c.find_item(ITEM_ID)  # signed in: the managed token is in use
             # As a generated method would call it, for a document of that name in queries/.
-            grant = await c.transport.execute_typed(
+            grant = await c.api.execute_typed(
                 SIGN_IN_LOGIN_USER,
                 "SignInLoginUser",
                 {"email": "d@example.com", "password": PASSWORD},
@@ -323,7 +323,7 @@ def test_a_sign_in_under_another_name_carries_no_token_and_is_retried(
             assert grant.sign_in_user is not None
             assert grant.sign_in_user.access_token == "fresh"
             with pytest.raises(ServerError):
-                await c.transport.execute_typed(
+                await c.api.execute_typed(
                     RENAMED_REFRESH,
                     "RenewSession",
                     {"token": "r"},

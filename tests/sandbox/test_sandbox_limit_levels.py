@@ -13,12 +13,9 @@ import pytest
 
 from omnivoltaic_erm.sandbox import Sandbox
 from omnivoltaic_erm.sandbox.__main__ import build_parser, config_from_args
+from omnivoltaic_erm.sandbox.defaults import DAILY_CODE_LIMIT
 from omnivoltaic_erm.sandbox.fleets import CREDIT, DAILY, DURATION, Fleet, parse_fleet
-from omnivoltaic_erm.sandbox.settings import (
-    PRINTED_DEFAULTS,
-    DistributorSetting,
-    effective_limits,
-)
+from omnivoltaic_erm.sandbox.settings import DistributorSetting, effective_limits
 from tests.support.sandbox_http import DAYS, error_of, gql, sign_in
 
 FLEET_AND_SETTING = """
@@ -54,7 +51,9 @@ def fleet(**values: Any) -> Fleet:
     [
         (3, 1, 3),  # the fleet's value wins
         (None, 2, 2),  # the fleet sets none: the distributor's
-        (None, None, PRINTED_DEFAULTS.daily_limit),  # neither: the printed default
+        # Neither: the last level (the printed schema documents no daily default; the
+        # handbook's stands in).
+        (None, None, DAILY_CODE_LIMIT),
         (0, 7, 0),  # zero is a value, not "unset"
     ],
 )

@@ -19,16 +19,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .._constants import SANDBOX_HOST, SANDBOX_PORT
+from . import defaults
 from .app import STATE, create_app
 from .config import FaultSpec, SandboxConfig
 from .dashboard import ADMIN_TOKEN
+from .defaults import PrintedDefaultError
 from .errors import ERROR_SHAPES
 from .fleets import parse_fleet, parse_limit_values, standard_fleet
 from .replay import REPLAY
 from .settings import DistributorSetting
-
-_DEFAULTS = SandboxConfig()
 
 
 def _faults(spec: str) -> FaultSpec:
@@ -39,16 +38,19 @@ def _faults(spec: str) -> FaultSpec:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line options; every rule's default is the handbook's."""
-    d = _DEFAULTS
+    """The command-line options; each default is ``SandboxConfig``'s (``sandbox.defaults``).
+
+    Raises ``PrintedDefaultError`` when the schema no longer documents a default the
+    sandbox reads."""
+    d = SandboxConfig()
     parser = argparse.ArgumentParser(
         prog="erm sandbox",
         description="Serve a local stand-in for the Omnivoltaic ERM GraphQL API.",
         epilog="Durations are in seconds and may be fractions (--code-interval 0.2).",
     )
     add = parser.add_argument
-    add("--host", default=SANDBOX_HOST, help="address to listen on (default %(default)s)")
-    add("--port", type=int, default=SANDBOX_PORT, help="port; 0 picks a free one (%(default)s)")
+    add("--host", default=defaults.HOST, help="address to listen on (default %(default)s)")
+    add("--port", type=int, default=defaults.PORT, help="port; 0 picks a free one (%(default)s)")
     add("--db", type=Path, help="SQLite file; state survives restarts (default: temporary)")
     add("--items", type=int, default=d.items, help="demo items per distributor (%(default)s)")
     add("--code-interval", type=float, default=d.code_interval,
@@ -145,7 +147,7 @@ def _distributor_settings(specs: list[str]) -> dict[str, DistributorSetting]:
     settings: dict[str, DistributorSetting] = {}
     for spec in specs:
         email, sep, rest = spec.rpartition(":")
-        email = email.strip() if sep else _DEFAULTS.email
+        email = email.strip() if sep else defaults.EMAIL
         try:
             values = parse_limit_values(rest)
         except ValueError as exc:
@@ -234,7 +236,19 @@ async def serve(config: SandboxConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the sandbox with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    """Run the sandbox with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    1 when it cannot listen, or when its schema no longer documents a default the way it
+    reads it (one line naming the field and its text); 2 on a usage error.
+    """
+    try:
+        return _main(argv)
+    except PrintedDefaultError as exc:
+        print(f"erm sandbox: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

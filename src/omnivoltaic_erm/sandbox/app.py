@@ -18,7 +18,6 @@ import tempfile
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from graphql import GraphQLEnumType, GraphQLError, GraphQLSchema
 
 from ..errors import CODE_BAD_USER_INPUT, CODE_INTERNAL
 from .config import SandboxConfig
+from .defaults import default_schema_text
 from .errors import CURRENT, ApiError, error_extensions, internal, not_served, shorten
 from .faults import FAULTS, FaultInjector, fault_middleware
 from .replay import REPLAY, ReplaySet, handle_replay
@@ -36,7 +36,6 @@ from .store import Store
 
 log = logging.getLogger("omnivoltaic_erm.sandbox")
 
-SCHEMA_FILE = "schema.graphql"
 _MAX_MESSAGE = 300
 _MAX_BODY = 8 * 1024 * 1024
 
@@ -46,15 +45,6 @@ POST GraphQL requests here as JSON: {"query": "...", "variables": {...}}.
 Sign in with signInUser or signInClient, then send Authorization: Bearer <accessToken>.
 Introspection is on.
 """
-
-
-def default_schema_text() -> str:
-    """The project's ``schema.graphql``: the copy shipped in the package, else the
-    repository's (an editable install or a source checkout)."""
-    packaged = resources.files(__package__).joinpath(SCHEMA_FILE)
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[3] / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 def build_schema(config: SandboxConfig) -> GraphQLSchema:

@@ -1,8 +1,8 @@
 """Sandbox settings: the rules it enforces and the faults it injects.
 
-Every default comes from ``omnivoltaic_erm._constants``, so the sandbox and the client
-agree on the handbook's limits. Durations are in seconds and may be fractions, so tests
-can run with ``code_interval=0.2`` or ``token_ttl=2``.
+Every default is the sandbox's own (``sandbox.defaults``): the printed schema's documented
+limits, read from the schema it serves, and the handbook's. Durations are in seconds and
+may be fractions, so tests can run with ``code_interval=0.2`` or ``token_ttl=2``.
 """
 
 from __future__ import annotations
@@ -13,23 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .._constants import (
-    CODE_INTERVAL,
-    DAILY_CODE_LIMIT,
-    DAILY_WINDOW,
-    FREE_CODE_LIMIT,
-    MAX_CODE_DAYS,
-    REFRESH_TOKEN_TTL,
-    RESET_CODE_LIMIT,
-    SANDBOX_EMAIL,
-    SANDBOX_HOST,
-    SANDBOX_ITEMS,
-    SANDBOX_OTHER_EMAIL,
-    SANDBOX_OTHER_PASSWORD,
-    SANDBOX_PASSWORD,
-    TOKEN_TTL,
-    TOTAL_CODE_LIMIT,
-)
+from . import defaults
+from .defaults import distributor_defaults
 from .errors import ERROR_SHAPES
 from .fleets import Fleet, demo_fleets, standard_fleet
 from .settings import DistributorSetting
@@ -183,28 +168,32 @@ def _number(raw: str, what: str) -> float:
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Everything a sandbox needs; every field has a default.
+    """Everything a sandbox needs; every field has a default (``sandbox.defaults``).
 
-    ``port`` 0 picks a free port. ``db_path`` None means a temporary database that is
+    The default fleet's rules are the handbook's where it gives one (an interval of 6 s,
+    10 codes a day, 1 to 1096 days per days code) and the printed schema's documented
+    defaults elsewhere (1096 code events in all, 5 free and 5 reset codes, a 24-hour daily
+    window); an access token lives 24 hours, as the handbook says. ``port`` 0 picks a free
+    port. ``db_path`` None means a temporary database that is
     deleted when the sandbox stops; with a path, state survives a restart. ``secret``
     None means a random per-database HS256 secret, stored in the database so tokens
     survive a restart too. ``schema_path`` None means the project's ``schema.graphql``.
     ``seed`` makes fault injection reproducible.
     """
 
-    host: str = SANDBOX_HOST
+    host: str = defaults.HOST
     port: int = 0
     db_path: Path | None = None
-    items: int = SANDBOX_ITEMS
-    code_interval: float = CODE_INTERVAL
-    daily_limit: int = DAILY_CODE_LIMIT
-    daily_window: float = DAILY_WINDOW
-    total_limit: int = TOTAL_CODE_LIMIT
-    max_days: int = MAX_CODE_DAYS
-    free_limit: int = FREE_CODE_LIMIT
-    reset_limit: int = RESET_CODE_LIMIT
-    token_ttl: float = TOKEN_TTL
-    refresh_ttl: float = REFRESH_TOKEN_TTL
+    items: int = defaults.ITEMS
+    code_interval: float = defaults.CODE_INTERVAL
+    daily_limit: int = defaults.DAILY_CODE_LIMIT
+    daily_window: float = field(default_factory=lambda: distributor_defaults().daily_window)
+    total_limit: int = field(default_factory=lambda: distributor_defaults().total_limit)
+    max_days: int = defaults.MAX_CODE_DAYS
+    free_limit: int = field(default_factory=lambda: distributor_defaults().free_limit)
+    reset_limit: int = field(default_factory=lambda: distributor_defaults().reset_limit)
+    token_ttl: float = defaults.TOKEN_TTL
+    refresh_ttl: float = defaults.REFRESH_TOKEN_TTL
     # None: the demo fleets (the limits above, and a pilot fleet); else items take the
     # given fleets in turn.
     fleets: tuple[Fleet, ...] | None = None
@@ -215,10 +204,10 @@ class SandboxConfig:
     seed: int | None = None
     secret: str | None = field(default=None, repr=False)
     schema_path: Path | None = None
-    email: str = SANDBOX_EMAIL
-    password: str = field(default=SANDBOX_PASSWORD, repr=False)
-    other_email: str = SANDBOX_OTHER_EMAIL
-    other_password: str = field(default=SANDBOX_OTHER_PASSWORD, repr=False)
+    email: str = defaults.EMAIL
+    password: str = field(default=defaults.PASSWORD, repr=False)
+    other_email: str = defaults.OTHER_EMAIL
+    other_password: str = field(default=defaults.OTHER_PASSWORD, repr=False)
     # Which generation of the real server's error shape to answer in (see
     # ``sandbox.errors``): "current", "handbook" or "legacy".
     error_shape: str = ERROR_SHAPES[0]

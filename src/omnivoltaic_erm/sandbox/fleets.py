@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from .._constants import CREDIT_STACK_DAYS, CREDIT_STACK_EVENTS
+from .defaults import fleet_defaults
 
 # Rule names, for ``Fleet.disabled``.
 INTERVAL = "interval"
@@ -87,8 +87,10 @@ class Fleet:
     total_limit: int | None
     free_limit: int | None
     reset_limit: int | None
-    credit_days: int | None = CREDIT_STACK_DAYS
-    credit_events: int | None = CREDIT_STACK_EVENTS
+    # The printed ``ItemFleet`` defaults (60 days over 5 code events), served; the rule is
+    # off unless the fleet turns it on.
+    credit_days: int | None = field(default_factory=lambda: fleet_defaults().credit_days)
+    credit_events: int | None = field(default_factory=lambda: fleet_defaults().credit_events)
     disabled: frozenset[str] = field(default_factory=lambda: frozenset({CREDIT}))
     days_to_check_duration: int | None = None
     minimum_day_codes: int | None = None

@@ -6,7 +6,8 @@ over it. The sandbox resolves each limit of an item so, in this order:
 
 1. the fleet's value, when the fleet sets one (not null);
 2. else the distributor's setting, when it sets one;
-3. else the printed schema's documented default (``PRINTED_DEFAULTS``).
+3. else the printed schema's documented default (``printed_setting()``, read from the
+   ``DistributorSetting`` field descriptions of the served schema by ``sandbox.defaults``).
 
 A fleet's ``disable…`` flag that is true turns its rule off, whatever the value. The
 printed ``DistributorSetting`` has no ``disable…`` fields, so a distributor setting
@@ -19,15 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._constants import (
-    CREDIT_STACK_DAYS,
-    CREDIT_STACK_EVENTS,
-    DAILY_CODE_LIMIT,
-    FREE_CODE_LIMIT,
-    PRINTED_CODE_INTERVAL,
-    RESET_CODE_LIMIT,
-    TOTAL_CODE_LIMIT,
-)
+from .defaults import DAILY_CODE_LIMIT, distributor_defaults
 from .fleets import Fleet, check_limit_values, to_milliseconds
 
 
@@ -35,26 +28,31 @@ from .fleets import Fleet, check_limit_values, to_milliseconds
 class DistributorSetting:
     """A distributor's default limits (``code_interval`` in seconds; None: not set).
 
-    Each default is the printed schema's field description: a code interval of 1 minute,
-    1096 code events in all, 5 free and 5 reset codes, credit stacking of 60 days over 5
-    code events. ``dayCodeCountLimit`` has no printed default; the handbook's 10 a day
-    stands in.
+    Each default is read from the printed ``DistributorSetting`` field's description in
+    the served schema (``sandbox.defaults``): a code interval of 1 minute, 1096 code
+    events in all, 5 free and 5 reset codes, credit stacking of 60 days over 5 code
+    events. ``dayCodeCountLimit`` has no printed default; the handbook's 10 a day stands
+    in.
     """
 
-    code_interval: float | None = PRINTED_CODE_INTERVAL
+    code_interval: float | None = field(
+        default_factory=lambda: distributor_defaults().code_interval
+    )
     daily_limit: int | None = DAILY_CODE_LIMIT
-    total_limit: int | None = TOTAL_CODE_LIMIT
-    free_limit: int | None = FREE_CODE_LIMIT
-    reset_limit: int | None = RESET_CODE_LIMIT
-    credit_days: int | None = CREDIT_STACK_DAYS
-    credit_events: int | None = CREDIT_STACK_EVENTS
+    total_limit: int | None = field(default_factory=lambda: distributor_defaults().total_limit)
+    free_limit: int | None = field(default_factory=lambda: distributor_defaults().free_limit)
+    reset_limit: int | None = field(default_factory=lambda: distributor_defaults().reset_limit)
+    credit_days: int | None = field(default_factory=lambda: distributor_defaults().credit_days)
+    credit_events: int | None = field(default_factory=lambda: distributor_defaults().credit_events)
 
     def __post_init__(self) -> None:
         check_limit_values(self, "a distributor setting's")
 
 
-# The last level: what applies when neither the fleet nor the distributor sets a value.
-PRINTED_DEFAULTS = DistributorSetting()
+def printed_setting() -> DistributorSetting:
+    """The last level: what applies when neither the fleet nor the distributor sets a
+    value (every field the printed default; ``sandbox.defaults`` reads them once)."""
+    return DistributorSetting()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +92,10 @@ LIMIT_FIELDS = (
 def effective_limits(fleet: Fleet, setting: DistributorSetting) -> EffectiveLimits:
     """An item's limits: the fleet's value, else the distributor's, else the printed
     default; the fleet's ``disable…`` flags turn rules off."""
-    names = LIMIT_FIELDS
+    printed = printed_setting()
     values = {
-        name: _first_set(
-            getattr(fleet, name), getattr(setting, name), getattr(PRINTED_DEFAULTS, name)
-        )
-        for name in names
+        name: _first_set(getattr(fleet, name), getattr(setting, name), getattr(printed, name))
+        for name in LIMIT_FIELDS
     }
     return EffectiveLimits(**values, disabled=fleet.disabled)
 
@@ -121,8 +117,8 @@ def setting_object(setting: DistributorSetting, setting_id: str, created: str) -
         "totalCodeCountLimit": setting.total_limit,
         "freeCodeCount": setting.free_limit,
         "resetCodeCount": setting.reset_limit,
-        "maxCreditStackDays": _first_set(setting.credit_days, PRINTED_DEFAULTS.credit_days),
+        "maxCreditStackDays": _first_set(setting.credit_days, printed_setting().credit_days),
         "maxCreditStackCodeEvents": _first_set(
-            setting.credit_events, PRINTED_DEFAULTS.credit_events
+            setting.credit_events, printed_setting().credit_events
         ),
     }
