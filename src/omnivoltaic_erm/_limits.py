@@ -258,8 +258,10 @@ def not_enforced(fleet: object | None) -> dict[str, int | None]:
     """The fleet's settings whose rules are not public, by their schema names (pure)."""
     shown: dict[str, int | None] = {}
     for name, value, flag in NOT_ENFORCED:
-        raw = getattr(fleet, value, None) if fleet is not None else None
-        disabled = getattr(fleet, flag, None) if fleet is not None else None
+        if fleet is None:
+            shown[name] = None
+            continue
+        raw, disabled = getattr(fleet, value), getattr(fleet, flag)
         shown[name] = raw if isinstance(raw, int) and not disabled else None
     return shown
 

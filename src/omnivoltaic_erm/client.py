@@ -348,9 +348,9 @@ class AsyncErmClient:
         if state is None:
             found, events = await self._download(key)
             if not self._book.known(found.id):
-                self._record_read(key, found, events)  # new to the client: it is the truth
+                self._record_read(found, events)  # new to the client: it is the truth
                 return events
-            state = self._record_read(key, found, events)  # known meanwhile: read again
+            state = self._record_read(found, events)  # known meanwhile: read again
         async with state.lock:
             _, events = await self._download(state.item_id)
             self._learn(state.item_id, events)
@@ -370,7 +370,7 @@ class AsyncErmClient:
             except NotFoundError:
                 continue  # an unknown id in the chunk; each item is resolved on its own later
             learned = [
-                self._record_read(entry.item.id, entry.item, list(entry.code_history or ()))
+                self._record_read(entry.item, list(entry.code_history or ()))
                 for entry in result.get_items_for_download_by_id
             ]
             if self.config.learn_limits:
@@ -417,12 +417,13 @@ class AsyncErmClient:
         self._report_duplicates(item_id, events)
         return self._book.learn(item_id, _history_rows(events))
 
-    def _record_read(self, key: str, found: Item, events: list[CodeEvent]) -> ItemState:
+    def _record_read(self, found: Item, events: list[CodeEvent]) -> ItemState:
         """What a read sent without the item's lock teaches: the item's history if the
-        client did not know it (else what it knows stays), and its aliases."""
+        client did not know it (else what it knows stays), and its other ids: a caller
+        names an item by its ``_id``, ``oemItemID`` or ``sellerItemID``."""
         self._report_duplicates(found.id, events)
         state = self._book.fill(found.id, _history_rows(events))
-        for alias in (key, found.oem_item_id, found.seller_item_id):
+        for alias in (found.oem_item_id, found.seller_item_id):
             self._book.alias(alias, found.id)
         return state
 
@@ -445,7 +446,7 @@ class AsyncErmClient:
         if state is not None:
             return state
         found, events = await self._download(key)
-        return self._record_read(key, found, events)
+        return self._record_read(found, events)
 
     async def item_limits(self, item: ItemRef) -> Limits:
         """The limits the client applies to ``item``: its fleet's over its distributor's

@@ -173,6 +173,70 @@ def test_a_history_read_while_a_code_is_in_flight_keeps_every_event_once(
     assert issued == [1, 2]
 
 
+def test_a_history_read_of_an_unknown_item_is_one_request_and_teaches_the_item(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    assert erm_stub.hold is not None
+    erm_stub.hold.set()
+
+    async def run() -> tuple[list[int], list[int]]:
+        async with client(srv, config=UNLEARNED) as erm:
+            before = [e.code_days for e in await erm.code_history(OEM_ID)]  # unknown: 1 read
+            reads = [erm_stub.calls["GetItemsForDownloadById"]]
+            await erm.generate_days_code(OEM_ID, 4)  # known by its OEM id: no read
+            reads.append(erm_stub.calls["GetItemsForDownloadById"])
+            after = [e.code_days for e in await erm.code_history(ITEM_ID)]  # known: 1 read
+            reads.append(erm_stub.calls["GetItemsForDownloadById"])
+            return before + after, reads
+
+    days, reads = asyncio.run(run())
+    assert days == [4]
+    assert reads == [1, 1, 2]
+
+
+def test_a_history_read_that_lands_after_a_code_of_the_item_is_read_again(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    assert erm_stub.hold is not None
+    erm_stub.hold.set()
+    # The first read is made before the code is issued and lands after it.
+    erm_stub.late["GetItemsForDownloadById"] = 0.5
+
+    async def run() -> list[int]:
+        async with client(srv, config=UNLEARNED) as erm:
+            reading = asyncio.create_task(erm.code_history(ITEM_ID))
+            while not erm_stub.calls["GetItemsForDownloadById"]:
+                await asyncio.sleep(0.01)
+            await erm.generate_days_code(ITEM_ID, 6)
+            assert not reading.done()
+            return [e.code_days for e in await reading]
+
+    # The item became known while the read was out: the stale answer is not the history.
+    assert asyncio.run(run()) == [6]
+    assert erm_stub.calls["GetItemsForDownloadById"] == 3
+
+
+def test_a_repeated_request_id_in_a_known_items_history_is_reported_for_that_item(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    from omnivoltaic_erm import DuplicateCodeWarning
+
+    erm_stub, srv = stub
+    assert erm_stub.hold is not None
+    erm_stub.hold.set()
+
+    async def run() -> None:
+        async with client(srv, config=UNLEARNED) as erm:
+            await erm.generate_days_code(ITEM_ID, 2)  # a request id of its own
+            erm_stub.history.append(dict(erm_stub.history[0], _id="ev-again"))
+            with pytest.warns(DuplicateCodeWarning, match=f"item {ITEM_ID}: 2 code events"):
+                await erm.code_history(ITEM_ID)
+
+    asyncio.run(run())
+
+
 def test_fleet_limits_unavailable_are_logged_with_the_error(
     stub: tuple[StubErm, BackgroundServer], caplog: pytest.LogCaptureFixture
 ) -> None:

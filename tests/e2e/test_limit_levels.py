@@ -111,6 +111,43 @@ def test_the_distributors_settings_are_read_once_per_client(sb: Sandbox, tmp_pat
     assert len(reads) == 1
 
 
+def test_prefetched_items_learn_both_levels_and_are_not_read_again(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    items = [i["_id"] for i in sb.items()]
+
+    async def run() -> list[Limits]:
+        async with AsyncErmClient(
+            sb.url, sb.email, sb.password, limits=CONFIGURED, record=tmp_path
+        ) as erm:
+            await erm.prefetch(items)
+            await erm.prefetch(items)  # known now: nothing is read again
+            return [await erm.item_limits(item) for item in items]
+
+    open_limits, own_limits = asyncio.run(run())
+    # The distributor's settings where the fleet sets nothing, the fleet's over them.
+    assert (open_limits.free_limit, open_limits.daily_limit, open_limits.total_limit) == (1, 3, 50)
+    assert (own_limits.free_limit, own_limits.reset_limit) == (2, 4)
+    operations = sorted(f.stem.rsplit("-", 1)[1] for f in tmp_path.glob("*.json"))
+    assert operations.count("GetItemsForDownloadById") == 1
+    assert operations.count("GetItemsLimits") == 1
+    assert "GetItemLimits" not in operations  # each item's limits came with the prefetch
+
+
+def test_a_prefetch_reads_no_limits_an_item_already_has(sb: Sandbox, tmp_path: Path) -> None:
+    item = sb.items()[0]["_id"]
+
+    async def run() -> None:
+        async with AsyncErmClient(sb.url, sb.email, sb.password, record=tmp_path) as erm:
+            await erm.item_limits(item)
+            # What a prefetch does for an item whose limits were learned while it read.
+            await erm._prefetch_limits([item])
+
+    asyncio.run(run())
+    operations = [f.stem.rsplit("-", 1)[1] for f in tmp_path.glob("*.json")]
+    assert operations.count("GetItemLimits") == 1 and "GetItemsLimits" not in operations
+
+
 @pytest.mark.slow
 def test_erm_limits_says_where_each_rule_comes_from(sb: Sandbox, tmp_path: Path) -> None:
     cli = Cli(sb, tmp_path)

@@ -78,6 +78,9 @@ class StubErm:
     after_commit: Callable[[], web.Response] | None = None
     # When given, GenerateDaysCode commits the code and holds its answer until it is set.
     hold: threading.Event | None = None
+    # The next answer of each operation named here is made when its request arrives and
+    # sent this many seconds later: a read that is stale when it lands.
+    late: dict[str, float] = field(default_factory=dict)
 
     def _item_entry(self) -> dict[str, Any]:
         page = _load("handbook_items_page")
@@ -132,6 +135,9 @@ class StubErm:
             if answer is not None:
                 return answer()
             response = self._default(name, payload.get("variables") or {})
+            delay = self.late.pop(name, None)
+            if delay is not None:
+                await asyncio.sleep(delay)
             if name == "GenerateDaysCode" and self.hold is not None:
                 await asyncio.to_thread(self.hold.wait)
             return response

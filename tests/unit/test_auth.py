@@ -620,3 +620,45 @@ def test_a_transport_error_from_sign_in_propagates_and_nothing_is_kept() -> None
     with pytest.raises(TransportError):
         run(tokens.token)
     assert repr(tokens) == "TokenManager(sign_ins=0, refreshes=0, token=None)"
+
+
+def test_a_refused_token_written_back_to_the_cache_is_never_taken_again(
+    tmp_path: Path,
+) -> None:
+    cache = TokenCache(tmp_path / "token.json")
+    clock = Clock(0.0)
+    account = Account(clock)
+    tokens = TokenManager(account.sign_in, refresh_margin=10.0, cache=cache, clock=clock)
+    refused = run(tokens.token)
+    tokens.invalidate(refused)
+    # Another process, unaware of the refusal, writes the same token back.
+    cache.save(Token(refused, clock.now + 1000.0, None))
+    fresh = run(tokens.token)
+    assert fresh != refused
+    assert len(account.sign_ins) == 2
+
+
+def test_a_renewal_forgotten_after_a_fork_is_started_anew() -> None:
+    clock = Clock(0.0)
+    account = Account(clock)
+    release = asyncio.Event()
+
+    async def slow_sign_in() -> Grant:
+        await release.wait()
+        return await account.sign_in()
+
+    tokens = TokenManager(slow_sign_in, refresh_margin=10.0, clock=clock)
+
+    async def scenario() -> tuple[str, str]:
+        first = asyncio.create_task(tokens.token())
+        await asyncio.sleep(0)  # the first renewal is under way
+        tokens.forget_renewal()  # what a forked child does with its parent's
+        second = asyncio.create_task(tokens.token())
+        await asyncio.sleep(0)
+        release.set()
+        return await first, await second
+
+    first, second = run(scenario)
+    # Two renewals: the second call did not wait for the forgotten one.
+    assert len(account.sign_ins) == 2
+    assert {first, second} == {g.access for g in account.sign_ins}

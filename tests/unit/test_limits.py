@@ -264,7 +264,7 @@ def test_a_fleets_switch_turns_off_what_the_distributor_sets() -> None:
 def test_without_either_level_the_configured_limits_apply() -> None:
     configured = Limits(daily_limit=3, credit_days=None)
     assert limits_from_levels(None, None, configured) == configured
-    assert set(limit_sources(None, None).values()) == {"configured"}
+    assert limit_sources(None, None) == dict.fromkeys([*ALL_FIVE, "credit"], "configured")
     # An unset or negative distributor value is no value.
     partial = SettingFields(day_code_count_limit=-1, max_credit_stack_days=60)
     limits = limits_from_levels(partial, None, configured)
@@ -294,3 +294,21 @@ def test_a_history_out_of_order_keeps_each_kind_with_its_time() -> None:
     assert ledger.kinds == [(DAYS, 50), (RESET, 0), (DAYS, 30)]
     # Only the days since the latest reset stack.
     assert ledger.stacked_days(5) == 30
+
+
+def test_a_fleets_zero_is_a_value_and_its_credit_pair_is_the_fleets() -> None:
+    # 0 free codes, 0 days of credit: values the fleet gives, not the absence of one.
+    fleet = FleetFields(free_code_count=0, max_credit_stack_days=0, max_credit_stack_code_events=3)
+    limits = limits_from_levels(DISTRIBUTOR, fleet, Limits())
+    assert (limits.free_limit, limits.credit_days, limits.credit_events) == (0, 0, 3)
+    assert limit_sources(DISTRIBUTOR, fleet) == {
+        "interval": "distributor",
+        "daily": "distributor",
+        "total": "distributor",
+        "free": "fleet",
+        "reset": "distributor",
+        "credit": "fleet",
+    }
+    zero = FleetFields(max_credit_stack_days=0, max_credit_stack_code_events=2)
+    assert limit_sources(None, zero)["credit"] == "fleet"
+    assert limits_from_levels(None, zero, Limits()).credit_days == 0

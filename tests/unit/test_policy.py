@@ -138,6 +138,27 @@ def test_outcome_unknown(error: ErmError, unknown: bool) -> None:
     assert outcome_unknown(error) is unknown
 
 
+def _internal(status: int | None) -> GraphQLError:
+    """An error an older deployment labels INTERNAL_SERVER_ERROR, with the status it
+    reports inside the error."""
+    extensions: dict[str, object] = {"code": "INTERNAL_SERVER_ERROR"}
+    if status is not None:
+        extensions["exception"] = {"status": status}
+    return GraphQLError("x", errors=[{"message": "x", "extensions": extensions}])
+
+
+@pytest.mark.parametrize(
+    ("status", "unknown"),
+    [(None, True), (399, True), (400, False), (404, False), (499, False), (500, True)],
+)
+def test_a_4xx_reported_inside_an_internal_error_is_a_refusal(
+    status: int | None, unknown: bool
+) -> None:
+    error = _internal(status)
+    assert error.reported_status == status
+    assert outcome_unknown(error) is unknown
+
+
 @pytest.mark.parametrize(
     ("attempt", "rand", "expected"),
     [

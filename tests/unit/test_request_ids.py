@@ -175,3 +175,16 @@ def test_a_forked_child_treats_its_parents_requests_in_flight_as_in_doubt() -> N
     assert fresh is False
     assert pending is not None  # in doubt: a call with this id settles it first
     _request_ids.clear_pending(rid)
+
+
+def test_the_latest_attempt_that_may_land_is_kept() -> None:
+    rid = new_request_id()
+    _request_ids.note_pending(rid, 10.0)
+    _request_ids.note_pending(rid, 5.0)  # an older attempt noted late: 10 s stays
+    assert _request_ids.pending_at(rid) == 10.0
+    _request_ids.note_pending(rid, 12.5)
+    assert _request_ids.pending_at(rid) == 12.5
+    other = new_request_id()
+    assert _request_ids.pending_at(other) is None
+    _request_ids.clear_pending(rid)
+    assert _request_ids.pending_at(rid) is None
