@@ -3,7 +3,7 @@ configured limits fill in, and the item ledger's arithmetic for credit stacking.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -312,3 +312,26 @@ def test_a_fleets_zero_is_a_value_and_its_credit_pair_is_the_fleets() -> None:
     zero = FleetFields(max_credit_stack_days=0, max_credit_stack_code_events=2)
     assert limit_sources(None, zero)["credit"] == "fleet"
     assert limits_from_levels(None, zero, Limits()).credit_days == 0
+
+
+def test_a_distributors_zeroes_and_smallest_values_are_values() -> None:
+    zeroes = SettingFields(
+        code_gen_interval=0,
+        day_code_count_limit=0,
+        free_code_count=0,
+        max_credit_stack_days=10,
+        max_credit_stack_code_events=1,
+    )
+    limits = limits_from_levels(zeroes, None, Limits(code_interval=6.0))
+    assert (limits.code_interval, limits.daily_limit, limits.free_limit) == (0.0, 0, 0)
+    assert (limits.credit_days, limits.credit_events) == (10, 1)
+    assert limits.server_interval is None  # a distributor's interval only paces
+    only_daily = limits_from_levels(SettingFields(day_code_count_limit=8), None, Limits())
+    assert only_daily == replace(Limits(), daily_limit=8)
+
+
+def test_a_fleets_interval_is_the_servers_and_a_known_one_stays_without_it() -> None:
+    fleet = limits_from_fleet(FleetFields(code_gen_interval=500), Limits())
+    assert (fleet.code_interval, fleet.server_interval) == (0.5, 0.5)
+    known = Limits(server_interval=60.0)
+    assert limits_from_fleet(FleetFields(day_code_count_limit=5), known).server_interval == 60.0
