@@ -55,10 +55,9 @@ def row_kind(row_type: str) -> CodeKind:
 
 def _type_words() -> str:
     """``days, free or reset``: the type words a row may use."""
-    from .kinds import words
+    from .kinds import listing, words
 
-    names = words()
-    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+    return listing(words(), "or")
 
 
 HEADER = ("item", "type", "days")

@@ -153,14 +153,15 @@ def issuable(member: object) -> CodeKind:
     kind = KINDS.get(value)
     if kind is None:
         raise InvalidInputError(
-            f"this client issues {_listing(words())} codes, not {value}", field="kind"
+            f"this client issues {listing(words())} codes, not {value}", field="kind"
         )
     return kind
 
 
-def _listing(names: tuple[str, ...]) -> str:
-    """``days, free and reset``."""
-    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1]))) if names else ""
+def listing(names: tuple[str, ...], conjunction: str = "and") -> str:
+    """``days, free and reset``: names as a sentence lists them (at least one)."""
+    *rest, last = names
+    return f"{', '.join(rest)} {conjunction} {last}" if rest else last
 
 
 def allowances() -> list[tuple[CodeKind, Allowance]]:

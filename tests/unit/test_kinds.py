@@ -15,6 +15,7 @@ from omnivoltaic_erm_gql import (
 
 from omnivoltaic_erm import ConfigurationError, InvalidInputError, kinds
 from omnivoltaic_erm._issuing import kind_name, what_code
+from omnivoltaic_erm._ratelimit import ItemLedger
 from omnivoltaic_erm.config import Limits
 from omnivoltaic_erm.kinds import KINDS, CodeKind, issuable, kind_named, kind_of, register
 
@@ -51,8 +52,12 @@ def test_each_allowance_names_a_limits_field_and_the_fragments_fields(kind: Code
 
 def test_a_row_whose_operation_was_not_generated_is_refused_with_what_to_do() -> None:
     row = CodeKind(CodeTypes.JUMPCODE, "jump", "jump code", "generate_jump_code", "jumps")
-    with pytest.raises(ConfigurationError, match=r"queries/ and run `make generate`"):
+    with pytest.raises(ConfigurationError) as refused:
         register(row)
+    assert refused.value.message == (
+        "the generated client has no operation 'generate_jump_code': add its .graphql "
+        "file under queries/ and run `make generate`"
+    )
     assert kind_of(CodeTypes.JUMPCODE) is None
 
 
@@ -90,3 +95,19 @@ def test_a_kind_without_a_row_is_refused_by_name_and_named_as_it_came() -> None:
     assert what_code(CodeTypes.DAYSCODE, 7, "X") == "7-day days code for X"
     assert what_code("RESETCODE", 0, "X") == "reset code for X"
     assert KINDS["FREECODE"].title == "Free code"
+
+
+def test_names_are_listed_as_a_sentence() -> None:
+    assert kinds.listing(("days", "free", "reset")) == "days, free and reset"
+    assert kinds.listing(("days", "free"), "or") == "days or free"
+    assert kinds.listing(("days",)) == "days"
+
+
+def test_credit_stacks_only_the_days_of_kinds_that_take_days() -> None:
+    ledger = ItemLedger()
+    ledger.record(CodeTypes.DAYSCODE, 1.0, 30)
+    ledger.record(CodeTypes.FREECODE, 2.0, 7)  # days on a free code's event are no credit
+    ledger.record(CodeTypes.JUMPCODE, 3.0, 5)  # a kind this client does not issue
+    ledger.record(CodeTypes.DAYSCODE, 4.0, 10)
+    assert ledger.stacked_days(4) == 40
+    assert ledger.count(CodeTypes.JUMPCODE) == 1 and ledger.total == 4
