@@ -43,13 +43,12 @@ if TYPE_CHECKING:
 
 
 def row_kind(row_type: str) -> CodeKind:
-    """The code kind a row's type word names (its row in ``kinds``, imported on use, as
-    it brings the generated client); KeyError for a word no kind has."""
+    """The code kind of a parsed row's type word (its row in ``kinds``, imported on use,
+    as it brings the generated client): rows are parsed against the same table."""
     from .kinds import kind_named
 
     kind = kind_named(row_type)
-    if kind is None:
-        raise KeyError(row_type)
+    assert kind is not None
     return kind
 
 
@@ -185,6 +184,8 @@ def parse_batch(
     line). A header ``item,type,days`` may open the file; a header anywhere else is a bad
     row. Blank lines are ignored. Every other line is either a ``Row`` or a ``BadRow``.
     """
+    from .kinds import kind_named
+
     rows: list[Row] = []
     bad: list[BadRow] = []
     seen: dict[tuple[str, str, int], int] = {}
@@ -226,12 +227,9 @@ def parse_batch(
         kind = kind_raw.lower()
         try:
             _check_item(item)
-            try:
-                row_type = row_kind(kind)
-            except KeyError:
-                raise ValueError(
-                    f"unknown type {kind_raw[:20]!r}: expected {_type_words()}"
-                ) from None
+            row_type = kind_named(kind)
+            if row_type is None:
+                raise ValueError(f"unknown type {kind_raw[:20]!r}: expected {_type_words()}")
             days = _parse_days(row_type, days_raw, min_days, max_days)
         except ValueError as exc:
             bad.append(BadRow(number, tuple(cells), str(exc)))

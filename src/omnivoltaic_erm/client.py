@@ -713,9 +713,7 @@ class _Port:
         # the machine knows that a sign-in failure happened before anything was sent.
         kind = kind_of(request.kind)
         if kind is None:  # ``issue`` refuses a kind without a row before this
-            raise InvalidInputError(
-                f"this client does not issue {getattr(request.kind, 'value', request.kind)}s"
-            )
+            raise InvalidInputError(f"this client does not issue {request.kind.value}s")
         arguments: dict[str, Any] = {"item_id": request.item_id, "description": request.tagged}
         if kind.takes_days:
             arguments["code_days"] = request.days
