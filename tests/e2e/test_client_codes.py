@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -235,6 +236,46 @@ def test_a_repeated_request_id_in_a_known_items_history_is_reported_for_that_ite
                 await erm.code_history(ITEM_ID)
 
     asyncio.run(run())
+
+
+BOUNDED = "00000000000000e5"
+
+
+def test_call_timeout_bounds_a_code_request_and_says_whether_it_was_sent(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    from omnivoltaic_erm import ErmTimeoutError, OutcomeUnknownError
+
+    erm_stub, srv = stub
+    bounded = ClientConfig(learn_limits=False, call_timeout=0.5, settle_grace=0.0, max_hold=60)
+
+    async def held() -> None:
+        # The answer is held past the bound: the code may have been issued.
+        async with client(srv, config=bounded) as erm:
+            await asyncio.wait_for(erm.generate_days_code(ITEM_ID, 3, request_id=BOUNDED), 10)
+
+    with pytest.raises(OutcomeUnknownError) as unknown:
+        asyncio.run(held())
+    assert unknown.value.request_id == BOUNDED and "may have been issued" in unknown.value.message
+    assert erm_stub.history  # it was committed: hence "unknown", never "not sent"
+
+    assert erm_stub.hold is not None
+    erm_stub.hold.set()
+    erm_stub.late["SignInUser"] = 3.0  # the bound runs out before anything is sent
+
+    async def signing_in() -> None:
+        async with client(srv, config=bounded) as erm:
+            await asyncio.wait_for(erm.generate_days_code(ITEM_ID, 3), 10)
+
+    with pytest.raises(ErmTimeoutError, match="before the request was sent") as early:
+        asyncio.run(signing_in())
+    assert early.value.sent is False
+
+    async def in_time() -> int:
+        async with client(srv, config=replace(bounded, call_timeout=5.0)) as erm:
+            return (await erm.generate_days_code(ITEM_ID, 9)).code_days
+
+    assert asyncio.run(in_time()) == 9
 
 
 def test_fleet_limits_unavailable_are_logged_with_the_error(
