@@ -260,7 +260,8 @@ async def issue(
     request: CodeRequest,
     policy: RetryPolicy,
     progress: Progress | None = None,
-    grace: float = 0.0,
+    *,
+    grace: float,
     max_hold: float = c.MAX_HOLD,
 ) -> IssuedCode:
     """Issue ``request`` for ``state``'s item; see the module docstring.

@@ -160,7 +160,7 @@ def check_code_request(
         raise CodeLimitError(
             f"this item had {len(recent)} code events in the last "
             f"{limits.daily_window / 3600:g} h (limit {limits.daily_limit}); "
-            f"try again in {_duration(max(0.0, free_at - now))}",
+            f"try again in {_duration(free_at - now)}",  # > 0: the oldest is in the window
             limit=CODE_DAILY_LIMIT,
         )
     if ledger.last is None:

@@ -615,8 +615,8 @@ class AsyncErmClient:
                 sent,
                 self.config.retry,
                 progress,
-                self._settle_grace,
-                self.config.max_hold,
+                grace=self._settle_grace,
+                max_hold=self.config.max_hold,
             )
 
     @property

@@ -24,11 +24,12 @@ from omnivoltaic_erm import (
     CodeLimitError,
     CodeTypes,
     Limits,
+    RetryPolicy,
 )
 from omnivoltaic_erm._issuing import Interruption, interruption_of
 from omnivoltaic_erm._limits import limits_from_fleet
 from omnivoltaic_erm.testing import BackgroundServer
-from tests.support.stub_erm import ITEM_ID, PASSWORD, StubErm, graphql_error
+from tests.support.stub_erm import ITEM_ID, PASSWORD, StubErm, graphql_error, status
 
 OEM_ID = "DVAV0111000999"  # the stub item's oemItemID
 RID = "00000000000000c1"
@@ -239,6 +240,7 @@ def test_a_repeated_request_id_in_a_known_items_history_is_reported_for_that_ite
 
 
 BOUNDED = "00000000000000e5"
+GRACE = "00000000000000e6"
 
 
 def test_call_timeout_bounds_a_code_request_and_says_whether_it_was_sent(
@@ -276,6 +278,23 @@ def test_call_timeout_bounds_a_code_request_and_says_whether_it_was_sent(
             return (await erm.generate_days_code(ITEM_ID, 9)).code_days
 
     assert asyncio.run(in_time()) == 9
+
+    # A 502 (outcome unknown), a history without the code, then the grace: the bound runs
+    # out while the client waits to settle it.
+    erm_stub.answers["GenerateDaysCode"] = status(502)
+    settling = replace(bounded, settle_grace=5.0, retry=RetryPolicy(max_retries=0))
+
+    async def waiting_to_settle() -> None:
+        async with client(srv, config=settling) as erm:
+            await asyncio.wait_for(erm.generate_days_code(ITEM_ID, 3, request_id=GRACE), 10)
+
+    with pytest.raises(OutcomeUnknownError) as late:
+        asyncio.run(waiting_to_settle())
+    assert (late.value.request_id, late.value.item_id) == (GRACE, ITEM_ID)
+    assert late.value.message == (
+        f"DAYSCODE: the call's 0.5 s ran out with request {GRACE} possibly sent; call "
+        f"recover({ITEM_ID!r}, {GRACE!r}) later, or issue again with the same request_id"
+    )
 
 
 def test_fleet_limits_unavailable_are_logged_with_the_error(

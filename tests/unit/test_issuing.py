@@ -389,7 +389,7 @@ def test_ledger_limit_is_checked_before_anything_is_sent() -> None:
     state = State(ledger=ItemLedger(total=LIMITS.total_limit))
     request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
     with pytest.raises(CodeLimitError):
-        asyncio.run(issue(port, state, request, POLICY))
+        asyncio.run(issue(port, state, request, POLICY, grace=0.0))
     assert (port.sent, port.tokens_taken) == (0, 0)
 
 
@@ -400,8 +400,8 @@ def test_interval_wait_comes_before_the_send() -> None:
     second = CodeRequest(CodeTypes.RESETCODE, "item-1", 0, None, "fedcba9876543210")
 
     async def run() -> None:
-        await issue(port, state, first, POLICY)
-        await issue(port, state, second, POLICY)
+        await issue(port, state, first, POLICY, grace=0.0)
+        await issue(port, state, second, POLICY, grace=0.0)
 
     asyncio.run(run())
     assert port.slept == [pytest.approx(LIMITS.code_interval + LIMITS.interval_margin)]
@@ -416,7 +416,9 @@ def test_unknown_outcome_with_an_http_refusal_is_not_read_from_history() -> None
     port = ScriptedPort(sends=[MOVED])
     with pytest.raises(HttpStatusError):
         asyncio.run(
-            issue(port, State(), CodeRequest(CodeTypes.DAYSCODE, "i", 1, None, RID), POLICY)
+            issue(
+                port, State(), CodeRequest(CodeTypes.DAYSCODE, "i", 1, None, RID), POLICY, grace=0.0
+            )
         )
     assert port.read == 0
 
@@ -468,7 +470,7 @@ def test_cancellation_knows_whether_the_request_may_have_been_sent(
     request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
     progress = Progress()
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(issue(port, state, request, POLICY, progress))
+        asyncio.run(issue(port, state, request, POLICY, progress, grace=0.0))
     assert progress.maybe_sent is maybe_sent, name
     assert port.sent == (0 if wait_first else 1)
 
@@ -476,7 +478,7 @@ def test_cancellation_knows_whether_the_request_may_have_been_sent(
 def test_refusals_for_speed_with_no_hint_back_off_by_the_policy() -> None:
     port = ScriptedPort(sends=[TOO_FAST_NO_HINT, TOO_FAST_NO_HINT, OK])
     request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
-    asyncio.run(issue(port, State(), request, POLICY))
+    asyncio.run(issue(port, State(), request, POLICY, grace=0.0))
     # initial_delay, then twice it: the attempt number drives the back-off.
     assert port.slept == [0.5, 1.0]
 
@@ -487,15 +489,17 @@ def test_credit_stacking_counts_the_days_asked_and_the_days_issued() -> None:
     state = State()
 
     async def run() -> None:
-        await issue(port, state, CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID), POLICY)
+        await issue(
+            port, state, CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID), POLICY, grace=0.0
+        )
         # 7 days issued and 4 more asked: past 10, refused before anything is sent.
         second = CodeRequest(CodeTypes.DAYSCODE, "item-1", 4, None, "fedcba9876543210")
         with pytest.raises(CodeLimitError) as info:
-            await issue(port, state, second, POLICY)
+            await issue(port, state, second, POLICY, grace=0.0)
         assert info.value.limit == CODE_CREDIT_LIMIT
         # 3 more fit.
         third = CodeRequest(CodeTypes.DAYSCODE, "item-1", 3, None, "fedcba9876543211")
-        await issue(port, state, third, POLICY)
+        await issue(port, state, third, POLICY, grace=0.0)
 
     asyncio.run(run())
     assert port.sent == 2
@@ -519,7 +523,7 @@ def test_cancelled_while_signing_in_again_after_a_refused_token_nothing_was_sent
     progress = Progress()
     request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(issue(port, State(), request, POLICY, progress))
+        asyncio.run(issue(port, State(), request, POLICY, progress, grace=0.0))
     # The refused request executed nothing, and the next one was never sent.
     assert progress.maybe_sent is False
     assert (port.sent, port.invalidated) == (1, ["token-0"])
@@ -540,7 +544,7 @@ def test_an_issuance_is_one_span_with_its_recovery_as_an_event(
     port = ScriptedPort(sends=[LOST])
     request = CodeRequest(CodeTypes.DAYSCODE, "item-1", 7, None, RID)
 
-    code = asyncio.run(issue(port, State(), request, POLICY))
+    code = asyncio.run(issue(port, State(), request, POLICY, grace=0.0))
     assert code.recovered
     assert port.request_ids == [RID]
     assert _tracing.request_id_var.get() is None  # reset after the issuance

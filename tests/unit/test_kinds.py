@@ -88,8 +88,9 @@ def test_registering_a_row_again_changes_nothing() -> None:
 def test_a_kind_without_a_row_is_refused_by_name_and_named_as_it_came() -> None:
     with pytest.raises(InvalidInputError, match="issues days, free and reset codes, not SYNC"):
         issuable(CodeTypes.SYNCCODE)
-    with pytest.raises(InvalidInputError, match="not a code type: 'BONUS'"):
+    with pytest.raises(InvalidInputError, match="not a code type: 'BONUS'") as bad:
         issuable("BONUS")
+    assert bad.value.field == "kind"
     assert issuable("FREECODE") is KINDS["FREECODE"]
     assert kind_name(CodeTypes.SYNCCODE) == "SYNCCODE"
     assert what_code(CodeTypes.DAYSCODE, 7, "X") == "7-day days code for X"
