@@ -12,16 +12,22 @@ import csv
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from omnivoltaic_erm import AsyncErmClient, CodeTypes, Limits, OutcomeUnknownError
+from omnivoltaic_erm import AsyncErmClient, CodeTypes, IssuedCode, Limits, OutcomeUnknownError
+from omnivoltaic_erm.cli import _run as run_module
+from omnivoltaic_erm.cli import batch_cmd
 from omnivoltaic_erm.cli._app import Settings
 from omnivoltaic_erm.cli._failure import Failure
+from omnivoltaic_erm.cli._progress import Progress
 from omnivoltaic_erm.cli.batch_cmd import _interrupted
 from omnivoltaic_erm.cli.codes_cmd import unknown_message
 from omnivoltaic_erm.errors import ErmTimeoutError
@@ -33,6 +39,7 @@ from tests.support.cli_helpers import INTERVAL, Cli
 RID = "0123456789abcdef"
 # Request ids are remembered per process: each test that names one names its own.
 CTRL_C_RID = "fedcba9876543210"
+ISSUED_RID = "0a1b2c3d4e5f6789"
 # How long the sandbox holds a code request on the way, where a test needs one out: the
 # test acts (Ctrl-C, the client giving up) well within it, however loaded the machine.
 HOLD = 3.0
@@ -51,7 +58,7 @@ def shared() -> Iterator[tuple[Sandbox, Iterator[str]]]:
         free_limit=1,
         reset_limit=5,
     )
-    with Sandbox(items=24, fleets=(fleet,)) as sb:
+    with Sandbox(items=32, fleets=(fleet,)) as sb:
         yield sb, iter([str(i["oemItemID"]) for i in sb.items()])
 
 
@@ -291,6 +298,13 @@ def press_ctrl_c_now() -> None:
     os.kill(os.getpid(), signal.SIGINT)
 
 
+def press_ctrl_c_here() -> None:
+    """A real SIGINT, handled before this returns: ``signal.raise_signal`` runs the
+    handler at once in this thread, the one running the command (asyncio's handler while
+    a command's event loop runs, which cancels the command's task)."""
+    signal.raise_signal(signal.SIGINT)
+
+
 def test_ctrl_c_while_a_code_request_is_out_names_the_command_that_recovers_it(
     cli: Cli,
     fresh: Callable[[int], list[str]],
@@ -450,3 +464,241 @@ def test_the_batch_interruption_error_says_how_many_rows_are_left(as_json: bool)
     assert isinstance(early, Failure)
     assert early.message.startswith(f"interrupted: {resume}")
     assert (early.exit_code, early.kind, early.as_json) == (130, "Interrupted", as_json)
+
+
+RESUME = (
+    "run the same command again to resume (rows in flight are settled from the item "
+    "histories, never issued twice)"
+)
+
+
+def results_by_line(path: Path) -> dict[int, dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return {int(row["line"]): row for row in csv.DictReader(fh)}
+
+
+def test_batch_unique_issues_a_repeated_code_once(
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a, b = fresh(2)
+    src = tmp_path / "repeats.csv"
+    src.write_text(f"{a},days,7\n{b},days,1\n{a},days,7\n{a},days,8\n{a},DAYS, 7\n")
+    out = tmp_path / "out.csv"
+    # The command's clock, read when it starts and when it ends: the run took 1.23456 s.
+    readings = iter([100.0, 101.23456])
+    monkeypatch.setattr(batch_cmd, "time", SimpleNamespace(monotonic=lambda: next(readings)))
+    args = ("batch", str(src), "--journal", str(tmp_path / "j.db"), "--out", str(out))
+    r = cli.run_here(monkeypatch, capsys, "--json", *args, "--unique", "--progress", "none")
+    assert r.code == 0, r.err
+    assert r.err.splitlines() == [
+        f"2 rows repeat an earlier row (lines 1, 3, 5 ({a} days 7)): each code is issued "
+        "once (--unique)"
+    ]
+    summary = r.json()
+    assert summary["counts"]["issued"] == 3 and summary["counts"]["skipped-duplicate"] == 2
+    assert summary["problems"] == [] and summary["rows"] == 5
+    assert summary["elapsed_seconds"] == 1.235
+    results = results_by_line(out)
+    assert {n: row["status"] for n, row in results.items()} == {
+        1: "issued",
+        2: "issued",
+        3: "skipped-duplicate",
+        4: "issued",
+        5: "skipped-duplicate",
+    }
+    same = "the same code as line 1; not issued (--unique)"
+    assert (results[3]["error"], results[5]["error"], results[3]["code_dec"]) == (same, same, "")
+    assert [e["codeDays"] for e in cli.sandbox.history(a)] == [7, 8]
+
+
+def test_batch_notes_say_what_is_skipped_and_each_problem_as_it_happens(
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a, b = fresh(2)
+    src = tmp_path / "codes.csv"
+    journal = tmp_path / "j.db"
+    # The fleet allows one free code per item: line 2 fails, and stays in the journal.
+    src.write_text(f"{a},free,\n{a},free,\n{b},days,2\nSPARE0001,weekly,1\n")
+    args = ("--json", "batch", str(src), "--journal", str(journal), "--progress", "plain")
+    r = cli.run_here(monkeypatch, capsys, *args)
+    assert r.code == 1, r.err
+    notes = r.err.splitlines()
+    assert notes[:3] == [
+        "line 4: unknown type 'weekly': expected days, free or reset; skipped",
+        f"warning: 1 row repeats an earlier row (lines 1, 2 ({a} free)): each row is issued "
+        "as a code of its own; pass --unique to issue each code once",
+        "batch: 3 rows to issue",
+    ]
+    # Under --json each problem row is said on stderr as it happens, before the end.
+    [failed] = [n for n in notes if n.startswith("line 2: ")]
+    assert failed.startswith("line 2: failed: CodeLimitError: "), failed
+    assert notes.index(failed) < len(notes) - 1
+    assert notes[-1].startswith("batch: 3/3 rows ("), notes
+    assert not [n for n in notes if "already done" in n or "unsettled" in n], notes
+    assert r.json()["counts"]["issued"] == 2
+
+    # The file changes: line 2 is gone, the journal still holds it unsettled.
+    src.write_text(f"{a},free,\n{b},days,2\nSPARE0001,weekly,1\n")
+    again = cli.run_here(monkeypatch, capsys, *args, "--force")
+    assert again.code == 1, again.err
+    notes = again.err.splitlines()
+    assert "2 rows already done in the journal; skipped" in notes, notes
+    assert (
+        "the journal holds 1 unsettled rows that are not in this file (journal lines 2); "
+        "check those items' histories with `erm history`"
+    ) in notes
+    assert not [n for n in notes if n.startswith("batch: ")], "nothing left to issue"
+    counts = again.json()["counts"]
+    assert (counts["skipped-done"], counts["invalid"], counts["issued"]) == (2, 1, 0)
+    assert len(cli.sandbox.history(a)) == len(cli.sandbox.history(b)) == 1
+
+
+def test_ctrl_c_before_any_row_is_under_way_prints_no_summary(
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    [a] = fresh(1)
+    src = tmp_path / "codes.csv"
+    src.write_text(f"{a},days,1\n")
+    args = ("batch", str(src), "--journal", str(tmp_path / "j.db"), "--progress", "none")
+    assert cli.run_here(monkeypatch, capsys, *args).code == 0
+    # Run again, its one row done: Ctrl-C as the client is made finds no row under way.
+    real = run_module.open_client
+
+    def open_then_ctrl_c(settings: Settings, **kwargs: Any) -> AsyncErmClient:
+        client = real(settings, **kwargs)
+        press_ctrl_c_here()
+        return client
+
+    monkeypatch.setattr(run_module, "open_client", open_then_ctrl_c)
+    r = cli.run_here(monkeypatch, capsys, *args)
+    assert (r.code, r.out) == (130, ""), (r.code, r.out, r.err)
+    assert r.err.splitlines()[-1] == f"error: interrupted: {RESUME}"
+    # Under --json no summary was printed: the error is the one document on stdout.
+    as_json = cli.run_here(monkeypatch, capsys, "--json", *args)
+    assert as_json.code == 130, as_json.err
+    assert as_json.json() == {
+        "error": {"type": "Interrupted", "message": f"interrupted: {RESUME}", "exit_code": 130}
+    }
+    assert len(cli.sandbox.history(a)) == 1
+
+
+def test_ctrl_c_as_the_last_row_settles_leaves_no_row_unfinished(
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    [a] = fresh(1)
+    src = tmp_path / "codes.csv"
+    src.write_text(f"{a},days,3\n")
+    out = tmp_path / "out.csv"
+    real = batch_cmd._on_result
+
+    def settle_then_ctrl_c(progress: Progress, settings: Settings, result: Any) -> None:
+        real(progress, settings, result)
+        press_ctrl_c_here()
+
+    monkeypatch.setattr(batch_cmd, "_on_result", settle_then_ctrl_c)
+    args = ("batch", str(src), "--journal", str(tmp_path / "j.db"), "--out", str(out))
+    r = cli.run_here(monkeypatch, capsys, "--json", *args, "--progress", "none")
+    assert r.code == 130, (r.out, r.err)
+    assert r.err.splitlines()[-1] == f"error: interrupted: 0 rows unfinished; {RESUME}"
+    summary = r.json()
+    assert summary["interrupted"] is True and summary["counts"]["issued"] == 1
+    assert "interrupted" not in summary["counts"]
+    [event] = cli.sandbox.history(a)
+    assert results_by_line(out)[1]["code_dec"] == str(event["codeDecString"])
+
+
+def test_batch_refuses_an_empty_file_and_an_out_that_is_the_input(
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src = tmp_path / "empty.csv"
+    src.write_text("item,type,days\n\n")
+    journal = tmp_path / "j.db"
+    args = ("batch", str(src), "--journal", str(journal))
+    message = f"{src} has no rows (lines of item,type,days): nothing to do"
+    cli.run_here(monkeypatch, capsys, *args).assert_one_line_error(2, message)
+    as_json = cli.run_here(monkeypatch, capsys, "--json", *args)
+    assert as_json.code == 2
+    assert as_json.json() == {"error": {"type": "UsageError", "message": message, "exit_code": 2}}
+    src.write_text("ITEM0001,days,7\n")
+    refused = cli.run_here(monkeypatch, capsys, *args, "--out", str(src))
+    refused.assert_one_line_error(2, f"--out {src} is the input file; name another results file")
+    as_json = cli.run_here(monkeypatch, capsys, "--json", *args, "--out", str(src))
+    assert as_json.code == 2 and as_json.json()["error"]["type"] == "UsageError"
+    assert src.read_text() == "ITEM0001,days,7\n" and not journal.exists()
+
+
+def test_ctrl_c_once_the_code_is_issued_names_the_command_that_shows_it(
+    cli: Cli,
+    fresh: Callable[[int], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    [key] = fresh(1)
+    real = AsyncErmClient.issue
+
+    async def issue_then_ctrl_c(self: AsyncErmClient, *args: Any, **kwargs: Any) -> IssuedCode:
+        code = await real(self, *args, **kwargs)
+        press_ctrl_c_here()  # the answer is in, the command not done
+        return code
+
+    monkeypatch.setattr(AsyncErmClient, "issue", issue_then_ctrl_c)
+    r = cli.run_here(
+        monkeypatch,
+        capsys,
+        *("code", "days", key, "--days", "4", "-d", "depot 7", "--request-id", ISSUED_RID),
+    )
+    r.assert_one_line_error(
+        130,
+        f"interrupted after a days code for {key} was issued (request {ISSUED_RID}); show it "
+        f"with: erm code days {key} --days 4 --description 'depot 7' --request-id {ISSUED_RID}",
+    )
+    [event] = cli.sandbox.history(key)
+    assert event["codeDays"] == 4
+
+
+def test_code_for_an_unknown_item_names_it_as_given(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = cli.run_here(monkeypatch, capsys, "code", "days", "NOPE0000000000", "--days", "7")
+    assert r.assert_one_line_error(1) == (
+        "error: no item 'NOPE0000000000' among this distributor's items; list the items "
+        "you can use with `erm items --search ...`"
+    )
+
+
+def test_a_second_code_says_on_a_terminal_what_it_waits_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An interval long beside a command's own time, however loaded the machine, so that
+    # the second code surely waits.
+    with Sandbox(items=1, code_interval=2.0) as sb:
+        cli = Cli(sb, tmp_path / "cache")
+        [key] = keys(cli)
+        assert cli.run_here(monkeypatch, capsys, "code", "free", key).code == 0
+        # stderr is a terminal now (capsys stands in for it).
+        monkeypatch.setattr(type(sys.stderr), "isatty", lambda _self: True)
+        r = cli.run_here(monkeypatch, capsys, "code", "reset", f" {key} ")
+        assert r.code == 0, r.err
+        assert len(sb.history(key)) == 2
+    [wait] = [line for line in r.err.splitlines() if line.startswith("waiting ")]
+    assert f"s: {key} had a code " in wait, wait
+    assert wait.endswith("s ago, and the server allows one code per item every 2 s"), wait

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from omnivoltaic_erm._request_ids import clear_pending, pending_at
 from omnivoltaic_erm.batch import (
+    DUPLICATE,
     FAILED,
     INTERRUPTED,
     INVALID,
@@ -31,6 +33,8 @@ from omnivoltaic_erm.batch import (
     Row,
     RowResult,
     counts,
+    drop_duplicates,
+    duplicates,
     error_text,
     group_by_item,
     parse_batch,
@@ -39,7 +43,12 @@ from omnivoltaic_erm.batch import (
     unfinished,
     write_results,
 )
-from omnivoltaic_erm.errors import CodeLimitError, ErmTimeoutError, NotFoundError
+from omnivoltaic_erm.errors import (
+    CodeLimitError,
+    ErmTimeoutError,
+    NotFoundError,
+    OutcomeUnknownError,
+)
 from omnivoltaic_erm.journal import (
     DONE,
     SENT,
@@ -49,6 +58,9 @@ from omnivoltaic_erm.journal import (
     JournalBusyError,
     JournalError,
     JournalMismatchError,
+)
+from omnivoltaic_erm.journal import (
+    FAILED as JOURNAL_FAILED,
 )
 from omnivoltaic_erm.models import CodeTypes, IssuedCode, Item
 
@@ -131,6 +143,17 @@ def test_group_by_item_keeps_file_order() -> None:
         [("B", 2), ("B", 5)],
         [("C", 4)],
     ]
+
+
+def test_rows_asking_for_the_same_code_are_grouped_in_file_order() -> None:
+    # Same item, type and days (as parsed: type in any case, days with blanks); a group
+    # of two is a group, a row alone is none.
+    parsed = parse_batch(
+        b"A1,days,7\nA1,days,8\nA2,days,7\nA1,free,\nA1,DAYS, 7\nA2,free,\nA2,free,0\nA1,days,7\n"
+    )
+    groups = duplicates(parsed.rows)
+    assert [[row.line for row in group] for group in groups] == [[1, 5, 8], [6, 7]]
+    assert duplicates(parsed.rows[:4]) == []
 
 
 # -- journal ------------------------------------------------------------------------
@@ -646,6 +669,29 @@ def test_plan_reports_done_rows_with_their_codes(tmp_path: Path) -> None:
     assert todo.pending == [parsed.rows[1]]
 
 
+def test_unique_sets_each_repeat_aside_unless_the_journal_knows_it(tmp_path: Path) -> None:
+    data = b"A1,days,7\nA2,free,\nA1,days,7\nA1,days,7\nA1,days,7\nA3,reset,\nA4,weekly,1\n"
+    parsed = parse_batch(data)
+    rows = {row.line: row for row in parsed.rows}
+    with Journal.open(tmp_path / "j.db", identity(parsed.sha256)) as journal:
+        # An earlier run without --unique: line 2 has its code; line 4, a repeat, was
+        # sent and its outcome is not known.
+        journal.record_intent(rows[2].key, 2, "A2", "free", 0, "00000000000000a2")
+        journal.record_code(rows[2].key, "00000000000000A2", "*002#", recovered=False)
+        journal.record_intent(rows[4].key, 4, "A1", "days", 7, "00000000000000a4")
+        todo = plan(parsed, journal)
+        unique = drop_duplicates(todo, duplicates(parsed.rows), journal)
+    same = "the same code as line 1; not issued (--unique)"
+    assert [r.line for r in todo.settled] == [7, 2]
+    assert unique.settled == [
+        *todo.settled,
+        RowResult(3, ("A1", "days", "7"), DUPLICATE, error=same),
+        RowResult(5, ("A1", "days", "7"), DUPLICATE, error=same),
+    ]
+    # Line 4 stays: its request is settled from the history, never forgotten.
+    assert unique.pending == [rows[1], rows[4], rows[6]]
+
+
 def test_journal_entries_meta_and_repr(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     with Journal.open(path, identity()) as journal:
@@ -789,6 +835,88 @@ def test_runner_reports_start_and_each_result(tmp_path: Path) -> None:
         results = asyncio.run(runner.run(parsed.rows))
     assert started == [12]
     assert sorted(seen, key=lambda r: r.line) == results
+
+
+class InDoubtReadingClient(FakeClient):
+    """A FakeClient that keeps, for each request id it is asked to issue, what the
+    process holds about an earlier attempt of it: when it was sent, if it may still
+    land (``pending_at``), else None."""
+
+    def __init__(self, server: FakeServer) -> None:
+        super().__init__(server)
+        self.pending: dict[str, float | None] = {}
+        self.order: list[str] = []
+
+    async def issue(
+        self,
+        kind: CodeTypes,
+        item: Item | str,
+        days: int | None = None,
+        description: str | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> IssuedCode:
+        assert request_id is not None
+        self.pending[request_id] = pending_at(request_id)
+        self.order.append(request_id)
+        return await super().issue(kind, item, days, description, request_id=request_id)
+
+
+def test_a_row_an_earlier_run_left_unknown_is_handed_over_as_in_doubt(tmp_path: Path) -> None:
+    # Line 1 was sent and its outcome stayed unknown; line 2 was refused (nothing was
+    # issued); line 3 was sent when the run stopped. Lines 1 and 3 may still land: the
+    # client is told when each was sent, so that it sends again only on evidence.
+    data = b"I0,days,1\nI1,days,2\nI2,days,3\n"
+    parsed = parse_batch(data)
+    rids = {1: "1d0000000000000a", 2: "1d0000000000000b", 3: "1d0000000000000c"}
+    with Journal.open(tmp_path / "j.db", identity(parsed.sha256)) as journal:
+        for row in parsed.rows:
+            journal.record_intent(row.key, row.line, row.item, row.type, row.days, rids[row.line])
+        unknown = OutcomeUnknownError("no answer", request_id=rids[1], item_id="I0")
+        journal.record_failure(parsed.rows[0].key, error_text(unknown))
+        journal.record_failure(parsed.rows[1].key, error_text(CodeLimitError("daily limit")))
+        sent = {row.line: journal.get(row.key) for row in parsed.rows}
+        client = InDoubtReadingClient(FakeServer(["I0", "I1", "I2"]))
+        try:
+            results = asyncio.run(BatchRunner(client, journal).run(parsed.rows))
+        finally:
+            for rid in rids.values():
+                clear_pending(rid)
+    assert [entry.state if entry else None for entry in sent.values()] == [
+        JOURNAL_FAILED,
+        JOURNAL_FAILED,
+        SENT,
+    ]
+    assert sent[1] is not None and sent[3] is not None
+    assert client.pending == {
+        rids[1]: sent[1].updated_at,
+        rids[2]: None,
+        rids[3]: sent[3].updated_at,
+    }
+    assert [r.status for r in results] == [ISSUED] * 3
+
+
+def test_rows_an_earlier_run_sent_go_first_within_their_item(tmp_path: Path) -> None:
+    # Line 3 was sent by an earlier run: it is settled before lines 1 and 2 of its item
+    # are sent, so that a late original is known before anything new goes out.
+    data = b"I0,days,1\nI0,days,2\nI0,days,3\n"
+    parsed = parse_batch(data)
+    earlier = "5e0000000000000c"
+    seen: list[int] = []
+    with Journal.open(tmp_path / "j.db", identity(parsed.sha256)) as journal:
+        row = parsed.rows[2]
+        journal.record_intent(row.key, row.line, row.item, row.type, row.days, earlier)
+        client = InDoubtReadingClient(FakeServer(["I0"]))
+        try:
+            asyncio.run(
+                BatchRunner(client, journal, on_result=lambda r: seen.append(r.line)).run(
+                    parsed.rows
+                )
+            )
+        finally:
+            clear_pending(earlier)
+    assert seen == [3, 1, 2]
+    assert client.order[0] == earlier and len(set(client.order)) == 3
 
 
 def test_a_malformed_crlf_line_is_shown_without_its_line_end() -> None:
