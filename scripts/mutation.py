@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -220,4 +221,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Started in the background of a shell without job control (`make mutation &`), the
+    # process ignores SIGINT, and so would mutmut and its tests, whose Ctrl-C tests then
+    # fail before any mutant. A handler here is reset to the default in every child.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())
