@@ -51,7 +51,7 @@ def _remember(table: OrderedDict[K, V], key: K, value: V) -> None:
     table[key] = value
     table.move_to_end(key)
     if len(table) > _REMEMBERED:
-        table.popitem(last=False)
+        del table[next(iter(table))]  # the oldest
 
 
 # Minted ids not yet claimed by a code request (a forgotten id only costs its request

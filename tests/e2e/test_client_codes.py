@@ -30,7 +30,15 @@ from omnivoltaic_erm import (
 from omnivoltaic_erm._issuing import Interruption, interruption_of
 from omnivoltaic_erm._limits import limits_from_fleet
 from omnivoltaic_erm.testing import BackgroundServer
-from tests.support.stub_erm import ITEM_ID, PASSWORD, StubErm, graphql_error, status
+from tests.support.stub_erm import (
+    ITEM_ID,
+    PASSWORD,
+    StubErm,
+    graphql_error,
+    ok_sign_in,
+    status,
+)
+from tests.support.tokens import jwt
 
 OEM_ID = "DVAV0111000999"  # the stub item's oemItemID
 RID = "00000000000000c1"
@@ -315,6 +323,37 @@ def test_fleet_limits_unavailable_are_logged_with_the_error(
         f"item {ITEM_ID}: fleet limits unavailable (PermissionDeniedError); "
         "the distributor's or the configured limits apply",
     ]
+
+
+def test_fleet_limits_unavailable_leave_the_distributors_settings_in_force(
+    stub: tuple[StubErm, BackgroundServer],
+) -> None:
+    erm_stub, srv = stub
+    erm_stub.answers["SignInUser"] = lambda: ok_sign_in(
+        jwt(time.time() + 3600, distributorId="distributor-1")
+    )
+    setting = {
+        "_id": "setting-1",
+        "codeGenInterval": 0,
+        "dayCodeCountLimit": 7,
+        "totalCodeCountLimit": 90,
+        "freeCodeCount": 1,
+        "resetCodeCount": 2,
+        "maxCreditStackDays": 60,  # non-null in the printed schema
+        "maxCreditStackCodeEvents": 5,
+    }
+    erm_stub.answers["GetDistributorSetting"] = lambda: web.json_response(
+        {"data": {"getSpecificDistributorSetting": setting}}
+    )
+    erm_stub.answers["GetItemLimits"] = graphql_error("FORBIDDEN", "not your fleet")
+
+    async def run() -> Limits:
+        async with client(srv) as erm:
+            return await erm.item_limits(ITEM_ID)
+
+    limits = asyncio.run(run())
+    assert (limits.daily_limit, limits.total_limit, limits.free_limit) == (7, 90, 1)
+    assert erm_stub.calls["GetItemLimits"] == erm_stub.calls["GetDistributorSetting"] == 1
 
 
 def test_limits_a_fleet_leaves_out_are_logged_by_name(

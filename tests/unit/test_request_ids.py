@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections import OrderedDict
 
 import pytest
 
@@ -188,3 +189,17 @@ def test_the_latest_attempt_that_may_land_is_kept() -> None:
     assert _request_ids.pending_at(other) is None
     _request_ids.clear_pending(rid)
     assert _request_ids.pending_at(rid) is None
+
+
+def test_past_its_bound_the_oldest_id_is_forgotten_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_request_ids, "_REMEMBERED", 3)
+    monkeypatch.setattr(_request_ids, "_pending", OrderedDict())  # what other tests left
+    ids = [new_request_id() for _ in range(4)]
+    for n, rid in enumerate(ids[:3]):
+        _request_ids.note_pending(rid, float(n))
+    assert [_request_ids.pending_at(rid) for rid in ids[:3]] == [0.0, 1.0, 2.0]  # at the bound
+    _request_ids.note_pending(ids[0], 5.0)  # noted again: now the newest
+    _request_ids.note_pending(ids[3], 3.0)
+    assert [_request_ids.pending_at(rid) for rid in ids] == [5.0, None, 2.0, 3.0]
+    for rid in ids:
+        _request_ids.clear_pending(rid)
