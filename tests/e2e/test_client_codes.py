@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -354,6 +355,28 @@ def test_fleet_limits_unavailable_leave_the_distributors_settings_in_force(
     limits = asyncio.run(run())
     assert (limits.daily_limit, limits.total_limit, limits.free_limit) == (7, 90, 1)
     assert erm_stub.calls["GetItemLimits"] == erm_stub.calls["GetDistributorSetting"] == 1
+
+
+def test_a_client_without_a_password_says_so_where_it_would_sign_in(
+    stub: tuple[StubErm, BackgroundServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omnivoltaic_erm import SignInRequiredError
+
+    monkeypatch.delenv("ERM_PASSWORD", raising=False)
+    erm_stub, srv = stub
+
+    async def run() -> None:
+        url = f"{srv.base_url}/graphql"
+        async with AsyncErmClient(url, "d@example.com", token_cache=tmp_path / "t.json") as erm:
+            await erm.code_history(ITEM_ID)
+
+    with pytest.raises(SignInRequiredError) as refused:
+        asyncio.run(run())
+    assert refused.value.message == (
+        "the cached token was refused or has expired, and this client has no password to "
+        "sign in again: pass password= or set ERM_PASSWORD"
+    )
+    assert erm_stub.calls["SignInUser"] == 0
 
 
 def test_limits_a_fleet_leaves_out_are_logged_by_name(

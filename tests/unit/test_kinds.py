@@ -86,8 +86,11 @@ def test_registering_a_row_again_changes_nothing() -> None:
 
 
 def test_a_kind_without_a_row_is_refused_by_name_and_named_as_it_came() -> None:
-    with pytest.raises(InvalidInputError, match="issues days, free and reset codes, not SYNC"):
+    with pytest.raises(
+        InvalidInputError, match="issues days, free and reset codes, not SYNC"
+    ) as no:
         issuable(CodeTypes.SYNCCODE)
+    assert no.value.field == "kind"
     with pytest.raises(InvalidInputError, match="not a code type: 'BONUS'") as bad:
         issuable("BONUS")
     assert bad.value.field == "kind"
