@@ -73,7 +73,7 @@ from .errors import (
     RequestIdConflictError,
     TransportError,
 )
-from .kinds import kind_of
+from .kinds import kind_of, type_value
 from .models import IssuedCode
 
 log = get_logger("omnivoltaic_erm.issuing")
@@ -130,7 +130,7 @@ def kind_name(kind: CodeTypes | str) -> str:
     """``days code``, ``free code``, ``reset code``: a code type as a message names it."""
     # A code type this client does not issue (the enum is open) is named as it came.
     row = kind_of(kind)
-    return row.label if row is not None else str(getattr(kind, "value", kind))
+    return row.label if row is not None else type_value(kind)
 
 
 def issued_note(code: IssuedCode) -> str:

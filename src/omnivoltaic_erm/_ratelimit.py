@@ -21,7 +21,7 @@ from .errors import (
     CodeLimitError,
     InvalidInputError,
 )
-from .kinds import kind_of
+from .kinds import kind_of, type_value
 
 
 @dataclass
@@ -47,7 +47,7 @@ class ItemLedger:
             (
                 (
                     created.timestamp() if created else 0.0,
-                    str(getattr(event[0], "value", event[0])),
+                    type_value(event[0]),
                     event[2] if len(event) > 2 else 0,
                 )
                 for event in events
@@ -63,7 +63,7 @@ class ItemLedger:
     def record(self, kind: str, at: float, days: int = 0) -> None:
         """Count one code event of ``kind`` (a ``CodeTypes`` value; adding ``days``) at
         ``at``."""
-        kind = str(getattr(kind, "value", kind))
+        kind = type_value(kind)
         self.times.append(at)
         self.kinds.append((kind, days))
         self.total += 1
@@ -71,7 +71,7 @@ class ItemLedger:
 
     def count(self, kind: object) -> int:
         """How many events of ``kind`` (a ``CodeTypes`` member or value) are known."""
-        return self.counts[str(getattr(kind, "value", kind))]
+        return self.counts[type_value(kind)]
 
     def stacked_days(self, events: int) -> int:
         """Days of the codes that take days among the last ``events`` code events,

@@ -64,7 +64,7 @@ from .errors import (
     SignInRequiredError,
     TransportError,
 )
-from .kinds import issuable, kind_of
+from .kinds import issuable, kind_of, type_value
 from .models import CodeEvent, CodeTypes, IssuedCode, Item, QueryOrder
 
 log = get_logger("omnivoltaic_erm.client")
@@ -90,9 +90,7 @@ ItemRef = Item | str
 
 
 def _history_rows(events: list[CodeEvent]) -> list[tuple[str, datetime | None, int]]:
-    return [
-        (str(getattr(e.code_type, "value", e.code_type)), e.created_at, e.code_days) for e in events
-    ]
+    return [(type_value(e.code_type), e.created_at, e.code_days) for e in events]
 
 
 class AsyncErmClient:

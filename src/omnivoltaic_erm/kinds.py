@@ -134,9 +134,15 @@ def register(kind: CodeKind) -> CodeKind:
     return kind
 
 
+def type_value(kind: object) -> str:
+    """A code type as its ``CodeTypes`` value: a member's value, a string as it is (the
+    enum is open, so an answer may carry a type this client does not know)."""
+    return str(getattr(kind, "value", kind))
+
+
 def kind_of(member: CodeTypes | str) -> CodeKind | None:
     """The row of a ``CodeTypes`` member or value, or None for a kind not issued here."""
-    return KINDS.get(str(getattr(member, "value", member)))
+    return KINDS.get(type_value(member))
 
 
 def kind_named(word: str) -> CodeKind | None:
