@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 # Imported here, before any test runs: hypothesis's pytest plugin otherwise imports it
 # at the end of a session, and a Ctrl-C raised in process by a CLI test (a SIGINT to
 # this process) can leave the interpreter's AST recursion counter off, so that
 # compiling it then fails with "AST constructor recursion depth mismatch" (seen with
 # CPython 3.11.7, running tests/cli/test_cli_issuing.py alone).
+import signal
+from pathlib import Path
+
 import hypothesis  # noqa: F401
 import pytest
 from syrupy.assertion import SnapshotAssertion
@@ -54,3 +55,8 @@ def json_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+# Started in the background of a shell without job control, the process ignores SIGINT,
+# and the tests that press Ctrl-C (a real SIGINT) would see nothing: take the default.
+signal.signal(signal.SIGINT, signal.default_int_handler)
