@@ -19,6 +19,7 @@ knows the operation's type and owns the one retry loop.
 from __future__ import annotations
 
 import asyncio
+import base64
 import builtins
 import datetime
 import email.utils
@@ -237,16 +238,35 @@ def parse_result(result_type: type[T], status: int, headers: Mapping[str, str], 
     raise error_from_response(status, headers, body)
 
 
+def basic_credentials(user: str, password: str) -> str:
+    """A ``Basic`` credentials value (RFC 7617, UTF-8) for ``Proxy-Authorization``
+    (pure): what ``aiohttp.BasicAuth`` encoded, which aiohttp now deprecates."""
+    if ":" in user:
+        raise ValueError('a proxy user name cannot hold ":" (RFC 7617, section 2)')
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def proxy_refusal(status: int, reason: str) -> str:
+    """What to say when the proxy answers a tunnel request with ``status`` (pure)."""
+    said = f"the proxy refused the connection: HTTP {status} {reason}".rstrip()
+    if status == 407:
+        return f"{said}; check the proxy's user name and password (in the proxy URL)"
+    return said
+
+
 def split_proxy_credentials(
     proxy: URL, auth: aiohttp.BasicAuth | None
-) -> tuple[str, aiohttp.BasicAuth | None]:
-    """The proxy URL without credentials, and the credentials as ``proxy_auth`` (pure):
-    credentials in the URL (``http://user:pw@proxy:3128``) win. Every aiohttp version
-    then sends them as ``Proxy-Authorization``; left in the URL, some do not."""
-    if proxy.user is None:
-        return str(proxy), auth
-    credentials = aiohttp.BasicAuth(proxy.user, proxy.password or "")
-    return str(proxy.with_user(None)), credentials
+) -> tuple[str, str | None, str | None]:
+    """The proxy URL without credentials, the ``Proxy-Authorization`` value for them and
+    their password (to redact), from a proxy URL and the credentials aiohttp found for it
+    (pure). Credentials in the URL (``http://user:pw@proxy:3128``) win; left in the URL,
+    some aiohttp versions do not send them."""
+    if proxy.user is not None:
+        password = proxy.password or ""
+        return str(proxy.with_user(None)), basic_credentials(proxy.user, password), password
+    if auth is not None:
+        return str(proxy), auth.encode(), auth.password
+    return str(proxy), None, None
 
 
 # In a forked child: the parent's sessions, kept unclosed and unused (``forget_session``).
@@ -376,7 +396,8 @@ class GraphQLTransport:
         self._connection_limit = connection_limit
         self._session = session
         self._owns_session = session is None
-        self._proxy_auth: aiohttp.BasicAuth | None = None
+        # Sent on the CONNECT of an https request through the proxy.
+        self._proxy_headers: dict[str, str] | None = None
         self._route: str | None = None
         self._client_timeout: aiohttp.ClientTimeout | None = None
         self._closed = False
@@ -406,20 +427,21 @@ class GraphQLTransport:
             self._owns_session = True
             self._route = None
         if self._route is None:
-            self._route, self._proxy_auth = self._resolve_proxy()
-            if self._proxy_auth is not None and URL(self.url).scheme == "http":
-                # A plain-http request goes to the proxy whole, so the proxy's credentials
-                # travel as a header of it: with ``proxy_auth``, aiohttp 3.11 and 3.12 sent
-                # them on a sign-in but not on the requests after it (seen with 3.11.2 to
-                # 3.12.15; 3.14 sends both).
-                value = self._proxy_auth.encode()
-                register_secret(self._proxy_auth.password)
-                register_secret(value)
-                self.headers["Proxy-Authorization"] = value
-                self._proxy_auth = None
+            self._route, authorization, password = self._resolve_proxy()
+            self._proxy_headers = None
+            if authorization is not None:
+                register_secret(password)
+                register_secret(authorization)
+                if URL(self.url).scheme == "http":
+                    # A plain-http request goes to the proxy whole, so its credentials
+                    # travel as a header of it (aiohttp 3.11 and 3.12, given
+                    # ``proxy_auth``, sent them on a sign-in but not on what followed).
+                    self.headers["Proxy-Authorization"] = authorization
+                else:
+                    self._proxy_headers = {"Proxy-Authorization": authorization}
         return self._session
 
-    def _resolve_proxy(self) -> tuple[str, aiohttp.BasicAuth | None]:
+    def _resolve_proxy(self) -> tuple[str, str | None, str | None]:
         """The proxy for ``url`` ("" for none): explicit, else from the environment.
 
         Resolved once, not per request: aiohttp's ``trust_env`` reads the environment
@@ -432,7 +454,7 @@ class GraphQLTransport:
         try:
             proxy, auth = get_env_proxy_for_url(URL(self.url))
         except LookupError:
-            return "", None
+            return "", None, None
         return split_proxy_credentials(proxy, auth)
 
     async def close(self) -> None:
@@ -538,7 +560,7 @@ class GraphQLTransport:
                 timeout=client_timeout,
                 allow_redirects=False,
                 proxy=self._route or None,
-                proxy_auth=self._proxy_auth,
+                proxy_headers=self._proxy_headers,
                 trace_request_ctx=wire,
             ) as response:
                 raw = RawResponse(
@@ -561,6 +583,13 @@ class GraphQLTransport:
                 "server certificate",
                 sent=False,
                 retryable=False,
+            ) from exc
+        except aiohttp.ClientHttpProxyError as exc:
+            # The proxy refused the tunnel: nothing reached the server.
+            raise TransportError(
+                f"{operation_name or 'request'}: {proxy_refusal(exc.status, exc.message)}",
+                sent=False,
+                retryable=exc.status >= 500,
             ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(

@@ -7,17 +7,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import select
+import socket
+import socketserver
+import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import trustme
 from aiohttp import web
 from omnivoltaic_erm_gql import QueryOrder
 
-from omnivoltaic_erm import AsyncErmClient, ErmError
+from omnivoltaic_erm import AsyncErmClient, ErmError, TransportError
+from omnivoltaic_erm._transport import GraphQLTransport, basic_credentials
 from omnivoltaic_erm.testing import BackgroundServer
 from tests.support.stub_erm import PASSWORD, StubErm
 
@@ -205,3 +212,119 @@ def test_cli_proxy_option_and_variable(
     assert done.returncode == 0, done.stderr
     assert len(fwd.relayed) == 2
     assert erm_stub.calls["GetAllClientItems"] == 1
+
+
+class ConnectProxy:
+    """A tunnelling proxy for https: answers ``CONNECT host:port`` and relays the bytes,
+    refusing with 407 a CONNECT without the expected ``Proxy-Authorization``."""
+
+    def __init__(self, credentials: tuple[str, str]) -> None:
+        user, password = credentials
+        self.wanted = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.tunnels: list[str] = []
+        self.refused = 0
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _handler(self) -> type[socketserver.StreamRequestHandler]:
+        proxy = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                request_line = self.rfile.readline().decode("latin-1").split()
+                headers: dict[str, str] = {}
+                while (line := self.rfile.readline().decode("latin-1").strip()) != "":
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                if headers.get("proxy-authorization") != proxy.wanted:
+                    proxy.refused += 1
+                    self.wfile.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n")
+                    self.wfile.write(b"Content-Length: 0\r\n\r\n")
+                    return
+                host, _, port = request_line[1].rpartition(":")
+                proxy.tunnels.append(request_line[1])
+                with socket.create_connection((host, int(port))) as upstream:
+                    self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    self.wfile.flush()
+                    _pipe(self.connection, upstream)
+
+        return Handler
+
+    def __enter__(self) -> ConnectProxy:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _pipe(a: socket.socket, b: socket.socket) -> None:
+    """Relay bytes both ways until one side closes."""
+    sockets = [a, b]
+    while True:
+        readable, _, _ = select.select(sockets, [], [], 10)
+        if not readable:
+            return
+        for sock in readable:
+            data = sock.recv(65536)
+            if not data:
+                return
+            (b if sock is a else a).sendall(data)
+
+
+def test_credentials_in_an_https_proxy_url_reach_the_tunnel_and_not_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    seen: list[dict[str, str]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.json_response({"data": {"ok": True}})
+
+    app = web.Application()
+    app.router.add_post("/graphql", handle)
+
+    async def post(url: str, proxy: str | None = None) -> bytes:
+        transport = GraphQLTransport(url, ssl=client_context, proxy=proxy)
+        try:
+            return (await transport.post("{ ok }", "Ok", None)).body
+        finally:
+            await transport.close()
+
+    with (
+        BackgroundServer(app, ssl_context=context) as server,
+        ConnectProxy((PROXY_USER, PROXY_PASSWORD)) as tunnel,
+    ):
+        url = f"https://127.0.0.1:{server.port}/graphql"
+        with_credentials = tunnel.url.replace("http://", f"http://{PROXY_USERINFO}@")
+        # From the environment, and given explicitly.
+        monkeypatch.setenv("HTTPS_PROXY", with_credentials)
+        assert b'"ok"' in asyncio.run(post(url))
+        monkeypatch.setenv("HTTPS_PROXY", DEAD_PROXY)
+        assert b'"ok"' in asyncio.run(post(url, proxy=with_credentials))
+        assert tunnel.tunnels == [f"127.0.0.1:{server.port}"] * 2
+        assert tunnel.refused == 0
+        # The proxy's credentials end at the proxy: the server never sees them.
+        assert len(seen) == 2
+        assert all("Proxy-Authorization" not in headers for headers in seen)
+        # Without them, the tunnel is refused: the check above is not vacuous.
+        monkeypatch.setenv("HTTPS_PROXY", tunnel.url)
+        with pytest.raises(TransportError, match=r"HTTP 407 .*user name and password") as info:
+            asyncio.run(post(url))
+        assert (info.value.sent, info.value.retryable) == (False, False)
+        assert tunnel.refused == 1
+        assert len(seen) == 2
+
+
+def test_basic_credentials_encode_as_the_standard_says() -> None:
+    assert basic_credentials("Aladdin", "open sesame") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    assert basic_credentials("ops@depot", "pä") == "Basic b3BzQGRlcG90OnDDpA=="  # UTF-8
+    with pytest.raises(ValueError, match="cannot hold"):
+        basic_credentials("a:b", "pw")
