@@ -241,8 +241,7 @@ class TokenManager:
         self._refresh_token: str | None = None
         cached = cache.load() if cache else None
         if cached is not None:
-            # A refused access token is cached as its refresh token only: never usable.
-            self._adopt(cached if cached.value else Token("", 0.0, cached.refresh))
+            self._adopt(cached)
         # Access tokens the server refused: never taken back from the cache.
         self._refused: set[str] = set()
         self._lifetime: float | None = None
@@ -258,8 +257,12 @@ class TokenManager:
         )
 
     def _usable(self, token: Token | None) -> bool:
-        return token is not None and not refresh_due(
-            token, self._clock(), self._margin, self._lifetime
+        # An empty access token (a refused one, cached as its refresh token only) is
+        # never usable, whatever its expiry says.
+        return (
+            token is not None
+            and token.value != ""
+            and not refresh_due(token, self._clock(), self._margin, self._lifetime)
         )
 
     async def token(self) -> str:
@@ -317,12 +320,7 @@ class TokenManager:
         async with self._cache.renewing():
             # Another process may have renewed while this one waited for the lock.
             cached = self._cache.load()
-            if (
-                cached is not None
-                and cached.value
-                and cached.value not in self._refused
-                and self._usable(cached)
-            ):
+            if cached is not None and cached.value not in self._refused and self._usable(cached):
                 self._adopt(cached)
                 return cached
             if cached is not None and cached.refresh:

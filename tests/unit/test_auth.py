@@ -9,6 +9,7 @@ in ``tests/e2e``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -662,3 +663,195 @@ def test_a_renewal_forgotten_after_a_fork_is_started_anew() -> None:
     # Two renewals: the second call did not wait for the forgotten one.
     assert len(account.sign_ins) == 2
     assert {first, second} == {g.access for g in account.sign_ins}
+
+
+# -- another process shares the cache ------------------------------------------------------
+#
+# Two ``TokenCache`` objects on one file are two processes' views of it: each opens the
+# file and its lock on its own. What the other "process" writes lands between this
+# manager's construction and its renewal, which is where a real one's write lands while
+# this one waits for the cache's lock.
+
+
+def _expired_in_cache(tmp_path: Path, clock: Clock) -> tuple[TokenCache, TokenCache, str]:
+    """A cache holding an expired token, a second view of the same file, and the
+    expired token's refresh token."""
+    mine = TokenCache(tmp_path / "token.json")
+    old_refresh = secret("old-refresh")
+    mine.save(Token(secret("expired"), clock.now - 10.0, old_refresh))
+    return mine, TokenCache(tmp_path / "token.json"), old_refresh
+
+
+def test_a_token_another_process_renewed_meanwhile_is_taken_without_a_renewal(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(1000.0)
+    account = Account(clock)
+    mine, theirs, _ = _expired_in_cache(tmp_path, clock)
+    tokens = TokenManager(
+        account.sign_in, refresh=account.refresh, refresh_margin=10.0, cache=mine, clock=clock
+    )
+    theirs_access, theirs_refresh = secret("their-access"), secret("their-refresh")
+    theirs.save(Token(theirs_access, clock.now + 500.0, theirs_refresh))
+    assert run(tokens.token) == theirs_access
+    assert (account.sign_ins, account.refreshed_with) == ([], [])
+    assert theirs_access in _logging._tokens and theirs_refresh in _logging._tokens
+    # Taken as this manager's own: the next call reads no cache.
+    theirs.clear()
+    assert run(tokens.token) == theirs_access
+    theirs.save(Token(theirs_access, clock.now + 500.0, theirs_refresh))
+    # Its refresh token came with it: the next renewal spends that one.
+    clock.now += 495.0
+    run(tokens.token)
+    assert account.refreshed_with == [theirs_refresh]
+    assert tokens.refreshes == 1 and tokens.sign_ins == 0
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "expired",  # renewed by the other, and expired since
+        "due",  # valid, but inside this manager's refresh margin
+        "refused",  # its access token refused: only the refresh token is kept
+        "empty",  # no access token, though an expiry ahead (a file written otherwise)
+    ],
+)
+def test_a_refresh_token_another_process_rotated_is_the_one_spent(
+    tmp_path: Path, written: str
+) -> None:
+    clock = Clock(1000.0)
+    account = Account(clock)
+    mine, theirs, old_refresh = _expired_in_cache(tmp_path, clock)
+    tokens = TokenManager(
+        account.sign_in, refresh=account.refresh, refresh_margin=10.0, cache=mine, clock=clock
+    )
+    rotated = secret("rotated-refresh")
+    access = secret("their-access")
+    expires = {"expired": clock.now - 1.0, "due": clock.now + 5.0}.get(written, clock.now + 500)
+    if written == "empty":
+        access = ""
+    theirs.save(Token(access, expires, rotated))
+    if written == "refused":
+        theirs.forget_access(Token(access, expires, rotated))
+    value = run(tokens.token)
+    assert account.refreshed_with == [rotated]  # not the old one, which is spent
+    assert value == account.refresh_grants[0].access != access
+    assert old_refresh not in account.refreshed_with
+    assert mine.load() == Token(value, clock.now + 1000.0, account.refresh_grants[0].refresh)
+
+
+def test_a_token_this_manager_saw_refused_is_not_taken_from_another_process(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(1000.0)
+    account = Account(clock)
+    mine, theirs, _ = _expired_in_cache(tmp_path, clock)
+    tokens = TokenManager(
+        account.sign_in, refresh=account.refresh, refresh_margin=10.0, cache=mine, clock=clock
+    )
+    refused = secret("refused-access")
+    tokens.invalidate(refused)
+    theirs.save(Token(refused, clock.now + 500.0, None))
+    value = run(tokens.token)
+    assert value != refused
+    assert len(account.refreshed_with) + len(account.sign_ins) == 1
+
+
+# -- the shared renewal's life -------------------------------------------------------------
+
+
+def test_a_renewal_runs_in_a_context_of_its_own() -> None:
+    # Shared by every waiter, it is not bound by the context (a deadline, a trace) of
+    # the call that happened to start it.
+    from omnivoltaic_erm._pipeline import deadline_var
+
+    seen: list[float | None] = []
+    clock = Clock(0.0)
+    account = Account(clock)
+
+    async def sign_in() -> Grant:
+        seen.append(deadline_var.get())
+        return await account.sign_in()
+
+    async def scenario() -> str:
+        deadline_var.set(12.5)
+        return await TokenManager(sign_in, refresh_margin=10.0, clock=clock).token()
+
+    assert run(scenario) == account.sign_ins[0].access
+    assert seen == [None]
+
+
+def test_aclose_cancels_a_renewal_under_way_and_lets_it_unwind() -> None:
+    clock = Clock(0.0)
+    account = Account(clock)
+    unwound: list[str] = []
+
+    async def stuck_sign_in() -> Grant:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            unwound.append("sign-in")
+        raise AssertionError("never reached")
+
+    async def scenario() -> None:
+        tokens = TokenManager(stuck_sign_in, refresh_margin=10.0, clock=clock)
+        caller = asyncio.ensure_future(tokens.token())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert not caller.done()
+        # Bounded: an aclose that did not cancel the renewal would wait for ever.
+        closing = asyncio.ensure_future(tokens.aclose())
+        await asyncio.wait({closing}, timeout=5)
+        assert closing.done(), "aclose waits for a renewal it did not cancel"
+        assert unwound == ["sign-in"]  # done within aclose, not later
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        # Closed with nothing under way, or twice: nothing to do.
+        await tokens.aclose()
+        # The cancelled renewal is forgotten: a later call starts its own.
+        tokens._sign_in = account.sign_in
+        assert await tokens.token() == account.sign_ins[0].access
+
+    run(scenario)
+
+
+def test_a_failed_renewal_nobody_waits_for_is_not_reported_as_unretrieved() -> None:
+    clock = Clock(0.0)
+    reported: list[str] = []
+
+    async def failing_sign_in() -> Grant:
+        await asyncio.sleep(0)
+        raise AuthenticationError("Invalid Credentials")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+        tokens = TokenManager(failing_sign_in, refresh_margin=10.0, clock=clock)
+        caller = asyncio.ensure_future(tokens.token())
+        await asyncio.sleep(0)
+        caller.cancel()  # the only waiter leaves; the renewal goes on and fails
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert tokens._renewal is None
+        del tokens
+        gc.collect()
+
+    run(scenario)
+    gc.collect()
+    assert reported == []
+
+
+@pytest.mark.parametrize("expires_at", [0.0, 1500.0])  # as this client writes it; or not
+def test_a_cached_token_without_its_access_part_is_renewed_with_its_refresh_token(
+    tmp_path: Path, expires_at: float
+) -> None:
+    cache = TokenCache(tmp_path / "token.json")
+    kept = secret("kept-refresh")
+    cache.save(Token("", expires_at, kept))
+    clock = Clock(1000.0)
+    account = Account(clock)
+    tokens = TokenManager(
+        account.sign_in, refresh=account.refresh, refresh_margin=10.0, cache=cache, clock=clock
+    )
+    assert run(tokens.token) == account.refresh_grants[0].access
+    assert account.refreshed_with == [kept] and account.sign_ins == []

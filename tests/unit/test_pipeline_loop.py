@@ -9,6 +9,7 @@ never end is stopped by the script after ``GIVE_UP`` calls."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ from opentelemetry.trace import StatusCode
 from omnivoltaic_erm import _tracing
 from omnivoltaic_erm._auth import Grant, TokenManager
 from omnivoltaic_erm._operations import REFRESH, SIGN_IN
-from omnivoltaic_erm._pipeline import MUTATION, QUERY, Pipeline
+from omnivoltaic_erm._pipeline import MUTATION, QUERY, Pipeline, deadline_var
 from omnivoltaic_erm.config import RetryPolicy
 from omnivoltaic_erm.errors import (
     AuthenticationError,
@@ -117,6 +118,33 @@ class Harness:
         role: str | None = None,
     ) -> Any:
         return asyncio.run(self.pipeline.run(name, kind, send, headers, role))
+
+    def run_at(
+        self,
+        now: float,
+        name: str,
+        kind: str,
+        send: Script,
+        outer: float | None = None,
+    ) -> Any:
+        """``run`` on a loop whose clock stands at ``now`` (the waits are recorded, not
+        slept), inside an enclosing operation's deadline ``outer`` when given; the
+        enclosing deadline is checked to be in force again afterwards."""
+
+        async def run() -> Any:
+            scope = deadline_var.set(outer)
+            try:
+                return await self.pipeline.run(name, kind, send)
+            finally:
+                assert deadline_var.get() == outer
+                deadline_var.reset(scope)
+
+        loop = asyncio.new_event_loop()
+        loop.time = lambda: now  # type: ignore[method-assign]
+        try:
+            return loop.run_until_complete(run())
+        finally:
+            loop.close()
 
     def span(self) -> ReadableSpan:
         assert self.spans is not None
@@ -316,6 +344,105 @@ def test_a_refused_token_on_a_mutation_is_forgotten_and_raised(h: Harness) -> No
     later = Script(ok())
     h.run("GenerateDaysCode", MUTATION, later)
     assert later.headers == [bearer("t2")]
+
+
+# -- the operation's deadline -------------------------------------------------------------
+
+NOW = 1000.0
+
+
+def _given_up_for_time(h: Harness, send: Script, caplog: pytest.LogCaptureFixture) -> None:
+    """The loop stopped after ``send.calls`` attempts because no time was left: the
+    failure is raised, the span says so, and the log names the operation."""
+    attempts = send.calls
+    if h.spans is not None:
+        span = h.span()
+        assert span.attributes is not None
+        assert span.attributes["erm.attempts"] == attempts
+        assert span.attributes["error.type"] == "ServerError"
+        assert span.status.status_code is StatusCode.ERROR
+    assert f"GetItems attempt {attempts} failed; no time left to retry" in caplog.messages
+
+
+@pytest.mark.parametrize(
+    ("call_timeout", "calls", "delays"),
+    [
+        (0.5, 1, []),  # the first wait (0.5 s) would end on the deadline: no retry
+        (0.75, 2, [0.5]),  # room for the first wait, not for the second (1 s)
+    ],
+)
+def test_a_retry_that_would_end_on_or_past_the_deadline_is_not_made(
+    spans: InMemorySpanExporter | None,
+    caplog: pytest.LogCaptureFixture,
+    call_timeout: float,
+    calls: int,
+    delays: list[float],
+) -> None:
+    h = Harness(spans, call_timeout=call_timeout)
+    send = Script(fail(server_error))
+    with caplog.at_level(logging.INFO, "omnivoltaic_erm.pipeline"), pytest.raises(ServerError):
+        h.run_at(NOW, "GetItems", QUERY, send)
+    assert send.calls == calls
+    assert h.sleeps.delays == delays
+    _given_up_for_time(h, send, caplog)
+
+
+@pytest.mark.parametrize(
+    ("outer", "call_timeout"),
+    [
+        (NOW + 0.5, None),  # no bound of its own: the enclosing operation's holds
+        (NOW + 0.5, 100.0),  # its own is later: the enclosing one, earlier, holds
+        (NOW + 100.0, 0.5),  # its own is earlier and holds
+    ],
+)
+def test_the_earlier_of_the_enclosing_and_own_deadline_holds(
+    spans: InMemorySpanExporter | None,
+    caplog: pytest.LogCaptureFixture,
+    outer: float,
+    call_timeout: float | None,
+) -> None:
+    h = Harness(spans, call_timeout=call_timeout)
+    send = Script(fail(server_error))
+    with caplog.at_level(logging.INFO, "omnivoltaic_erm.pipeline"), pytest.raises(ServerError):
+        h.run_at(NOW, "GetItems", QUERY, send, outer=outer)
+    assert (send.calls, h.sleeps.delays) == (1, [])
+    _given_up_for_time(h, send, caplog)
+
+
+def test_without_any_deadline_the_policy_alone_ends_the_loop(h: Harness) -> None:
+    send = Script(fail(server_error))
+    with pytest.raises(ServerError):
+        h.run_at(NOW, "GetItems", QUERY, send)
+    assert (send.calls, h.sleeps.delays) == (3, [0.5, 1.0])
+
+
+# -- the error names its operation ---------------------------------------------------------
+
+
+def test_an_error_leaves_named_by_its_operation(h: Harness) -> None:
+    with pytest.raises(HttpStatusError) as info:
+        h.run("GetItems", QUERY, Script(fail(lambda: HttpStatusError(400))))
+    assert info.value.operation == "GetItems"
+
+
+def test_an_error_already_named_keeps_its_name(h: Harness) -> None:
+    def named() -> ErmError:
+        error = HttpStatusError(400)
+        error.operation = "SignInUser"  # raised by the sign-in run inside this call
+        return error
+
+    with pytest.raises(HttpStatusError) as info:
+        h.run("GetItems", QUERY, Script(fail(named)))
+    assert info.value.operation == "SignInUser"
+
+
+def test_a_retry_is_logged_with_its_operation(
+    spans: InMemorySpanExporter | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness(spans)
+    with caplog.at_level(logging.INFO, "omnivoltaic_erm.pipeline"):
+        assert h.run("GetItems", QUERY, Script(fail(server_error), ok())) == "ok"
+    assert caplog.messages == ["GetItems attempt 1 failed (ServerError); retrying in 0.50 s"]
 
 
 # -- spans and the concurrency bound -------------------------------------------------------
