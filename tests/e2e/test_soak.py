@@ -29,12 +29,17 @@ def test_short_soak_issues_each_code_exactly_once(fleet: str) -> None:
     assert report.history_events == report.issued + report.network_duplicates
     assert report.recovered > 0, "drops and delays must have forced recoveries"
     assert set(report.faults) == set(EVERY_FAULT), report.faults
+    # The client's own reports of a second execution name only the network's.
+    assert report.misreported == 0
+    assert report.reported_twice <= report.network_duplicates
     if fleet == "interval-on":
         # The interval rule refuses a gateway's second delivery.
         assert report.network_duplicates == 0
     else:
         # Without the rule, a request still unsettled is raised, never sent blind again.
         assert report.unknown_then_settled > 0
+        # A second execution the client came across in a history read was reported.
+        assert report.reported_twice > 0
     # Tokens of 3 s expire mid-run: renewed with the refresh token, not the password.
     assert report.refreshes >= 1, "tokens of 3 s must have expired mid-run"
     assert report.sign_ins == 1

@@ -25,16 +25,19 @@ import asyncio
 import csv
 import json
 import logging
+import re
 import sqlite3
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from omnivoltaic_erm import (
     AsyncErmClient,
     ClientConfig,
+    DuplicateCodeWarning,
     ErmError,
     IssuedCode,
     Limits,
@@ -88,6 +91,10 @@ class SoakReport:
     history_events: int = 0
     duplicates: int = 0
     network_duplicates: int = 0
+    # Request ids the client warned of as executed twice (``DuplicateCodeWarning``), and
+    # those of them the sandbox did not execute twice (a false report).
+    reported_twice: int = 0
+    misreported: int = 0
     lost: int = 0
     mismatched: int = 0
     missing: int = 0
@@ -186,6 +193,16 @@ def _twice(sb: Sandbox) -> set[str]:
     return {rid for kind, rid in sb.fault_log if kind == "twice" and rid is not None}
 
 
+def _reported_twice(warned: list[warnings.WarningMessage]) -> set[str]:
+    """The request ids in the client's ``DuplicateCodeWarning``s."""
+    return {
+        match.group(1)
+        for w in warned
+        if issubclass(w.category, DuplicateCodeWarning)
+        and (match := re.search(r"request id (\S+);", str(w.message)))
+    }
+
+
 def run_soak(
     requests: int, items: int, fault_rate: float = 0.2, seed: int = 1, fleet_name: str = FLEETS[0]
 ) -> SoakReport:
@@ -197,9 +214,13 @@ def run_soak(
     with _sandbox(items, fleet_name) as sb:
         keys = [str(i["oemItemID"]) for i in sb.items()][:items]
         sb.faults = _faults(fault_rate, seed)
-        outcomes = asyncio.run(_issue_all(sb, keys, per_item, report))
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always", DuplicateCodeWarning)
+            outcomes = asyncio.run(_issue_all(sb, keys, per_item, report))
         report.faults = {k: v for k, v in sb.fault_counts.items() if v}
         twice = _twice(sb)
+        reported = _reported_twice(warned)
+        report.reported_twice, report.misreported = len(reported), len(reported - twice)
         sb.faults = FaultSpec()
         history = _history_by_request(sb, keys)
         report.history_events = sum(len(v) for v in history.values())
