@@ -30,6 +30,7 @@ from omnivoltaic_erm import (
 )
 from omnivoltaic_erm._issuing import Interruption, interruption_of
 from omnivoltaic_erm._limits import limits_from_fleet
+from omnivoltaic_erm.client import new_request_id
 from omnivoltaic_erm.testing import BackgroundServer
 from tests.support.stub_erm import (
     ITEM_ID,
@@ -42,7 +43,6 @@ from tests.support.stub_erm import (
 from tests.support.tokens import jwt
 
 OEM_ID = "DVAV0111000999"  # the stub item's oemItemID
-RID = "00000000000000c1"
 # No interval, so that nothing here waits.
 NO_WAIT = Limits(code_interval=0.0, interval_margin=0.0)
 FLEET: dict[str, Any] = {
@@ -105,11 +105,13 @@ def test_a_code_cancelled_while_its_answer_is_held_is_noted_as_maybe_sent(
     stub: tuple[StubErm, BackgroundServer],
 ) -> None:
     erm_stub, srv = stub
+    # New to the process on every run: a request id sent before is remembered as sent.
+    rid = new_request_id()
 
     async def run() -> asyncio.CancelledError:
         async with client(srv, config=UNLEARNED) as erm:
             await erm.item_limits(OEM_ID)  # signed in, item known: next is the code
-            task = asyncio.create_task(erm.generate_days_code(OEM_ID, 7, request_id=RID))
+            task = asyncio.create_task(erm.generate_days_code(OEM_ID, 7, request_id=rid))
             await committed(erm_stub, 1, task)
             task.cancel()
             with pytest.raises(asyncio.CancelledError) as info:
@@ -119,7 +121,7 @@ def test_a_code_cancelled_while_its_answer_is_held_is_noted_as_maybe_sent(
     error = asyncio.run(run())
     # The item as the caller named it, and the request it can be recovered by.
     found = interruption_of(error)
-    assert found == Interruption(CodeTypes.DAYSCODE, OEM_ID, RID, maybe_sent=True)
+    assert found == Interruption(CodeTypes.DAYSCODE, OEM_ID, rid, maybe_sent=True)
     assert error.__notes__ == [found.note]
     # The item named by its oemItemID, the code request names it by its _id.
     (sent,) = [
