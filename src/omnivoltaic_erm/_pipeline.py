@@ -80,7 +80,7 @@ class Pipeline:
         self.retry = retry
         self.call_timeout = call_timeout
         self._max_concurrency = max_concurrency
-        self._sem: asyncio.Semaphore | contextlib.nullcontext[None] = contextlib.nullcontext()
+        self._sem: asyncio.Semaphore | contextlib.nullcontext[None]
         self.reset()
         self._sleep = sleep
 

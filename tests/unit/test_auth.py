@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -735,6 +736,8 @@ def test_a_refresh_token_another_process_rotated_is_the_one_spent(
         theirs.forget_access(Token(access, expires, rotated))
     value = run(tokens.token)
     assert account.refreshed_with == [rotated]  # not the old one, which is spent
+    # Read from the cache, it is redacted from the logs as a token (not as a password).
+    assert rotated in _logging._tokens and rotated not in _logging._passwords
     assert value == account.refresh_grants[0].access != access
     assert old_refresh not in account.refreshed_with
     assert mine.load() == Token(value, clock.now + 1000.0, account.refresh_grants[0].refresh)
@@ -803,6 +806,7 @@ def test_aclose_cancels_a_renewal_under_way_and_lets_it_unwind() -> None:
         closing = asyncio.ensure_future(tokens.aclose())
         await asyncio.wait({closing}, timeout=5)
         assert closing.done(), "aclose waits for a renewal it did not cancel"
+        assert closing.exception() is None  # the renewal's cancellation stays inside
         assert unwound == ["sign-in"]  # done within aclose, not later
         with pytest.raises(asyncio.CancelledError):
             await caller
@@ -855,3 +859,16 @@ def test_a_cached_token_without_its_access_part_is_renewed_with_its_refresh_toke
     )
     assert run(tokens.token) == account.refresh_grants[0].access
     assert account.refreshed_with == [kept] and account.sign_ins == []
+
+
+def test_a_token_without_a_refresh_token_is_cached_with_none(tmp_path: Path) -> None:
+    # The file is read by other processes and versions: no refresh token is null.
+    cache = TokenCache(tmp_path / "token.json")
+    clock = Clock(0.0)
+
+    async def sign_in() -> Grant:
+        return Grant(jwt(1000.0))
+
+    tokens = TokenManager(sign_in, refresh_margin=10.0, cache=cache, clock=clock)
+    run(tokens.token)
+    assert json.loads(cache.path.read_text())["refresh"] is None
