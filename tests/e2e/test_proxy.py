@@ -32,6 +32,12 @@ from tests.support.stub_erm import PASSWORD, StubErm
 DEAD_PROXY = "http://127.0.0.1:9"
 
 
+def _basic(user: str, password: str) -> str:
+    """The ``Proxy-Authorization`` value a proxy expects, written out here rather than
+    taken from the code under test."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 class ForwardProxy:
     """A plain-HTTP forward proxy: relays each request to its absolute URL and counts it."""
 
@@ -46,7 +52,7 @@ class ForwardProxy:
         async def relay(request: web.Request) -> web.StreamResponse:
             if self.credentials is not None:
                 user, password = self.credentials
-                wanted = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+                wanted = _basic(user, password)
                 if request.headers.get("Proxy-Authorization") != wanted:
                     self.refused += 1
                     return web.Response(status=407, text="Proxy Authentication Required")
@@ -220,7 +226,7 @@ class ConnectProxy:
 
     def __init__(self, credentials: tuple[str, str]) -> None:
         user, password = credentials
-        self.wanted = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.wanted = _basic(user, password)
         self.tunnels: list[str] = []
         self.refused = 0
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self._handler())

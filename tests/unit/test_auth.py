@@ -13,6 +13,7 @@ import gc
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -674,38 +675,51 @@ def test_a_renewal_forgotten_after_a_fork_is_started_anew() -> None:
 # this one waits for the cache's lock.
 
 
-def _expired_in_cache(tmp_path: Path, clock: Clock) -> tuple[TokenCache, TokenCache, str]:
-    """A cache holding an expired token, a second view of the same file, and the
-    expired token's refresh token."""
+@dataclass
+class _SharedCache:
+    """This manager, over a cache holding an expired token, and a second view of the
+    same file (the other process's)."""
+
+    clock: Clock
+    account: Account
+    mine: TokenCache
+    theirs: TokenCache
+    old_refresh: str
+    tokens: TokenManager
+
+
+def _shared_cache(tmp_path: Path) -> _SharedCache:
+    clock = Clock(1000.0)
+    account = Account(clock)
     mine = TokenCache(tmp_path / "token.json")
     old_refresh = secret("old-refresh")
     mine.save(Token(secret("expired"), clock.now - 10.0, old_refresh))
-    return mine, TokenCache(tmp_path / "token.json"), old_refresh
+    tokens = TokenManager(
+        account.sign_in, refresh=account.refresh, refresh_margin=10.0, cache=mine, clock=clock
+    )
+    return _SharedCache(
+        clock, account, mine, TokenCache(tmp_path / "token.json"), old_refresh, tokens
+    )
 
 
 def test_a_token_another_process_renewed_meanwhile_is_taken_without_a_renewal(
     tmp_path: Path,
 ) -> None:
-    clock = Clock(1000.0)
-    account = Account(clock)
-    mine, theirs, _ = _expired_in_cache(tmp_path, clock)
-    tokens = TokenManager(
-        account.sign_in, refresh=account.refresh, refresh_margin=10.0, cache=mine, clock=clock
-    )
+    c = _shared_cache(tmp_path)
     theirs_access, theirs_refresh = secret("their-access"), secret("their-refresh")
-    theirs.save(Token(theirs_access, clock.now + 500.0, theirs_refresh))
-    assert run(tokens.token) == theirs_access
-    assert (account.sign_ins, account.refreshed_with) == ([], [])
+    c.theirs.save(Token(theirs_access, c.clock.now + 500.0, theirs_refresh))
+    assert run(c.tokens.token) == theirs_access
+    assert (c.account.sign_ins, c.account.refreshed_with) == ([], [])
     assert theirs_access in _logging._tokens and theirs_refresh in _logging._tokens
     # Taken as this manager's own: the next call reads no cache.
-    theirs.clear()
-    assert run(tokens.token) == theirs_access
-    theirs.save(Token(theirs_access, clock.now + 500.0, theirs_refresh))
+    c.theirs.clear()
+    assert run(c.tokens.token) == theirs_access
+    c.theirs.save(Token(theirs_access, c.clock.now + 500.0, theirs_refresh))
     # Its refresh token came with it: the next renewal spends that one.
-    clock.now += 495.0
-    run(tokens.token)
-    assert account.refreshed_with == [theirs_refresh]
-    assert tokens.refreshes == 1 and tokens.sign_ins == 0
+    c.clock.now += 495.0
+    run(c.tokens.token)
+    assert c.account.refreshed_with == [theirs_refresh]
+    assert c.tokens.refreshes == 1 and c.tokens.sign_ins == 0
 
 
 @pytest.mark.parametrize(
@@ -720,44 +734,36 @@ def test_a_token_another_process_renewed_meanwhile_is_taken_without_a_renewal(
 def test_a_refresh_token_another_process_rotated_is_the_one_spent(
     tmp_path: Path, written: str
 ) -> None:
-    clock = Clock(1000.0)
-    account = Account(clock)
-    mine, theirs, old_refresh = _expired_in_cache(tmp_path, clock)
-    tokens = TokenManager(
-        account.sign_in, refresh=account.refresh, refresh_margin=10.0, cache=mine, clock=clock
-    )
+    c = _shared_cache(tmp_path)
     rotated = secret("rotated-refresh")
     access = secret("their-access")
-    expires = {"expired": clock.now - 1.0, "due": clock.now + 5.0}.get(written, clock.now + 500)
+    expires = {"expired": c.clock.now - 1.0, "due": c.clock.now + 5.0}.get(
+        written, c.clock.now + 500
+    )
     if written == "empty":
         access = ""
-    theirs.save(Token(access, expires, rotated))
+    c.theirs.save(Token(access, expires, rotated))
     if written == "refused":
-        theirs.forget_access(Token(access, expires, rotated))
-    value = run(tokens.token)
-    assert account.refreshed_with == [rotated]  # not the old one, which is spent
+        c.theirs.forget_access(Token(access, expires, rotated))
+    value = run(c.tokens.token)
+    assert c.account.refreshed_with == [rotated]  # not the old one, which is spent
     # Read from the cache, it is redacted from the logs as a token (not as a password).
     assert rotated in _logging._tokens and rotated not in _logging._passwords
-    assert value == account.refresh_grants[0].access != access
-    assert old_refresh not in account.refreshed_with
-    assert mine.load() == Token(value, clock.now + 1000.0, account.refresh_grants[0].refresh)
+    assert value == c.account.refresh_grants[0].access != access
+    assert c.old_refresh not in c.account.refreshed_with
+    assert c.mine.load() == Token(value, c.clock.now + 1000.0, c.account.refresh_grants[0].refresh)
 
 
 def test_a_token_this_manager_saw_refused_is_not_taken_from_another_process(
     tmp_path: Path,
 ) -> None:
-    clock = Clock(1000.0)
-    account = Account(clock)
-    mine, theirs, _ = _expired_in_cache(tmp_path, clock)
-    tokens = TokenManager(
-        account.sign_in, refresh=account.refresh, refresh_margin=10.0, cache=mine, clock=clock
-    )
+    c = _shared_cache(tmp_path)
     refused = secret("refused-access")
-    tokens.invalidate(refused)
-    theirs.save(Token(refused, clock.now + 500.0, None))
-    value = run(tokens.token)
+    c.tokens.invalidate(refused)
+    c.theirs.save(Token(refused, c.clock.now + 500.0, None))
+    value = run(c.tokens.token)
     assert value != refused
-    assert len(account.refreshed_with) + len(account.sign_ins) == 1
+    assert len(c.account.refreshed_with) + len(c.account.sign_ins) == 1
 
 
 # -- the shared renewal's life -------------------------------------------------------------
